@@ -1,0 +1,87 @@
+//===- CompileDriver.cpp - kuai-compile -----------------------------------===//
+//
+// One phase table drives the stop points (`--emit`), the way IREE's
+// `--compile-to` does. Phases that later issues add (transformer, kernels,
+// ptx, artifact) extend the table.
+//
+//===----------------------------------------------------------------------===//
+
+#include "kuai/Driver/Drivers.h"
+#include "kuai/Import/ModelLoader.h"
+#include "kuai/Passes/Passes.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+namespace {
+
+enum class Phase { Import, Graph };
+
+struct PhaseInfo {
+  Phase phase;
+  const char *name;
+  const char *help;
+  void (*build)(OpPassManager &);
+};
+
+const PhaseInfo kPhases[] = {
+    {Phase::Import, "import", "the ONNX graph as imported, before any pass",
+     nullptr},
+    {Phase::Graph, "graph",
+     "graph IR after kuai-fold-shapes, canonicalize and cse",
+     kuai::buildGraphCleanupPipeline},
+};
+
+} // namespace
+
+int kuai::compileMain(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::opt<std::string> input(cl::Positional, cl::desc("<model.onnx|model.mlir>"),
+                             cl::Required);
+  cl::opt<std::string> output("o", cl::desc("Output file (default: stdout)"),
+                              cl::value_desc("file"), cl::init("-"));
+  cl::opt<Phase> emit(
+      "emit", cl::desc("Phase to stop after and print"), cl::init(Phase::Graph),
+      cl::values(clEnumValN(Phase::Import, "import", kPhases[0].help),
+                 clEnumValN(Phase::Graph, "graph", kPhases[1].help)));
+  cl::opt<bool> keepWeights(
+      "keep-weights",
+      cl::desc("Print weights in full (default: elided on stdout, kept in files)"),
+      cl::init(false));
+  cl::ParseCommandLineOptions(argc, argv, "kuai-compile: ONNX to kuai IR\n");
+
+  DialectRegistry registry;
+  registerKuaiDialects(registry);
+  MLIRContext context(registry);
+  installDiagnosticPrinter(&context);
+  OwningOpRef<ModuleOp> module = loadModel(&context, input);
+  if (!module)
+    return 1;
+  PassManager pm(&context);
+  for (const PhaseInfo &info : kPhases) {
+    if (info.build)
+      info.build(pm);
+    if (info.phase == emit)
+      break;
+  }
+  if (failed(pm.run(*module)))
+    return 1;
+  std::string error;
+  auto out = openOutputFile(output, &error);
+  if (!out) {
+    llvm::errs() << "kuai-compile: " << error << "\n";
+    return 1;
+  }
+  OpPrintingFlags flags;
+  if (output == "-" && !keepWeights)
+    flags.elideLargeElementsAttrs(16).elideLargeResourceString(64);
+  module->print(out->os(), flags);
+  out->keep();
+  return 0;
+}

@@ -1,0 +1,244 @@
+//===- RunDriver.cpp - kuai-run -------------------------------------------===//
+//
+// Runs a model on the reference executor (the GPU runtime arrives with the
+// GPU backend). Exit status: 0 when every compared output is within
+// tolerance (or nothing was compared), 1 when an output is not, 2 on any
+// error (bad model, bad input, failed run).
+//
+//===----------------------------------------------------------------------===//
+
+#include "kuai/Dialect/KuaiDialect.h"
+#include "kuai/Driver/Drivers.h"
+#include "kuai/Import/ModelLoader.h"
+#include "kuai/Passes/Passes.h"
+#include "kuai/Reference/Executor.h"
+#include "kuai/Reference/TensorIO.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include <chrono>
+
+using namespace mlir;
+using namespace kuai;
+namespace cl = llvm::cl;
+
+namespace {
+
+struct Options {
+  cl::opt<std::string> model{cl::Positional, cl::desc("<model.onnx|model.mlir>"),
+                             cl::Required};
+  cl::list<std::string> inputs{"input",
+                               cl::desc("Input tensor file (.pb or .npy), in "
+                                        "the order of the model's inputs"),
+                               cl::value_desc("file")};
+  cl::opt<std::string> expect{
+      "expect",
+      cl::desc("ONNX test data set: inputs from DIR/input_*.pb, outputs "
+               "compared with DIR/output_*.pb"),
+      cl::value_desc("dir")};
+  cl::opt<double> rtol{"rtol",
+                       cl::desc("Largest relative L2 error accepted (default "
+                                "1e-5, or 1e-3 for models with fp16/bf16 "
+                                "weights)"),
+                       cl::init(-1.0)};
+  cl::opt<double> atol{"atol",
+                       cl::desc("Also accept an output whose max abs error is "
+                                "at most this (default 0: off)"),
+                       cl::init(0.0)};
+  cl::list<std::string> dims{"dim",
+                             cl::desc("Size of a symbolic dimension for random "
+                                      "inputs, e.g. --dim seq=16 (default 1)"),
+                             cl::value_desc("name=size")};
+  cl::opt<uint64_t> seed{"seed", cl::desc("Seed of random inputs"), cl::init(0)};
+  cl::opt<int64_t> intMax{"int-max",
+                          cl::desc("Random integer inputs lie in [0, N)"),
+                          cl::init(100)};
+  cl::opt<std::string> saveOutputs{"save-outputs",
+                                   cl::desc("Write each output as DIR/<name>.npy"),
+                                   cl::value_desc("dir")};
+  cl::opt<bool> noFold{"no-fold",
+                       cl::desc("Run the imported graph without "
+                                "kuai-graph-cleanup"),
+                       cl::init(false)};
+  cl::opt<unsigned> printValues{"print-values",
+                                cl::desc("Leading values printed per output"),
+                                cl::init(6)};
+};
+
+std::string typeName(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << t;
+  return s;
+}
+
+llvm::Expected<ref::Tensor> loadTensor(MLIRContext *ctx, StringRef path) {
+  if (path.ends_with(".npy"))
+    return ref::readNpy(ctx, path);
+  auto attr = readTensorProtoFile(ctx, path, nullptr);
+  if (!attr)
+    return attr.takeError();
+  return ref::tensorFromAttr(*attr);
+}
+
+bool hasHalfWeights(func::FuncOp func) {
+  bool half = false;
+  func.walk([&](ConstantOp c) {
+    Type e = c.getValue().getElementType();
+    half |= e.isF16() || e.isBF16();
+  });
+  return half;
+}
+
+int fail(const llvm::Twine &message) {
+  llvm::errs() << "kuai-run: error: " << message << "\n";
+  return 2;
+}
+
+} // namespace
+
+int kuai::runMain(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  Options opts;
+  cl::ParseCommandLineOptions(
+      argc, argv, "kuai-run: run a model on the reference executor\n");
+
+  DialectRegistry registry;
+  registerKuaiDialects(registry);
+  MLIRContext context(registry);
+  installDiagnosticPrinter(&context);
+  OwningOpRef<ModuleOp> module = loadModel(&context, opts.model);
+  if (!module)
+    return 2;
+  if (!opts.noFold) {
+    PassManager pm(&context);
+    buildGraphCleanupPipeline(pm);
+    if (failed(pm.run(*module)))
+      return 2;
+  }
+  auto func = module->lookupSymbol<func::FuncOp>("main");
+  if (!func)
+    return fail(opts.model + ": no func.func @main");
+  ref::Executor executor(func);
+
+  // Inputs: a test data set, files, or random.
+  std::vector<ref::Tensor> inputs;
+  std::vector<std::string> files(opts.inputs.begin(), opts.inputs.end());
+  if (!opts.expect.empty() && files.empty())
+    for (unsigned i = 0; i < executor.getNumInputs(); ++i)
+      files.push_back((opts.expect + "/input_" + llvm::Twine(i) + ".pb").str());
+  if (!files.empty()) {
+    if (files.size() != executor.getNumInputs())
+      return fail("the model has " + llvm::Twine(executor.getNumInputs()) +
+                  " inputs but " + llvm::Twine(files.size()) +
+                  " input files were given");
+    for (const std::string &file : files) {
+      auto t = loadTensor(&context, file);
+      if (!t)
+        return fail(llvm::toString(t.takeError()));
+      inputs.push_back(std::move(*t));
+    }
+  } else {
+    llvm::StringMap<int64_t> sizes;
+    for (const std::string &d : opts.dims) {
+      auto [name, value] = StringRef(d).split('=');
+      int64_t v;
+      if (value.getAsInteger(10, v) || v < 0)
+        return fail("--dim expects name=size, got '" + d + "'");
+      sizes[name] = v;
+    }
+    for (unsigned i = 0; i < executor.getNumInputs(); ++i) {
+      Type type = executor.getInputType(i);
+      auto dims = getSymDims(type);
+      if (!dims)
+        return fail("input '" + executor.getInputName(i) +
+                    "' has no rank; give it with --input");
+      std::vector<int64_t> shape;
+      for (const SymExpr &e : *dims) {
+        auto v = e.evaluate(sizes);
+        if (!v && e.getSymbolName())
+          v = sizes[*e.getSymbolName()] = 1;
+        shape.push_back(v.value_or(1));
+      }
+      inputs.push_back(ref::randomTensor(cast<ShapedType>(type).getElementType(),
+                                         shape, opts.seed + i, opts.intMax));
+    }
+  }
+  for (unsigned i = 0; i < inputs.size(); ++i)
+    llvm::outs() << "input  '" << executor.getInputName(i) << "' "
+                 << inputs[i].shapeString() << " "
+                 << typeName(inputs[i].elementType) << "\n";
+
+  auto start = std::chrono::steady_clock::now();
+  auto outputs = executor.run(inputs);
+  double ms = std::chrono::duration<double, std::milli>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+  if (!outputs)
+    return fail(llvm::toString(outputs.takeError()));
+  llvm::outs() << "ran on the reference executor in "
+               << llvm::format("%.1f", ms) << " ms\n";
+
+  for (auto [i, t] : llvm::enumerate(*outputs)) {
+    llvm::outs() << "output '" << executor.getOutputName(i) << "' "
+                 << t.shapeString() << " " << typeName(t.elementType) << ":";
+    for (int64_t k = 0; k < std::min<int64_t>(t.numel(), opts.printValues); ++k)
+      llvm::outs() << " " << llvm::format("%.6g", t.at(k));
+    llvm::outs() << (t.numel() > opts.printValues ? " ...\n" : "\n");
+    if (!opts.saveOutputs.empty()) {
+      llvm::sys::fs::create_directories(opts.saveOutputs);
+      std::string name = executor.getOutputName(i);
+      std::replace(name.begin(), name.end(), '/', '_');
+      if (llvm::Error e = ref::writeNpy(t, opts.saveOutputs + "/" + name + ".npy"))
+        return fail(llvm::toString(std::move(e)));
+    }
+  }
+  if (opts.expect.empty())
+    return 0;
+
+  double rtol = opts.rtol >= 0 ? double(opts.rtol)
+                : hasHalfWeights(func) ? 1e-3
+                                       : 1e-5;
+  bool allOk = true;
+  unsigned compared = 0;
+  for (auto [i, t] : llvm::enumerate(*outputs)) {
+    std::string file = (opts.expect + "/output_" + llvm::Twine(i) + ".pb").str();
+    std::string name = executor.getOutputName(i);
+    if (!llvm::sys::fs::exists(file)) {
+      llvm::outs() << "compare '" << name << "': no reference (" << file
+                   << " absent)\n";
+      continue;
+    }
+    auto expected = loadTensor(&context, file);
+    if (!expected)
+      return fail(llvm::toString(expected.takeError()));
+    ref::Comparison c = ref::compareTensors(t, *expected);
+    ++compared;
+    llvm::outs() << "compare '" << name << "': ";
+    if (!c.shapeMatches) {
+      llvm::outs() << "FAIL shape " << t.shapeString() << " but the reference is "
+                   << expected->shapeString() << "\n";
+      allOk = false;
+      continue;
+    }
+    bool ok = c.mismatches == 0 &&
+              (c.relL2 <= rtol || (opts.atol > 0 && c.maxAbs <= opts.atol));
+    llvm::outs() << (ok ? "ok" : "FAIL") << " rel_l2 "
+                 << llvm::format("%.3e", c.relL2) << " max_abs "
+                 << llvm::format("%.3e", c.maxAbs) << " (rtol "
+                 << llvm::format("%.0e", rtol) << ")";
+    if (c.mismatches)
+      llvm::outs() << " mismatched elements " << c.mismatches;
+    llvm::outs() << "\n";
+    allOk &= ok;
+  }
+  if (compared == 0)
+    return fail("no output_*.pb in " + opts.expect + " to compare with");
+  llvm::outs() << (allOk ? "PASS" : "FAIL") << " (" << compared
+               << " output" << (compared == 1 ? "" : "s") << " compared)\n";
+  return allOk ? 0 : 1;
+}
