@@ -38,6 +38,7 @@ class Kuai_OnnxOp<string mnemonic, string onnxName, list<Trait> traits = [],
       "computed in fp32 by the reference executor.";
   let extraClassDeclaration = "static constexpr ::llvm::StringLiteral "
       "kOnnxName = \"" # onnxName # "\";\n" # extra;
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
 }
 
 //===----------------------------------------------------------------------===//

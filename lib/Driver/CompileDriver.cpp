@@ -8,6 +8,7 @@
 
 #include "kuai/Driver/Drivers.h"
 #include "kuai/Import/ModelLoader.h"
+#include "kuai/Import/OnnxImporter.h"
 #include "kuai/Passes/Passes.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
@@ -54,7 +55,22 @@ int kuai::compileMain(int argc, char **argv) {
       "keep-weights",
       cl::desc("Print weights in full (default: elided on stdout, kept in files)"),
       cl::init(false));
+  cl::opt<bool> listOps("list-supported-ops",
+                        cl::desc("Print the ONNX op types the importer "
+                                 "supports and exit"),
+                        cl::init(false));
+  // The model is only optional for --list-supported-ops.
+  input.setNumOccurrencesFlag(cl::Optional);
   cl::ParseCommandLineOptions(argc, argv, "kuai-compile: ONNX to kuai IR\n");
+  if (listOps) {
+    for (const std::string &op : getSupportedOnnxOps())
+      llvm::outs() << op << "\n";
+    return 0;
+  }
+  if (input.empty()) {
+    llvm::errs() << "kuai-compile: no model given (see --help)\n";
+    return 1;
+  }
 
   DialectRegistry registry;
   registerKuaiDialects(registry);

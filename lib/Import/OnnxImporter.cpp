@@ -168,10 +168,9 @@ LogicalResult Importer::parse() {
       opset = o.version();
   if (opset == 0)
     return fileError() << "model imports no default-domain opset";
-  if (opset < 13)
-    return fileError() << "opset " << opset
-                       << " is older than 13; kuai supports opsets 13 to 21 "
-                          "(convert the model with onnx.version_converter)";
+  // Older opsets are accepted op by op: forms that changed (attributes that
+  // became inputs, Softmax's 2-D coercion) are converted or rejected by the
+  // node importer, not by the model's opset number.
   return success();
 }
 
@@ -396,6 +395,18 @@ LogicalResult Importer::importNode(onnx::NodeProto &node, size_t index) {
   NormalizeContext nc{builder, loc, opset, none()};
   if (failed(normalizeOnnxNode(node.op_type(), nc, state)))
     return failure();
+  // An attribute the op does not define would be silently ignored: it means
+  // an older opset form (Slice's starts, a binary op's broadcast) or an
+  // extension kuai does not implement.
+  auto opName = state.name.getRegisteredInfo();
+  for (const NamedAttribute &attr : state.attributes) {
+    if (llvm::is_contained(opName->getAttributeNames(), attr.getName()))
+      continue;
+    return emitError(loc) << node.op_type() << " node has attribute '"
+                          << attr.getName().getValue()
+                          << "', which kuai does not support (opset "
+                          << opset << ")";
+  }
   unsigned numResults =
       getNumOnnxResults(node.op_type(), node.output_size());
   state.types.assign(numResults, UnrankedTensorType::get(builder.getF32Type()));

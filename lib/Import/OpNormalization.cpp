@@ -101,6 +101,29 @@ LogicalResult normalizeClip(NormalizeContext &ctx, OperationState &state) {
   return success();
 }
 
+/// Before opset 13, Softmax, LogSoftmax and Hardmax flattened the input to
+/// 2-D at `axis` (default 1); that equals the new semantics only on the last
+/// axis.
+LogicalResult checkOldSoftmax(NormalizeContext &ctx, OperationState &state,
+                              StringRef opType) {
+  if (ctx.opset >= 13)
+    return success();
+  auto type = dyn_cast<RankedTensorType>(state.operands[0].getType());
+  int64_t axis = 1;
+  if (auto attr = dyn_cast_or_null<IntegerAttr>(state.attributes.get("axis")))
+    axis = attr.getInt();
+  else
+    state.addAttribute("axis", ctx.builder.getI64IntegerAttr(1));
+  if (type && (axis == -1 || axis == type.getRank() - 1))
+    return success();
+  return emitError(ctx.loc) << opType << " of opset " << ctx.opset
+                            << " normalises over the flattened dims from "
+                               "axis "
+                            << axis
+                            << "; only the last axis is supported before "
+                               "opset 13";
+}
+
 LogicalResult normalizeDropout(NormalizeContext &ctx, OperationState &state) {
   takeAttr(state, "ratio"); // opset < 12; irrelevant at inference
   if (state.operands.size() > 2 && !isa<NoneType>(state.operands[2].getType())) {
@@ -130,6 +153,9 @@ LogicalResult kuai::normalizeOnnxNode(StringRef opType, NormalizeContext &ctx,
   while (state.operands.size() < maxInputs)
     state.operands.push_back(ctx.none);
   if (opType == "Dropout" && failed(normalizeDropout(ctx, state)))
+    return failure();
+  if ((opType == "Softmax" || opType == "LogSoftmax" || opType == "Hardmax") &&
+      failed(checkOldSoftmax(ctx, state, opType)))
     return failure();
   return success();
 }

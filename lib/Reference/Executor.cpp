@@ -17,8 +17,7 @@ Type KernelContext::resultElem(unsigned i) const {
 }
 
 Tensor &KernelContext::emit(std::vector<int64_t> shape, unsigned result) {
-  if (outputs.size() <= result)
-    outputs.resize(result + 1);
+  assert(result < outputs.size() && "outputs are sized by evaluateOp");
   outputs[result] = Tensor(resultElem(result), std::move(shape));
   return outputs[result];
 }
@@ -73,7 +72,9 @@ Error kuai::ref::evaluateOp(Operation *op, ArrayRef<const Tensor *> inputs,
                             std::vector<Tensor> &outputs,
                             const llvm::StringMap<int64_t> &symbols) {
   KernelContext ctx{op, inputs, outputs, symbols, {}};
+  // Sized up front so references returned by emit() stay valid.
   outputs.clear();
+  outputs.resize(op->getNumResults());
   std::optional<bool> ok = evalElementwise(ctx);
   if (!ok)
     ok = evalMovement(ctx);
