@@ -35,10 +35,11 @@ struct Options {
                                cl::desc("Input tensor file (.pb or .npy), in "
                                         "the order of the model's inputs"),
                                cl::value_desc("file")};
-  cl::opt<std::string> expect{
+  cl::list<std::string> expect{
       "expect",
       cl::desc("ONNX test data set: inputs from DIR/input_*.pb, outputs "
-               "compared with DIR/output_*.pb"),
+               "compared with DIR/output_*.pb; repeat to check several sets "
+               "with one import"),
       cl::value_desc("dir")};
   cl::opt<double> rtol{"rtol",
                        cl::desc("Largest relative L2 error accepted (default "
@@ -99,38 +100,16 @@ int fail(const llvm::Twine &message) {
   return 2;
 }
 
-} // namespace
-
-int kuai::runMain(int argc, char **argv) {
-  llvm::InitLLVM init(argc, argv);
-  Options opts;
-  cl::ParseCommandLineOptions(
-      argc, argv, "kuai-run: run a model on the reference executor\n");
-
-  DialectRegistry registry;
-  registerKuaiDialects(registry);
-  MLIRContext context(registry);
-  installDiagnosticPrinter(&context);
-  OwningOpRef<ModuleOp> module = loadModel(&context, opts.model);
-  if (!module)
-    return 2;
-  if (!opts.noFold) {
-    PassManager pm(&context);
-    buildGraphCleanupPipeline(pm);
-    if (failed(pm.run(*module)))
-      return 2;
-  }
-  auto func = module->lookupSymbol<func::FuncOp>("main");
-  if (!func)
-    return fail(opts.model + ": no func.func @main");
-  ref::Executor executor(func);
-
+/// Runs one set of inputs (a test data set when `expect` is not empty) and
+/// compares the outputs with its references.
+int runOnce(Options &opts, MLIRContext &context, func::FuncOp func,
+            ref::Executor &executor, const std::string &expect) {
   // Inputs: a test data set, files, or random.
   std::vector<ref::Tensor> inputs;
   std::vector<std::string> files(opts.inputs.begin(), opts.inputs.end());
-  if (!opts.expect.empty() && files.empty())
+  if (!expect.empty() && files.empty())
     for (unsigned i = 0; i < executor.getNumInputs(); ++i)
-      files.push_back((opts.expect + "/input_" + llvm::Twine(i) + ".pb").str());
+      files.push_back((expect + "/input_" + llvm::Twine(i) + ".pb").str());
   if (!files.empty()) {
     if (files.size() != executor.getNumInputs())
       return fail("the model has " + llvm::Twine(executor.getNumInputs()) +
@@ -197,7 +176,7 @@ int kuai::runMain(int argc, char **argv) {
         return fail(llvm::toString(std::move(e)));
     }
   }
-  if (opts.expect.empty())
+  if (expect.empty())
     return 0;
 
   double rtol = opts.rtol >= 0 ? double(opts.rtol)
@@ -206,7 +185,7 @@ int kuai::runMain(int argc, char **argv) {
   bool allOk = true;
   unsigned compared = 0;
   for (auto [i, t] : llvm::enumerate(*outputs)) {
-    std::string file = (opts.expect + "/output_" + llvm::Twine(i) + ".pb").str();
+    std::string file = (expect + "/output_" + llvm::Twine(i) + ".pb").str();
     std::string name = executor.getOutputName(i);
     if (!llvm::sys::fs::exists(file)) {
       llvm::outs() << "compare '" << name << "': no reference (" << file
@@ -237,8 +216,47 @@ int kuai::runMain(int argc, char **argv) {
     allOk &= ok;
   }
   if (compared == 0)
-    return fail("no output_*.pb in " + opts.expect + " to compare with");
+    return fail("no output_*.pb in " + expect + " to compare with");
   llvm::outs() << (allOk ? "PASS" : "FAIL") << " (" << compared
                << " output" << (compared == 1 ? "" : "s") << " compared)\n";
   return allOk ? 0 : 1;
+}
+
+} // namespace
+
+int kuai::runMain(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  Options opts;
+  cl::ParseCommandLineOptions(
+      argc, argv, "kuai-run: run a model on the reference executor\n");
+
+  DialectRegistry registry;
+  registerKuaiDialects(registry);
+  MLIRContext context(registry);
+  installDiagnosticPrinter(&context);
+  OwningOpRef<ModuleOp> module = loadModel(&context, opts.model);
+  if (!module)
+    return 2;
+  if (!opts.noFold) {
+    PassManager pm(&context);
+    buildGraphCleanupPipeline(pm);
+    if (failed(pm.run(*module)))
+      return 2;
+  }
+  auto func = module->lookupSymbol<func::FuncOp>("main");
+  if (!func)
+    return fail(opts.model + ": no func.func @main");
+  ref::Executor executor(func);
+
+  if (opts.expect.empty())
+    return runOnce(opts, context, func, executor, "");
+  int status = 0;
+  for (const std::string &dir : opts.expect) {
+    llvm::outs() << "== " << dir << "\n";
+    status = std::max(status, runOnce(opts, context, func, executor, dir));
+  }
+  if (opts.expect.size() > 1)
+    llvm::outs() << (status == 0 ? "PASS" : "FAIL") << ": "
+                 << opts.expect.size() << " data sets from one import\n";
+  return status;
 }

@@ -458,7 +458,8 @@ OwningOpRef<ModuleOp> Importer::run() {
   noneValue = builder.create<NoneOp>(fileLoc, builder.getNoneType());
   for (onnx::TensorProto &t : *graph.mutable_initializer()) {
     Location loc = NameLoc::get(builder.getStringAttr(t.name()), fileLoc);
-    auto value = importTensor(t, loc);
+    // Errors name the tensor themselves; report them against the file.
+    auto value = importTensor(t, fileLoc);
     if (failed(value))
       return {};
     values[t.name()] = builder.create<ConstantOp>(loc, *value);

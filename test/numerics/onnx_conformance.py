@@ -26,12 +26,17 @@ def main():
     p.add_argument("--atol", default="1e-6")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     p.add_argument("--verbose", action="store_true")
+    p.add_argument("--report", help="also write the summary to this file")
     args = p.parse_args()
 
     if not os.path.isdir(args.tests):
-        print(f"SKIPPED: ONNX node tests not found at {args.tests} "
-              "(install libonnx-testdata)")
-        return 0
+        message = (f"SKIPPED: ONNX node tests not found at {args.tests} "
+                   "(install libonnx-testdata)")
+        print(message)
+        if args.report:
+            with open(args.report, "w") as f:
+                f.write(message + "\n")
+        return 77
 
     claimed = set(subprocess.run(
         [os.path.join(args.bin, "kuai-compile"), "--list-supported-ops"],
@@ -88,18 +93,22 @@ def main():
             elif args.verbose:
                 print(f"ok   {name}")
 
-    print("\nper-op results (a test counts for every op it contains):")
-    print(f"  {'op':24} {'passed':>6} {'failed':>6} {'excluded':>8} {'unclaimed':>9}")
+    report = ["per-op results (a test counts for every op it contains):"]
+    report.append(f"  {'op':24} {'passed':>6} {'failed':>6} {'excluded':>8} {'unclaimed':>9}")
     for op in sorted(per_op):
         c = per_op[op]
-        print(f"  {op:24} {c['passed']:6} {c['failed']:6} {c['excluded']:8} "
-              f"{c['unclaimed']:9}")
+        report.append(f"  {op:24} {c['passed']:6} {c['failed']:6} {c['excluded']:8} "
+                      f"{c['unclaimed']:9}")
     passed = len(runs) - len(failed)
     unclaimed = len(tests) - len(runs) - sum(1 for t in tests if t in exclusions)
-    print(f"\nONNX node conformance: {passed} of {len(tests)} tests pass; "
-          f"{len(failed)} claimed tests fail; {len(exclusions)} excluded "
-          f"(see {os.path.basename(args.exclusions)}); {unclaimed} use ops "
-          "kuai does not claim")
+    report.append(f"\nONNX node conformance: {passed} of {len(tests)} tests pass; "
+                  f"{len(failed)} claimed tests fail; {len(exclusions)} excluded "
+                  f"(see {os.path.basename(args.exclusions)}); {unclaimed} use "
+                  "ops kuai does not claim")
+    print("\n" + "\n".join(report))
+    if args.report:
+        with open(args.report, "w") as f:
+            f.write("\n".join(report) + "\n")
     stale = [t for t in exclusions if t not in tests]
     if stale:
         print(f"note: exclusions that name no test: {', '.join(stale)}")
