@@ -20,22 +20,23 @@ def FoldShapes : Pass<"kuai-fold-shapes", "mlir::func::FuncOp"> {
       static or symbolic dimensions;
     * ops left without uses are erased.
 
-    Example:
+    Example (`x` is `tensor<?x?x64xf32, #kuai.dims<batch, seq, 64>>`):
 
     ```mlir
-    %s = kuai.shape %x : ...                      // x: [batch, seq, 64]
-    %i = kuai.constant dense<1> : tensor<1xi64>
-    %seq = kuai.gather %s, %i {axis = 0 : i64}
-    %c = kuai.constant dense<[-1, 4, 16]> : tensor<3xi64>
-    %shape = kuai.concat %seq, %c {axis = 0 : i64}
-    %y = kuai.reshape %x, %shape                  // tensor<?x?x?x?xf32>
+    %shape = kuai.shape %x : (...) -> tensor<3xi64>
+    %idx = kuai.constant dense<[0, 1]> : tensor<2xi64>
+    %bs = kuai.gather %shape, %idx {axis = 0 : i64} : (...) -> tensor<2xi64>
+    %heads = kuai.constant dense<[4, 16]> : tensor<2xi64>
+    %target = kuai.concat %bs, %heads {axis = 0 : i64} : (...) -> tensor<4xi64>
+    %y = kuai.reshape %x, %target : (...) -> tensor<*xf32>
     ```
 
     becomes
 
     ```mlir
-    %shape = kuai.sym_tensor #kuai.dims<seq, -1, 4, 16> : tensor<4xi64>
-    %y = kuai.reshape %x, %shape   // tensor<?x?x4x16xf32, #kuai.dims<seq, batch, 4, 16>>
+    %0 = kuai.sym_tensor <batch, seq, 4, 16> : tensor<4xi64>
+    %y = kuai.reshape %x, %0 : (...)
+        -> tensor<?x?x4x16xf32, #kuai.dims<batch, seq, 4, 16>>
     ```
   }];
   let dependentDialects = ["::kuai::KuaiDialect"];
