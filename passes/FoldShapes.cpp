@@ -246,6 +246,15 @@ private:
 
   /// Evaluates an op whose operands are all constants.
   bool foldConstant(Operation *op) {
+    // Decide before decoding anything: weights must not be copied just to
+    // find out that another operand is not constant.
+    for (Value v : op->getOperands()) {
+      if (isa<NoneType>(v.getType()))
+        continue;
+      auto c = v.getDefiningOp<ConstantOp>();
+      if (!c || c.getValue().getNumElements() > maxFoldElements)
+        return false;
+    }
     // Reserved up front so the pointers into `inputs` stay valid.
     std::vector<ref::Tensor> inputs;
     inputs.reserve(op->getNumOperands());

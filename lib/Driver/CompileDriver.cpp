@@ -10,6 +10,9 @@
 #include "kuai/Import/ModelLoader.h"
 #include "kuai/Import/OnnxImporter.h"
 #include "kuai/Passes/Passes.h"
+#include "kuai/Dialect/KuaiDialect.h"
+#include "mlir/IR/BuiltinDialect.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
@@ -38,6 +41,24 @@ const PhaseInfo kPhases[] = {
      "graph IR after kuai-fold-shapes, canonicalize and cse",
      kuai::buildGraphCleanupPipeline},
 };
+
+/// Prints the module with large constants shown as `dense_resource<__elided__>`
+/// and no resource section. MLIR's own resource elision renders each blob as
+/// hex before deciding to drop it, which costs twice the weights in memory.
+void printWithoutWeights(ModuleOp module, raw_ostream &os) {
+  OwningOpRef<ModuleOp> view = module.clone();
+  auto &manager = DenseResourceElementsHandle::getManagerInterface(
+      module.getContext());
+  view->walk([&](kuai::ConstantOp c) {
+    auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
+    if (c.getValue().getNumElements() <= 16 || (dense && dense.isSplat()))
+      return;
+    auto type = cast<ShapedType>(c.getValue().getType());
+    c.setValueAttr(DenseResourceElementsAttr::get(
+        type, manager.insert("__elided__")));
+  });
+  view->print(os, OpPrintingFlags().elideLargeElementsAttrs(16));
+}
 
 } // namespace
 
@@ -94,10 +115,10 @@ int kuai::compileMain(int argc, char **argv) {
     llvm::errs() << "kuai-compile: " << error << "\n";
     return 1;
   }
-  OpPrintingFlags flags;
   if (output == "-" && !keepWeights)
-    flags.elideLargeElementsAttrs(16).elideLargeResourceString(64);
-  module->print(out->os(), flags);
+    printWithoutWeights(*module, out->os());
+  else
+    module->print(out->os());
   out->keep();
   return 0;
 }
