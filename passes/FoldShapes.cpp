@@ -97,8 +97,8 @@ std::optional<Values> evaluateSymbolically(Operation *op) {
       .Case<UnsqueezeOp, SqueezeOp, ReshapeOp, IdentityOp, FlattenOp, CastOp>(
           [&](Operation *o) -> std::optional<Values> {
             if (isa<CastOp>(o) &&
-                !isa<IntegerType>(
-                    cast<ShapedType>(o->getOperand(0).getType()).getElementType()))
+                !isa<IntegerType>(cast<ShapedType>(o->getOperand(0).getType())
+                                      .getElementType()))
               return std::nullopt;
             return operand(0);
           })
@@ -129,26 +129,32 @@ std::optional<Values> evaluateSymbolically(Operation *op) {
         int64_t n = data->size(), b = (*starts)[0], e = (*ends)[0];
         if (step != 1)
           return std::nullopt;
-        if (b < 0) b += n;
-        if (e < 0) e += n;
+        if (b < 0)
+          b += n;
+        if (e < 0)
+          e += n;
         b = std::clamp<int64_t>(b, 0, n);
         e = std::clamp<int64_t>(e, 0, n);
         return Values(data->begin() + b, data->begin() + std::max(b, e));
       })
-      .Case<AddOp, SubOp, MulOp, DivOp>([&](Operation *o) -> std::optional<Values> {
-        auto a = operand(0), b = operand(1);
-        if (!a || !b)
-          return std::nullopt;
-        return combine(*a, *b, [&](SymExpr x, SymExpr y) {
-          if (isa<AddOp>(o)) return x + y;
-          if (isa<SubOp>(o)) return x - y;
-          if (isa<MulOp>(o)) return x * y;
-          auto cx = x.getConstant(), cy = y.getConstant();
-          if (cx && cy && *cy != 0)
-            return SymExpr::constant(*cx / *cy);
-          return x.exactDiv(y);
-        });
-      })
+      .Case<AddOp, SubOp, MulOp, DivOp>(
+          [&](Operation *o) -> std::optional<Values> {
+            auto a = operand(0), b = operand(1);
+            if (!a || !b)
+              return std::nullopt;
+            return combine(*a, *b, [&](SymExpr x, SymExpr y) {
+              if (isa<AddOp>(o))
+                return x + y;
+              if (isa<SubOp>(o))
+                return x - y;
+              if (isa<MulOp>(o))
+                return x * y;
+              auto cx = x.getConstant(), cy = y.getConstant();
+              if (cx && cy && *cy != 0)
+                return SymExpr::constant(*cx / *cy);
+              return x.exactDiv(y);
+            });
+          })
       .Case<EqualOp>([&](EqualOp) -> std::optional<Values> {
         auto a = operand(0), b = operand(1);
         if (!a || !b)
@@ -176,15 +182,17 @@ std::optional<Values> evaluateSymbolically(Operation *op) {
         (void)picked;
         return out;
       })
-      .Case<ConstantOfShapeOp>([&](ConstantOfShapeOp c) -> std::optional<Values> {
-        auto shape = getConstantInts(c.getShape());
-        if (!shape || !c.getValue() || shape->size() != 1)
-          return std::nullopt;
-        auto value = c.getValue()->tryGetValues<APInt>();
-        if (!value || !isa<IntegerType>(c.getValue()->getElementType()))
-          return std::nullopt;
-        return Values((*shape)[0], SymExpr::constant((*value->begin()).getSExtValue()));
-      })
+      .Case<ConstantOfShapeOp>(
+          [&](ConstantOfShapeOp c) -> std::optional<Values> {
+            auto shape = getConstantInts(c.getShape());
+            if (!shape || !c.getValue() || shape->size() != 1)
+              return std::nullopt;
+            auto value = c.getValue()->tryGetValues<APInt>();
+            if (!value || !isa<IntegerType>(c.getValue()->getElementType()))
+              return std::nullopt;
+            return Values((*shape)[0],
+                          SymExpr::constant((*value->begin()).getSExtValue()));
+          })
       .Default([](Operation *) { return std::nullopt; });
 }
 
@@ -216,7 +224,8 @@ public:
 private:
   /// Replaces a small integer result whose contents are known.
   bool foldSymbolic(Operation *op) {
-    if (op->getNumResults() != 1 || !isStaticIntTensor(op->getResult(0).getType()))
+    if (op->getNumResults() != 1 ||
+        !isStaticIntTensor(op->getResult(0).getType()))
       return false;
     auto values = evaluateSymbolically(op);
     auto type = cast<RankedTensorType>(op->getResult(0).getType());
@@ -305,8 +314,8 @@ private:
         for (auto [c, i] : llvm::zip(*current, *inferred))
           if (!i.isKnown())
             i = c;
-      result.setType(makeTensorType(cast<ShapedType>(type).getElementType(),
-                                    *inferred));
+      result.setType(
+          makeTensorType(cast<ShapedType>(type).getElementType(), *inferred));
     }
     return success();
   }
@@ -314,16 +323,14 @@ private:
   void eraseDeadOps(func::FuncOp func) {
     Block &body = func.getBody().front();
     for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
-      if (op.use_empty() && isa<KuaiDialect>(op.getDialect()) &&
-          isPure(&op))
+      if (op.use_empty() && isa<KuaiDialect>(op.getDialect()) && isPure(&op))
         op.erase();
   }
 
   void updateFunctionType(func::FuncOp func) {
     auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
-    func.setFunctionType(FunctionType::get(func.getContext(),
-                                           func.getArgumentTypes(),
-                                           ret.getOperandTypes()));
+    func.setFunctionType(FunctionType::get(
+        func.getContext(), func.getArgumentTypes(), ret.getOperandTypes()));
   }
 };
 

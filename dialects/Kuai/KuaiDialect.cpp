@@ -31,9 +31,8 @@ void KuaiDialect::registerAttributes() {
       >();
 }
 
-Operation *KuaiDialect::materializeConstant(OpBuilder &builder,
-                                            Attribute value, Type type,
-                                            Location loc) {
+Operation *KuaiDialect::materializeConstant(OpBuilder &builder, Attribute value,
+                                            Type type, Location loc) {
   if (isa<NoneType>(type))
     return builder.create<NoneOp>(loc, builder.getNoneType());
   if (auto elements = dyn_cast<ElementsAttr>(value))
@@ -81,8 +80,7 @@ void DimsAttr::print(AsmPrinter &printer) const {
   printer << "<";
   llvm::interleaveComma(getDims(), printer, [&](StringAttr dim) {
     StringRef text = dim.getValue();
-    bool bare = text == "?" ||
-                llvm::all_of(text, [](char c) {
+    bool bare = text == "?" || llvm::all_of(text, [](char c) {
                   return std::isalnum(c) || c == '_' || c == '.';
                 });
     // Keywords cannot start with a digit unless they are plain integers.
@@ -137,8 +135,8 @@ std::optional<SmallVector<SymExpr>> kuai::getSymDims(Type type) {
     if (!ShapedType::isDynamic(size))
       dims.push_back(SymExpr::constant(size));
     else if (encoding && encoding.getDims().size() == ranked.getRank())
-      dims.push_back(SymExpr::parse(encoding.getDims()[i].getValue())
-                         .value_or(SymExpr()));
+      dims.push_back(
+          SymExpr::parse(encoding.getDims()[i].getValue()).value_or(SymExpr()));
     else
       dims.push_back(SymExpr());
   }
@@ -201,36 +199,59 @@ std::optional<SmallVector<SymExpr>> kuai::getShapeValues(Value value) {
 Type kuai::getElementTypeForOnnx(MLIRContext *ctx, int64_t code) {
   Builder b(ctx);
   switch (code) {
-  case 1: return b.getF32Type();
-  case 2: return IntegerType::get(ctx, 8, IntegerType::Unsigned);
-  case 3: return b.getIntegerType(8);
-  case 4: return IntegerType::get(ctx, 16, IntegerType::Unsigned);
-  case 5: return b.getIntegerType(16);
-  case 6: return b.getIntegerType(32);
-  case 7: return b.getIntegerType(64);
-  case 9: return b.getI1Type();
-  case 10: return b.getF16Type();
-  case 11: return b.getF64Type();
-  case 12: return IntegerType::get(ctx, 32, IntegerType::Unsigned);
-  case 13: return IntegerType::get(ctx, 64, IntegerType::Unsigned);
-  case 16: return b.getBF16Type();
-  default: return {};
+  case 1:
+    return b.getF32Type();
+  case 2:
+    return IntegerType::get(ctx, 8, IntegerType::Unsigned);
+  case 3:
+    return b.getIntegerType(8);
+  case 4:
+    return IntegerType::get(ctx, 16, IntegerType::Unsigned);
+  case 5:
+    return b.getIntegerType(16);
+  case 6:
+    return b.getIntegerType(32);
+  case 7:
+    return b.getIntegerType(64);
+  case 9:
+    return b.getI1Type();
+  case 10:
+    return b.getF16Type();
+  case 11:
+    return b.getF64Type();
+  case 12:
+    return IntegerType::get(ctx, 32, IntegerType::Unsigned);
+  case 13:
+    return IntegerType::get(ctx, 64, IntegerType::Unsigned);
+  case 16:
+    return b.getBF16Type();
+  default:
+    return {};
   }
 }
 
 int64_t kuai::getOnnxTypeCode(Type type) {
-  if (type.isF32()) return 1;
-  if (type.isF16()) return 10;
-  if (type.isBF16()) return 16;
-  if (type.isF64()) return 11;
-  if (type.isInteger(1)) return 9;
+  if (type.isF32())
+    return 1;
+  if (type.isF16())
+    return 10;
+  if (type.isBF16())
+    return 16;
+  if (type.isF64())
+    return 11;
+  if (type.isInteger(1))
+    return 9;
   if (auto i = dyn_cast<IntegerType>(type)) {
     bool u = i.isUnsigned();
     switch (i.getWidth()) {
-    case 8: return u ? 2 : 3;
-    case 16: return u ? 4 : 5;
-    case 32: return u ? 12 : 6;
-    case 64: return u ? 13 : 7;
+    case 8:
+      return u ? 2 : 3;
+    case 16:
+      return u ? 4 : 5;
+    case 32:
+      return u ? 12 : 6;
+    case 64:
+      return u ? 13 : 7;
     }
   }
   return -1;

@@ -22,7 +22,8 @@ using Dims = SmallVector<SymExpr>;
 /// Collects result types and reports errors on the op being inferred.
 class Inferrer {
 public:
-  Inferrer(Operation *op, SmallVectorImpl<Type> &types) : op(op), types(types) {}
+  Inferrer(Operation *op, SmallVectorImpl<Type> &types)
+      : op(op), types(types) {}
 
   Operation *op;
   SmallVectorImpl<Type> &types;
@@ -54,10 +55,10 @@ public:
     size_t rank = std::max(a.size(), b.size());
     Dims out(rank);
     for (size_t i = 0; i < rank; ++i) {
-      SymExpr x = i < rank - a.size() ? SymExpr::constant(1)
-                                      : a[i - (rank - a.size())];
-      SymExpr y = i < rank - b.size() ? SymExpr::constant(1)
-                                      : b[i - (rank - b.size())];
+      SymExpr x =
+          i < rank - a.size() ? SymExpr::constant(1) : a[i - (rank - a.size())];
+      SymExpr y =
+          i < rank - b.size() ? SymExpr::constant(1) : b[i - (rank - b.size())];
       auto cx = x.getConstant(), cy = y.getConstant();
       if (cx == 1)
         out[i] = y;
@@ -66,8 +67,8 @@ public:
       else if (x == y)
         out[i] = x;
       else if (cx && cy) {
-        error() << "operands are not broadcastable: dimension " << i
-                << " is " << *cx << " and " << *cy;
+        error() << "operands are not broadcastable: dimension " << i << " is "
+                << *cx << " and " << *cy;
         return failure();
       } else if (cx || cy)
         out[i] = cx ? x : y; // the other side must be 1 or equal at run time
@@ -94,7 +95,7 @@ public:
 
   /// Axes of a reduction or squeeze operand, normalised and sorted.
   FailureOr<std::optional<SmallVector<int64_t>>> axesOperand(Value axes,
-                                                            int64_t rank) {
+                                                             int64_t rank) {
     if (isa<NoneType>(axes.getType()))
       return std::optional<SmallVector<int64_t>>(SmallVector<int64_t>());
     auto values = getConstantInts(axes);
@@ -179,8 +180,7 @@ LogicalResult inferReshape(Inferrer &in, ReshapeOp op) {
       out[inferIndex] = total.exactDiv(product(known));
     } else if (auto a = total.getConstant()) {
       if (auto b = product(out).getConstant(); b && *a != *b)
-        return in.error() << "cannot reshape " << *a << " elements into "
-                          << *b;
+        return in.error() << "cannot reshape " << *a << " elements into " << *b;
     }
   }
   return in.result(in.elem(op.getData()), out);
@@ -202,7 +202,8 @@ LogicalResult inferSlice(Inferrer &in, SliceOp op) {
   bool stepsKnown = isa<NoneType>(op.getSteps().getType()) || steps;
   if (!starts || !ends || !axesKnown || !stepsKnown)
     return in.result(in.elem(op.getData()), Dims(rank, SymExpr()));
-  if (starts->size() != ends->size() || (axes && axes->size() != starts->size()) ||
+  if (starts->size() != ends->size() ||
+      (axes && axes->size() != starts->size()) ||
       (steps && steps->size() != starts->size()))
     return in.error() << "starts, ends, axes and steps differ in length";
   Dims out = *input;
@@ -269,8 +270,8 @@ LogicalResult inferSplit(Inferrer &in, SplitOp op) {
   if (!isa<NoneType>(op.getSplit().getType())) {
     auto split = getShapeValues(op.getSplit());
     if (split && split->size() != n)
-      return in.error() << "split has " << split->size() << " sizes for "
-                        << n << " outputs";
+      return in.error() << "split has " << split->size() << " sizes for " << n
+                        << " outputs";
     for (unsigned i = 0; i < n; ++i)
       sizes.push_back(split ? (*split)[i] : SymExpr());
   } else {
@@ -286,8 +287,8 @@ LogicalResult inferSplit(Inferrer &in, SplitOp op) {
       // ONNX: ceil(dim / n) per chunk, the last one smaller.
       int64_t chunk = (*c + n - 1) / n;
       int64_t start = chunk * i;
-      sizes.push_back(SymExpr::constant(
-          std::max<int64_t>(0, std::min(chunk, *c - start))));
+      sizes.push_back(
+          SymExpr::constant(std::max<int64_t>(0, std::min(chunk, *c - start))));
     }
   }
   for (const SymExpr &s : sizes) {
@@ -326,8 +327,8 @@ LogicalResult inferConcat(Inferrer &in, ConcatOp op) {
       } else if ((*out)[i] != (*d)[i]) {
         auto a = (*out)[i].getConstant(), b = (*d)[i].getConstant();
         if (a && b)
-          return in.error() << "inputs differ in dimension " << i << " ("
-                            << *a << " and " << *b << ")";
+          return in.error() << "inputs differ in dimension " << i << " (" << *a
+                            << " and " << *b << ")";
         if (!a)
           (*out)[i] = (*d)[i];
       }
@@ -384,8 +385,8 @@ LogicalResult inferMatMul(Inferrer &in, MatMulOp op) {
   if (k1.getConstant() && k2.getConstant() && k1 != k2)
     return in.error() << "contraction dimensions differ (" << k1.str()
                       << " and " << k2.str() << ")";
-  auto batch = in.broadcast(Dims(x.begin(), x.end() - 2),
-                            Dims(y.begin(), y.end() - 2));
+  auto batch =
+      in.broadcast(Dims(x.begin(), x.end() - 2), Dims(y.begin(), y.end() - 2));
   if (failed(batch))
     return failure();
   Dims out = *batch;
@@ -543,8 +544,8 @@ LogicalResult inferExpandLike(Inferrer &in, Value input, Value shape,
     return in.result(elem, *b);
   }
   if (values->size() != d->size())
-    return in.error() << "repeats has " << values->size()
-                      << " values for rank " << d->size();
+    return in.error() << "repeats has " << values->size() << " values for rank "
+                      << d->size();
   Dims out;
   for (auto [x, r] : llvm::zip(*d, *values))
     out.push_back(x * r);
@@ -596,7 +597,7 @@ LogicalResult inferUnsqueeze(Inferrer &in, UnsqueezeOp op) {
   size_t next = 0;
   for (int64_t i = 0; i < rank; ++i)
     out.push_back(llvm::is_contained(normalized, i) ? SymExpr::constant(1)
-                                                     : (*d)[next++]);
+                                                    : (*d)[next++]);
   return in.result(elem, out);
 }
 
@@ -670,7 +671,8 @@ LogicalResult inferShapeOp(Inferrer &in, ShapeOp op) {
   };
   int64_t start = clampIndex(op.getStart());
   int64_t end = clampIndex(op.getEnd().value_or(rank));
-  return in.result(i64, Dims{SymExpr::constant(std::max<int64_t>(0, end - start))});
+  return in.result(i64,
+                   Dims{SymExpr::constant(std::max<int64_t>(0, end - start))});
 }
 
 } // namespace
@@ -700,18 +702,19 @@ LogicalResult kuai::inferResultTypes(Operation *op,
       })
       .Case<IsNaNOp, IsInfOp>(
           [&](auto u) { return inferSameAsInput(in, u.getInput(), i1); })
-      .Case<NegOp, AbsOp, ExpOp, LogOp, SqrtOp, ReciprocalOp, SigmoidOp,
-            TanhOp, ErfOp, SinOp, CosOp, TanOp, AsinOp, AcosOp, AtanOp,
-            SinhOp, CoshOp, AsinhOp, AcoshOp, AtanhOp, ReluOp, FloorOp,
-            CeilOp, RoundOp, SignOp, SoftplusOp, SoftsignOp, HardSwishOp,
-            NotOp, IdentityOp, LeakyReluOp, EluOp, CeluOp, ThresholdedReluOp,
-            SeluOp, HardSigmoidOp, GeluOp, ClipOp, CumSumOp, TriluOp>(
+      .Case<NegOp, AbsOp, ExpOp, LogOp, SqrtOp, ReciprocalOp, SigmoidOp, TanhOp,
+            ErfOp, SinOp, CosOp, TanOp, AsinOp, AcosOp, AtanOp, SinhOp, CoshOp,
+            AsinhOp, AcoshOp, AtanhOp, ReluOp, FloorOp, CeilOp, RoundOp, SignOp,
+            SoftplusOp, SoftsignOp, HardSwishOp, NotOp, IdentityOp, LeakyReluOp,
+            EluOp, CeluOp, ThresholdedReluOp, SeluOp, HardSigmoidOp, GeluOp,
+            ClipOp, CumSumOp, TriluOp>(
           [&](auto u) { return inferSameAsInput(in, u->getOperand(0)); })
       .Case<AddOp, SubOp, MulOp, DivOp, PowOp, ModOp, PReluOp>([&](auto b) {
-        return inferBroadcast(in, {b.getLhs(), b.getRhs()}, in.elem(b.getLhs()));
+        return inferBroadcast(in, {b.getLhs(), b.getRhs()},
+                              in.elem(b.getLhs()));
       })
-      .Case<EqualOp, LessOp, LessOrEqualOp, GreaterOp, GreaterOrEqualOp,
-            AndOp, OrOp, XorOp>([&](auto b) {
+      .Case<EqualOp, LessOp, LessOrEqualOp, GreaterOp, GreaterOrEqualOp, AndOp,
+            OrOp, XorOp>([&](auto b) {
         return inferBroadcast(in, {b.getLhs(), b.getRhs()}, i1);
       })
       .Case<MaxOp, MinOp, SumOp, MeanOp>([&](auto v) {
@@ -756,9 +759,9 @@ LogicalResult kuai::inferResultTypes(Operation *op,
         int64_t rank = d->size();
         int64_t axis = f.getAxis() < 0 ? f.getAxis() + rank : f.getAxis();
         if (axis < 0 || axis > rank)
-          return LogicalResult(in.error() << "axis " << f.getAxis()
-                                          << " is out of range for rank "
-                                          << rank);
+          return LogicalResult(in.error()
+                               << "axis " << f.getAxis()
+                               << " is out of range for rank " << rank);
         return in.result(in.elem(f.getInput()),
                          Dims{product(ArrayRef(*d).take_front(axis)),
                               product(ArrayRef(*d).drop_front(axis))});
@@ -808,9 +811,8 @@ LogicalResult kuai::inferResultTypes(Operation *op,
       })
       .Case<NonZeroOp>([&](NonZeroOp n) {
         auto d = in.dims(n.getInput());
-        return in.result(i64, Dims{d ? SymExpr::constant(d->size())
-                                     : SymExpr(),
-                                   SymExpr()});
+        return in.result(
+            i64, Dims{d ? SymExpr::constant(d->size()) : SymExpr(), SymExpr()});
       })
       .Case<MatMulOp>([&](MatMulOp m) { return inferMatMul(in, m); })
       .Case<GemmOp>([&](GemmOp g) { return inferGemm(in, g); })
@@ -886,16 +888,16 @@ LogicalResult kuai::verifyInferredTypes(Operation *op) {
   if (failed(inferResultTypes(op, inferred)))
     return failure();
   if (inferred.size() != op->getNumResults())
-    return op->emitOpError() << "has " << op->getNumResults()
-                             << " results but inference gives "
-                             << inferred.size();
+    return op->emitOpError()
+           << "has " << op->getNumResults() << " results but inference gives "
+           << inferred.size();
   for (auto [i, declared, computed] :
        llvm::enumerate(op->getResultTypes(), inferred)) {
     auto d = cast<ShapedType>(declared), c = cast<ShapedType>(computed);
     if (d.getElementType() != c.getElementType())
-      return op->emitOpError() << "result " << i << " has element type "
-                               << d.getElementType() << " but inference gives "
-                               << c.getElementType();
+      return op->emitOpError()
+             << "result " << i << " has element type " << d.getElementType()
+             << " but inference gives " << c.getElementType();
     auto dd = getSymDims(declared), cd = getSymDims(computed);
     if (!dd || !cd)
       continue;

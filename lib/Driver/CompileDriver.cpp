@@ -6,11 +6,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "kuai/Dialect/KuaiDialect.h"
 #include "kuai/Driver/Drivers.h"
 #include "kuai/Import/ModelLoader.h"
 #include "kuai/Import/OnnxImporter.h"
 #include "kuai/Passes/Passes.h"
-#include "kuai/Dialect/KuaiDialect.h"
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/MLIRContext.h"
@@ -47,15 +47,15 @@ const PhaseInfo kPhases[] = {
 /// hex before deciding to drop it, which costs twice the weights in memory.
 void printWithoutWeights(ModuleOp module, raw_ostream &os) {
   OwningOpRef<ModuleOp> view = module.clone();
-  auto &manager = DenseResourceElementsHandle::getManagerInterface(
-      module.getContext());
+  auto &manager =
+      DenseResourceElementsHandle::getManagerInterface(module.getContext());
   view->walk([&](kuai::ConstantOp c) {
     auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
     if (c.getValue().getNumElements() <= 16 || (dense && dense.isSplat()))
       return;
     auto type = cast<ShapedType>(c.getValue().getType());
-    c.setValueAttr(DenseResourceElementsAttr::get(
-        type, manager.insert("__elided__")));
+    c.setValueAttr(
+        DenseResourceElementsAttr::get(type, manager.insert("__elided__")));
   });
   view->print(os, OpPrintingFlags().elideLargeElementsAttrs(16));
 }
@@ -64,8 +64,8 @@ void printWithoutWeights(ModuleOp module, raw_ostream &os) {
 
 int kuai::compileMain(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
-  cl::opt<std::string> input(cl::Positional, cl::desc("<model.onnx|model.mlir>"),
-                             cl::Required);
+  cl::opt<std::string> input(cl::Positional,
+                             cl::desc("<model.onnx|model.mlir>"), cl::Required);
   cl::opt<std::string> output("o", cl::desc("Output file (default: stdout)"),
                               cl::value_desc("file"), cl::init("-"));
   cl::opt<Phase> emit(
@@ -74,7 +74,8 @@ int kuai::compileMain(int argc, char **argv) {
                  clEnumValN(Phase::Graph, "graph", kPhases[1].help)));
   cl::opt<bool> keepWeights(
       "keep-weights",
-      cl::desc("Print weights in full (default: elided on stdout, kept in files)"),
+      cl::desc(
+          "Print weights in full (default: elided on stdout, kept in files)"),
       cl::init(false));
   cl::opt<bool> listOps("list-supported-ops",
                         cl::desc("Print the ONNX op types the importer "

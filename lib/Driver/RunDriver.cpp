@@ -29,8 +29,8 @@ namespace cl = llvm::cl;
 namespace {
 
 struct Options {
-  cl::opt<std::string> model{cl::Positional, cl::desc("<model.onnx|model.mlir>"),
-                             cl::Required};
+  cl::opt<std::string> model{cl::Positional,
+                             cl::desc("<model.onnx|model.mlir>"), cl::Required};
   cl::list<std::string> inputs{"input",
                                cl::desc("Input tensor file (.pb or .npy), in "
                                         "the order of the model's inputs"),
@@ -54,13 +54,14 @@ struct Options {
                              cl::desc("Size of a symbolic dimension for random "
                                       "inputs, e.g. --dim seq=16 (default 1)"),
                              cl::value_desc("name=size")};
-  cl::opt<uint64_t> seed{"seed", cl::desc("Seed of random inputs"), cl::init(0)};
+  cl::opt<uint64_t> seed{"seed", cl::desc("Seed of random inputs"),
+                         cl::init(0)};
   cl::opt<int64_t> intMax{"int-max",
                           cl::desc("Random integer inputs lie in [0, N)"),
                           cl::init(100)};
-  cl::opt<std::string> saveOutputs{"save-outputs",
-                                   cl::desc("Write each output as DIR/<name>.npy"),
-                                   cl::value_desc("dir")};
+  cl::opt<std::string> saveOutputs{
+      "save-outputs", cl::desc("Write each output as DIR/<name>.npy"),
+      cl::value_desc("dir")};
   cl::opt<bool> noFold{"no-fold",
                        cl::desc("Run the imported graph without "
                                 "kuai-graph-cleanup"),
@@ -143,8 +144,9 @@ int runOnce(Options &opts, MLIRContext &context, func::FuncOp func,
           v = sizes[*e.getSymbolName()] = 1;
         shape.push_back(v.value_or(1));
       }
-      inputs.push_back(ref::randomTensor(cast<ShapedType>(type).getElementType(),
-                                         shape, opts.seed + i, opts.intMax));
+      inputs.push_back(
+          ref::randomTensor(cast<ShapedType>(type).getElementType(), shape,
+                            opts.seed + i, opts.intMax));
     }
   }
   for (unsigned i = 0; i < inputs.size(); ++i)
@@ -172,14 +174,15 @@ int runOnce(Options &opts, MLIRContext &context, func::FuncOp func,
       llvm::sys::fs::create_directories(opts.saveOutputs);
       std::string name = executor.getOutputName(i);
       std::replace(name.begin(), name.end(), '/', '_');
-      if (llvm::Error e = ref::writeNpy(t, opts.saveOutputs + "/" + name + ".npy"))
+      if (llvm::Error e =
+              ref::writeNpy(t, opts.saveOutputs + "/" + name + ".npy"))
         return fail(llvm::toString(std::move(e)));
     }
   }
   if (expect.empty())
     return 0;
 
-  double rtol = opts.rtol >= 0 ? double(opts.rtol)
+  double rtol = opts.rtol >= 0         ? double(opts.rtol)
                 : hasHalfWeights(func) ? 1e-3
                                        : 1e-5;
   bool allOk = true;
@@ -199,8 +202,9 @@ int runOnce(Options &opts, MLIRContext &context, func::FuncOp func,
     ++compared;
     llvm::outs() << "compare '" << name << "': ";
     if (!c.shapeMatches) {
-      llvm::outs() << "FAIL shape " << t.shapeString() << " but the reference is "
-                   << expected->shapeString() << "\n";
+      llvm::outs() << "FAIL shape " << t.shapeString()
+                   << " but the reference is " << expected->shapeString()
+                   << "\n";
       allOk = false;
       continue;
     }
@@ -217,8 +221,8 @@ int runOnce(Options &opts, MLIRContext &context, func::FuncOp func,
   }
   if (compared == 0)
     return fail("no output_*.pb in " + expect + " to compare with");
-  llvm::outs() << (allOk ? "PASS" : "FAIL") << " (" << compared
-               << " output" << (compared == 1 ? "" : "s") << " compared)\n";
+  llvm::outs() << (allOk ? "PASS" : "FAIL") << " (" << compared << " output"
+               << (compared == 1 ? "" : "s") << " compared)\n";
   return allOk ? 0 : 1;
 }
 

@@ -18,10 +18,10 @@ void kuai::registerKuaiDialects(DialectRegistry &registry) {
 
 static std::string fileOf(Location loc) {
   if (auto f = dyn_cast<FileLineColLoc>(loc))
-    return f.getLine() ? (f.getFilename().str() + ":" +
-                          std::to_string(f.getLine()) + ":" +
-                          std::to_string(f.getColumn()))
-                       : f.getFilename().str();
+    return f.getLine()
+               ? (f.getFilename().str() + ":" + std::to_string(f.getLine()) +
+                  ":" + std::to_string(f.getColumn()))
+               : f.getFilename().str();
   if (auto n = dyn_cast<NameLoc>(loc))
     return fileOf(n.getChildLoc());
   if (auto c = dyn_cast<CallSiteLoc>(loc))
@@ -41,11 +41,10 @@ void kuai::installDiagnosticPrinter(MLIRContext *context) {
       llvm::errs() << (where.empty() ? "kuai" : where) << ": " << severity
                    << ": " << d.str() << "\n";
     };
-    StringRef severity = diag.getSeverity() == DiagnosticSeverity::Error
-                             ? "error"
-                         : diag.getSeverity() == DiagnosticSeverity::Warning
-                             ? "warning"
-                             : "note";
+    StringRef severity =
+        diag.getSeverity() == DiagnosticSeverity::Error     ? "error"
+        : diag.getSeverity() == DiagnosticSeverity::Warning ? "warning"
+                                                            : "note";
     print(diag, severity);
     for (Diagnostic &note : diag.getNotes())
       print(note, "note");
@@ -60,13 +59,13 @@ OwningOpRef<ModuleOp> kuai::loadModel(MLIRContext *context, StringRef path) {
   return parseSourceFile<ModuleOp>(path, context);
 }
 
-llvm::Expected<ElementsAttr>
-kuai::readTensorProtoFile(MLIRContext *context, StringRef path,
-                          std::string *name) {
+llvm::Expected<ElementsAttr> kuai::readTensorProtoFile(MLIRContext *context,
+                                                       StringRef path,
+                                                       std::string *name) {
   auto buffer = llvm::MemoryBuffer::getFile(path);
   if (!buffer)
-    return llvm::createStringError(path + ": cannot read: " +
-                                   buffer.getError().message());
+    return llvm::createStringError(
+        path + ": cannot read: " + buffer.getError().message());
   onnx::TensorProto proto;
   if (!proto.ParseFromArray((*buffer)->getBufferStart(),
                             (*buffer)->getBufferSize()))
@@ -91,11 +90,14 @@ kuai::readTensorProtoFile(MLIRContext *context, StringRef path,
     };
     unsigned width = elem.isInteger(1) ? 1 : elem.getIntOrFloatBitWidth() / 8;
     if (elem.isF32())
-      for (float v : proto.float_data()) append(v);
+      for (float v : proto.float_data())
+        append(v);
     else if (elem.isF64())
-      for (double v : proto.double_data()) append(v);
+      for (double v : proto.double_data())
+        append(v);
     else if (elem.isInteger(64) && !elem.isUnsignedInteger())
-      for (int64_t v : proto.int64_data()) append(v);
+      for (int64_t v : proto.int64_data())
+        append(v);
     else if (elem.isUnsignedInteger(32) || elem.isUnsignedInteger(64))
       for (uint64_t v : proto.uint64_data())
         raw.append(reinterpret_cast<const char *>(&v), width);
@@ -105,16 +107,15 @@ kuai::readTensorProtoFile(MLIRContext *context, StringRef path,
   }
   size_t width = elem.isInteger(1) ? 1 : elem.getIntOrFloatBitWidth() / 8;
   if (raw.size() != size_t(count) * width)
-    return llvm::createStringError(path + ": holds " +
-                                   std::to_string(raw.size()) +
-                                   " bytes, expected " +
-                                   std::to_string(count * width));
+    return llvm::createStringError(
+        path + ": holds " + std::to_string(raw.size()) + " bytes, expected " +
+        std::to_string(count * width));
   if (elem.isInteger(1)) {
     SmallVector<bool> bits;
     for (char c : raw)
       bits.push_back(c != 0);
     return ElementsAttr(DenseElementsAttr::get(type, bits));
   }
-  return ElementsAttr(
-      DenseElementsAttr::getFromRawBuffer(type, ArrayRef<char>(raw.data(), raw.size())));
+  return ElementsAttr(DenseElementsAttr::getFromRawBuffer(
+      type, ArrayRef<char>(raw.data(), raw.size())));
 }

@@ -19,9 +19,9 @@
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
+#include <fcntl.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
-#include <fcntl.h>
 #include <map>
 #include <unistd.h>
 
@@ -30,8 +30,7 @@ using namespace kuai;
 
 namespace {
 
-template <typename Op, typename = void>
-struct OnnxNameOf {
+template <typename Op, typename = void> struct OnnxNameOf {
   static void add(llvm::StringMap<StringRef> &) {}
 };
 template <typename Op>
@@ -40,8 +39,7 @@ struct OnnxNameOf<Op, std::void_t<decltype(Op::kOnnxName)>> {
     table[Op::kOnnxName] = Op::getOperationName();
   }
 };
-template <typename... Ops>
-llvm::StringMap<StringRef> makeOnnxOpTable() {
+template <typename... Ops> llvm::StringMap<StringRef> makeOnnxOpTable() {
   llvm::StringMap<StringRef> table;
   (OnnxNameOf<Ops>::add(table), ...);
   return table;
@@ -136,8 +134,7 @@ private:
   LogicalResult parse();
   LogicalResult checkSupported();
   FailureOr<Type> importValueType(const onnx::ValueInfoProto &info);
-  FailureOr<ElementsAttr> importTensor(onnx::TensorProto &tensor,
-                                       Location loc);
+  FailureOr<ElementsAttr> importTensor(onnx::TensorProto &tensor, Location loc);
   LogicalResult importNode(onnx::NodeProto &node, size_t index);
   FailureOr<NamedAttribute> importAttribute(onnx::AttributeProto &attr,
                                             Location loc);
@@ -180,13 +177,12 @@ LogicalResult Importer::checkSupported() {
   std::map<std::string, std::vector<std::string>> unsupported;
   for (const auto &[i, node] : llvm::enumerate(model.graph().node())) {
     bool defaultDomain = node.domain().empty() || node.domain() == "ai.onnx";
-    std::string key = defaultDomain ? node.op_type()
-                                    : node.domain() + "::" + node.op_type();
+    std::string key =
+        defaultDomain ? node.op_type() : node.domain() + "::" + node.op_type();
     if (defaultDomain && onnxOpTable().count(node.op_type()))
       continue;
-    unsupported[key].push_back(node.name().empty()
-                                   ? "#" + std::to_string(i)
-                                   : node.name());
+    unsupported[key].push_back(node.name().empty() ? "#" + std::to_string(i)
+                                                   : node.name());
   }
   if (unsupported.empty())
     return success();
@@ -206,8 +202,7 @@ LogicalResult Importer::checkSupported() {
 FailureOr<Type> Importer::importValueType(const onnx::ValueInfoProto &info) {
   const auto &type = info.type();
   if (!type.has_tensor_type())
-    return fileError() << "graph value '" << info.name()
-                       << "' is not a tensor";
+    return fileError() << "graph value '" << info.name() << "' is not a tensor";
   Type elem = getElementTypeForOnnx(ctx, type.tensor_type().elem_type());
   if (!elem)
     return fileError() << "graph value '" << info.name()
@@ -241,8 +236,9 @@ FailureOr<ElementsAttr> Importer::importTensor(onnx::TensorProto &tensor,
   size_t width = elem.isInteger(1) ? 1 : elem.getIntOrFloatBitWidth() / 8;
   std::string name = tensor.name().empty() ? "tensor" : tensor.name();
 
-  auto fromBytes = [&](ArrayRef<char> bytes, AsmResourceBlob::DeleterFn deleter)
-      -> FailureOr<ElementsAttr> {
+  auto fromBytes =
+      [&](ArrayRef<char> bytes,
+          AsmResourceBlob::DeleterFn deleter) -> FailureOr<ElementsAttr> {
     if (bytes.size() != size_t(count) * width)
       return emitError(loc) << "tensor '" << name << "' has " << bytes.size()
                             << " bytes of data, expected " << count * width;
@@ -257,9 +253,8 @@ FailureOr<ElementsAttr> Importer::importTensor(onnx::TensorProto &tensor,
       }
       return ElementsAttr(DenseElementsAttr::getFromRawBuffer(type, bytes));
     }
-    size_t align = reinterpret_cast<uintptr_t>(bytes.data()) % width == 0
-                       ? width
-                       : 1;
+    size_t align =
+        reinterpret_cast<uintptr_t>(bytes.data()) % width == 0 ? width : 1;
     return ElementsAttr(DenseResourceElementsAttr::get(
         type, name, AsmResourceBlob(bytes, align, std::move(deleter), false)));
   };
@@ -310,7 +305,8 @@ FailureOr<ElementsAttr> Importer::importTensor(onnx::TensorProto &tensor,
     }
     if (failed(check(tensor.float_data_size())))
       return failure();
-    SmallVector<float> v(tensor.float_data().begin(), tensor.float_data().end());
+    SmallVector<float> v(tensor.float_data().begin(),
+                         tensor.float_data().end());
     return ElementsAttr(DenseElementsAttr::get(type, ArrayRef<float>(v)));
   }
   SmallVector<APInt> ints;
@@ -342,8 +338,8 @@ FailureOr<ElementsAttr> Importer::importTensor(onnx::TensorProto &tensor,
   return ElementsAttr(DenseElementsAttr::get(type, ints));
 }
 
-FailureOr<NamedAttribute>
-Importer::importAttribute(onnx::AttributeProto &attr, Location loc) {
+FailureOr<NamedAttribute> Importer::importAttribute(onnx::AttributeProto &attr,
+                                                    Location loc) {
   StringAttr name = StringAttr::get(ctx, attr.name());
   switch (attr.type()) {
   case onnx::AttributeProto::INT:
@@ -353,11 +349,13 @@ Importer::importAttribute(onnx::AttributeProto &attr, Location loc) {
   case onnx::AttributeProto::STRING:
     return NamedAttribute(name, builder.getStringAttr(attr.s()));
   case onnx::AttributeProto::INTS:
-    return NamedAttribute(name, builder.getDenseI64ArrayAttr(SmallVector<int64_t>(
-                                    attr.ints().begin(), attr.ints().end())));
+    return NamedAttribute(name,
+                          builder.getDenseI64ArrayAttr(SmallVector<int64_t>(
+                              attr.ints().begin(), attr.ints().end())));
   case onnx::AttributeProto::FLOATS:
-    return NamedAttribute(name, builder.getDenseF32ArrayAttr(SmallVector<float>(
-                                    attr.floats().begin(), attr.floats().end())));
+    return NamedAttribute(name,
+                          builder.getDenseF32ArrayAttr(SmallVector<float>(
+                              attr.floats().begin(), attr.floats().end())));
   case onnx::AttributeProto::TENSOR: {
     auto value = importTensor(*attr.mutable_t(), loc);
     if (failed(value))
@@ -404,11 +402,10 @@ LogicalResult Importer::importNode(onnx::NodeProto &node, size_t index) {
       continue;
     return emitError(loc) << node.op_type() << " node has attribute '"
                           << attr.getName().getValue()
-                          << "', which kuai does not support (opset "
-                          << opset << ")";
+                          << "', which kuai does not support (opset " << opset
+                          << ")";
   }
-  unsigned numResults =
-      getNumOnnxResults(node.op_type(), node.output_size());
+  unsigned numResults = getNumOnnxResults(node.op_type(), node.output_size());
   state.types.assign(numResults, UnrankedTensorType::get(builder.getF32Type()));
   Operation *op = builder.create(state);
   SmallVector<Type> types;
@@ -418,7 +415,9 @@ LogicalResult Importer::importNode(onnx::NodeProto &node, size_t index) {
   for (auto [result, type] : llvm::zip(op->getResults(), types))
     result.setType(type);
   if (getenv("KUAI_DEBUG_IMPORT"))
-    op->print(llvm::errs() << node.name() << ": ", OpPrintingFlags().elideLargeElementsAttrs(4)), llvm::errs() << "\n";
+    op->print(llvm::errs() << node.name() << ": ",
+              OpPrintingFlags().elideLargeElementsAttrs(4)),
+        llvm::errs() << "\n";
   for (auto [i, name] : llvm::enumerate(node.output()))
     if (!name.empty() && i < op->getNumResults())
       values[name] = op->getResult(i);

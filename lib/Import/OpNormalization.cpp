@@ -1,4 +1,5 @@
-//===- OpNormalization.cpp - Older opset forms to the newest ---------------===//
+//===- OpNormalization.cpp - Older opset forms to the newest
+//---------------===//
 //
 // Grouped by what changed between opsets 13 and 21: axes and split sizes that
 // moved from attributes to inputs, Clip bounds, Constant's value_* forms.
@@ -23,10 +24,10 @@ Attribute takeAttr(OperationState &state, StringRef name) {
 }
 
 Value makeI64Constant(NormalizeContext &ctx, ArrayRef<int64_t> values) {
-  auto type = RankedTensorType::get({int64_t(values.size())},
-                                    ctx.builder.getI64Type());
-  return ctx.builder.create<ConstantOp>(
-      ctx.loc, DenseElementsAttr::get(type, values));
+  auto type =
+      RankedTensorType::get({int64_t(values.size())}, ctx.builder.getI64Type());
+  return ctx.builder.create<ConstantOp>(ctx.loc,
+                                        DenseElementsAttr::get(type, values));
 }
 
 /// Moves an INTS attribute into operand position `index`.
@@ -55,9 +56,8 @@ unsigned getMaxInputs(StringRef opType) {
 LogicalResult normalizeConstant(NormalizeContext &ctx, OperationState &state) {
   Builder &b = ctx.builder;
   auto scalarOr1D = [&](Type elem, int64_t n, bool scalar) {
-    return RankedTensorType::get(scalar ? ArrayRef<int64_t>{}
-                                        : ArrayRef<int64_t>{n},
-                                 elem);
+    return RankedTensorType::get(
+        scalar ? ArrayRef<int64_t>{} : ArrayRef<int64_t>{n}, elem);
   };
   Attribute value;
   if (Attribute v = takeAttr(state, "value"))
@@ -70,12 +70,12 @@ LogicalResult normalizeConstant(NormalizeContext &ctx, OperationState &state) {
                                    i.getValue());
   else if (auto fs = dyn_cast_or_null<DenseF32ArrayAttr>(
                takeAttr(state, "value_floats")))
-    value = DenseElementsAttr::get(
-        scalarOr1D(b.getF32Type(), fs.size(), false), fs.asArrayRef());
+    value = DenseElementsAttr::get(scalarOr1D(b.getF32Type(), fs.size(), false),
+                                   fs.asArrayRef());
   else if (auto is = dyn_cast_or_null<DenseI64ArrayAttr>(
                takeAttr(state, "value_ints")))
-    value = DenseElementsAttr::get(
-        scalarOr1D(b.getI64Type(), is.size(), false), is.asArrayRef());
+    value = DenseElementsAttr::get(scalarOr1D(b.getI64Type(), is.size(), false),
+                                   is.asArrayRef());
   if (!value)
     return emitError(ctx.loc)
            << "Constant node has no supported value attribute (sparse and "
@@ -126,7 +126,8 @@ LogicalResult checkOldSoftmax(NormalizeContext &ctx, OperationState &state,
 
 LogicalResult normalizeDropout(NormalizeContext &ctx, OperationState &state) {
   takeAttr(state, "ratio"); // opset < 12; irrelevant at inference
-  if (state.operands.size() > 2 && !isa<NoneType>(state.operands[2].getType())) {
+  if (state.operands.size() > 2 &&
+      !isa<NoneType>(state.operands[2].getType())) {
     auto mode = getConstantInts(state.operands[2]);
     if (!mode || mode->size() != 1 || (*mode)[0] != 0)
       return emitError(ctx.loc) << "Dropout with training_mode that is not a "

@@ -50,7 +50,8 @@ bool nary(KernelContext &ctx, ArrayRef<const Tensor *> ins,
   std::vector<std::vector<int64_t>> strides;
   for (const Tensor *t : ins)
     strides.push_back(broadcastStrides(t->shape, shape));
-  bool allInt = llvm::all_of(ins, [](const Tensor *t) { return !t->isFloat(); });
+  bool allInt =
+      llvm::all_of(ins, [](const Tensor *t) { return !t->isFloat(); });
   if (allInt && g) {
     std::vector<int64_t> args(ins.size());
     forEachBroadcast(shape, strides, [&](int64_t i, const int64_t *off) {
@@ -61,9 +62,11 @@ bool nary(KernelContext &ctx, ArrayRef<const Tensor *> ins,
     return true;
   }
   std::vector<double> args(ins.size());
-  bool fast = llvm::all_of(ins, [&](const Tensor *t) {
-    return t->shape == shape && t->isFloat();
-  }) && out.isFloat();
+  bool fast = llvm::all_of(ins,
+                           [&](const Tensor *t) {
+                             return t->shape == shape && t->isFloat();
+                           }) &&
+              out.isFloat();
   if (fast) {
     for (int64_t i = 0, n = out.numel(); i < n; ++i) {
       for (size_t k = 0; k < ins.size(); ++k)
@@ -105,8 +108,9 @@ bool cast(KernelContext &ctx) {
       out.ints[i] = x.at(i) != 0.0;
     } else if (x.isFloat()) {
       float v = x.floats[i];
-      out.ints[i] = std::isnan(v) ? 0 : wrapToIntType(out.elementType,
-                                                      int64_t(std::trunc(v)));
+      out.ints[i] = std::isnan(v) ? 0
+                                  : wrapToIntType(out.elementType,
+                                                  int64_t(std::trunc(v)));
     } else {
       out.ints[i] = wrapToIntType(out.elementType, x.ints[i]);
     }
@@ -124,7 +128,8 @@ int64_t intPow(int64_t b, int64_t e) {
 float gelu(float x, bool tanhApprox) {
   if (tanhApprox)
     return 0.5f * x *
-           (1.0f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+           (1.0f +
+            std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
   return 0.5f * x * (1.0f + std::erf(x * 0.7071067811865476f));
 }
 
@@ -156,28 +161,47 @@ std::optional<bool> kuai::ref::evalElementwise(KernelContext &ctx) {
       .Case<IdentityOp>([&](auto) {
         return un([](float x) { return x; }, [](int64_t x) { return x; });
       })
-      .Case<ExpOp>([&](auto) { return un([](float x) { return std::exp(x); }); })
-      .Case<LogOp>([&](auto) { return un([](float x) { return std::log(x); }); })
-      .Case<SqrtOp>([&](auto) { return un([](float x) { return std::sqrt(x); }); })
-      .Case<ReciprocalOp>([&](auto) { return un([](float x) { return 1.0f / x; }); })
+      .Case<ExpOp>(
+          [&](auto) { return un([](float x) { return std::exp(x); }); })
+      .Case<LogOp>(
+          [&](auto) { return un([](float x) { return std::log(x); }); })
+      .Case<SqrtOp>(
+          [&](auto) { return un([](float x) { return std::sqrt(x); }); })
+      .Case<ReciprocalOp>(
+          [&](auto) { return un([](float x) { return 1.0f / x; }); })
       .Case<SigmoidOp>([&](auto) {
         return un([](float x) { return 1.0f / (1.0f + std::exp(-x)); });
       })
-      .Case<TanhOp>([&](auto) { return un([](float x) { return std::tanh(x); }); })
-      .Case<ErfOp>([&](auto) { return un([](float x) { return std::erf(x); }); })
-      .Case<SinOp>([&](auto) { return un([](float x) { return std::sin(x); }); })
-      .Case<CosOp>([&](auto) { return un([](float x) { return std::cos(x); }); })
-      .Case<TanOp>([&](auto) { return un([](float x) { return std::tan(x); }); })
-      .Case<AsinOp>([&](auto) { return un([](float x) { return std::asin(x); }); })
-      .Case<AcosOp>([&](auto) { return un([](float x) { return std::acos(x); }); })
-      .Case<AtanOp>([&](auto) { return un([](float x) { return std::atan(x); }); })
-      .Case<SinhOp>([&](auto) { return un([](float x) { return std::sinh(x); }); })
-      .Case<CoshOp>([&](auto) { return un([](float x) { return std::cosh(x); }); })
-      .Case<AsinhOp>([&](auto) { return un([](float x) { return std::asinh(x); }); })
-      .Case<AcoshOp>([&](auto) { return un([](float x) { return std::acosh(x); }); })
-      .Case<AtanhOp>([&](auto) { return un([](float x) { return std::atanh(x); }); })
-      .Case<FloorOp>([&](auto) { return un([](float x) { return std::floor(x); }); })
-      .Case<CeilOp>([&](auto) { return un([](float x) { return std::ceil(x); }); })
+      .Case<TanhOp>(
+          [&](auto) { return un([](float x) { return std::tanh(x); }); })
+      .Case<ErfOp>(
+          [&](auto) { return un([](float x) { return std::erf(x); }); })
+      .Case<SinOp>(
+          [&](auto) { return un([](float x) { return std::sin(x); }); })
+      .Case<CosOp>(
+          [&](auto) { return un([](float x) { return std::cos(x); }); })
+      .Case<TanOp>(
+          [&](auto) { return un([](float x) { return std::tan(x); }); })
+      .Case<AsinOp>(
+          [&](auto) { return un([](float x) { return std::asin(x); }); })
+      .Case<AcosOp>(
+          [&](auto) { return un([](float x) { return std::acos(x); }); })
+      .Case<AtanOp>(
+          [&](auto) { return un([](float x) { return std::atan(x); }); })
+      .Case<SinhOp>(
+          [&](auto) { return un([](float x) { return std::sinh(x); }); })
+      .Case<CoshOp>(
+          [&](auto) { return un([](float x) { return std::cosh(x); }); })
+      .Case<AsinhOp>(
+          [&](auto) { return un([](float x) { return std::asinh(x); }); })
+      .Case<AcoshOp>(
+          [&](auto) { return un([](float x) { return std::acosh(x); }); })
+      .Case<AtanhOp>(
+          [&](auto) { return un([](float x) { return std::atanh(x); }); })
+      .Case<FloorOp>(
+          [&](auto) { return un([](float x) { return std::floor(x); }); })
+      .Case<CeilOp>(
+          [&](auto) { return un([](float x) { return std::ceil(x); }); })
       .Case<RoundOp>([&](auto) {
         return un([](float x) { return std::nearbyint(x); }); // half to even
       })
@@ -257,21 +281,25 @@ std::optional<bool> kuai::ref::evalElementwise(KernelContext &ctx) {
       })
       .Case<DivOp>([&](auto) -> R {
         bool zero = false;
-        R r = bin([](double a, double b) { return double(float(a) / float(b)); },
-                  [&](int64_t a, int64_t b) {
-                    if (b == 0) {
-                      zero = true;
-                      return int64_t(0);
-                    }
-                    return a / b;
-                  });
+        R r =
+            bin([](double a, double b) { return double(float(a) / float(b)); },
+                [&](int64_t a, int64_t b) {
+                  if (b == 0) {
+                    zero = true;
+                    return int64_t(0);
+                  }
+                  return a / b;
+                });
         if (zero)
           return ctx.fail("integer division by zero");
         return r;
       })
       .Case<PowOp>([&](auto) {
-        return bin([](double a, double b) { return double(std::pow(float(a), float(b))); },
-                   [](int64_t a, int64_t b) { return intPow(a, b); });
+        return bin(
+            [](double a, double b) {
+              return double(std::pow(float(a), float(b)));
+            },
+            [](int64_t a, int64_t b) { return intPow(a, b); });
       })
       .Case<ModOp>([&](ModOp op) -> R {
         if (op.getFmod())
@@ -311,13 +339,16 @@ std::optional<bool> kuai::ref::evalElementwise(KernelContext &ctx) {
                    [](int64_t a, int64_t b) { return int64_t(a >= b); });
       })
       .Case<AndOp>([&](auto) {
-        return bin(nullptr, [](int64_t a, int64_t b) { return int64_t(a && b); });
+        return bin(nullptr,
+                   [](int64_t a, int64_t b) { return int64_t(a && b); });
       })
       .Case<OrOp>([&](auto) {
-        return bin(nullptr, [](int64_t a, int64_t b) { return int64_t(a || b); });
+        return bin(nullptr,
+                   [](int64_t a, int64_t b) { return int64_t(a || b); });
       })
       .Case<XorOp>([&](auto) {
-        return bin(nullptr, [](int64_t a, int64_t b) { return int64_t(!a != !b); });
+        return bin(nullptr,
+                   [](int64_t a, int64_t b) { return int64_t(!a != !b); });
       })
       .Case<MaxOp, MinOp, SumOp, MeanOp>([&](auto op) -> R {
         std::vector<const Tensor *> ins(ctx.inputs.begin(), ctx.inputs.end());
@@ -340,7 +371,9 @@ std::optional<bool> kuai::ref::evalElementwise(KernelContext &ctx) {
         auto g = [=](const int64_t *a) {
           int64_t r = a[0];
           for (size_t k = 1; k < n; ++k)
-            r = isMax ? std::max(r, a[k]) : isMin ? std::min(r, a[k]) : r + a[k];
+            r = isMax   ? std::max(r, a[k])
+                : isMin ? std::min(r, a[k])
+                        : r + a[k];
           return isMean ? r / int64_t(n) : r;
         };
         return nary(ctx, ins, f, g);
@@ -359,8 +392,12 @@ std::optional<bool> kuai::ref::evalElementwise(KernelContext &ctx) {
         int64_t ihi = ctx.has(2) ? int64_t(hi) : INT64_MAX;
         return nary(
             ctx, ins,
-            [=](const double *a) { return a[0] < lo ? lo : a[0] > hi ? hi : a[0]; },
-            [=](const int64_t *a) { return std::min(std::max(a[0], ilo), ihi); });
+            [=](const double *a) {
+              return a[0] < lo ? lo : a[0] > hi ? hi : a[0];
+            },
+            [=](const int64_t *a) {
+              return std::min(std::max(a[0], ilo), ihi);
+            });
       })
       .Case<CastOp, CastLikeOp>([&](auto) -> R { return cast(ctx); })
       .Default([](Operation *) -> R { return std::nullopt; });

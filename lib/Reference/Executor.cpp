@@ -41,15 +41,17 @@ bool kuai::ref::broadcastShapes(ArrayRef<std::vector<int64_t>> shapes,
   return true;
 }
 
-std::vector<int64_t> kuai::ref::contiguousStrides(const std::vector<int64_t> &shape) {
+std::vector<int64_t>
+kuai::ref::contiguousStrides(const std::vector<int64_t> &shape) {
   std::vector<int64_t> strides(shape.size(), 1);
   for (int64_t i = int64_t(shape.size()) - 2; i >= 0; --i)
     strides[i] = strides[i + 1] * shape[i + 1];
   return strides;
 }
 
-std::vector<int64_t> kuai::ref::broadcastStrides(const std::vector<int64_t> &shape,
-                                                 const std::vector<int64_t> &out) {
+std::vector<int64_t>
+kuai::ref::broadcastStrides(const std::vector<int64_t> &shape,
+                            const std::vector<int64_t> &out) {
   std::vector<int64_t> contiguous = contiguousStrides(shape);
   std::vector<int64_t> strides(out.size(), 0);
   size_t lead = out.size() - shape.size();
@@ -116,10 +118,9 @@ static std::string typeString(Type t) {
 Error Executor::bindInputs(const std::vector<Tensor> &inputs,
                            llvm::StringMap<int64_t> &symbols) {
   if (inputs.size() != getNumInputs())
-    return llvm::createStringError("the model has " +
-                                   std::to_string(getNumInputs()) +
-                                   " inputs but " +
-                                   std::to_string(inputs.size()) + " were given");
+    return llvm::createStringError(
+        "the model has " + std::to_string(getNumInputs()) + " inputs but " +
+        std::to_string(inputs.size()) + " were given");
   // Plain symbols bind first; derived expressions are checked afterwards.
   for (int pass = 0; pass < 2; ++pass)
     for (unsigned i = 0; i < inputs.size(); ++i) {
@@ -147,7 +148,8 @@ Error Executor::bindInputs(const std::vector<Tensor> &inputs,
         }
         if (pass == 0)
           continue;
-        if (auto expected = expr.evaluate(symbols); expected && *expected != actual)
+        if (auto expected = expr.evaluate(symbols);
+            expected && *expected != actual)
           return llvm::createStringError(
               name + " dimension " + std::to_string(d) + " is " +
               std::to_string(actual) + " but the model expects " + expr.str() +
@@ -170,11 +172,11 @@ static Error checkResultShape(Operation *op, unsigned index, const Tensor &t,
       ok = false;
   if (ok)
     return Error::success();
-  return llvm::createStringError(
-      describeOp(op) + ": result " + std::to_string(index) + " has shape " +
-      t.shapeString() + " but its type is " +
-      typeString(op->getResult(index).getType()) +
-      " (a shape was inferred or folded wrongly)");
+  return llvm::createStringError(describeOp(op) + ": result " +
+                                 std::to_string(index) + " has shape " +
+                                 t.shapeString() + " but its type is " +
+                                 typeString(op->getResult(index).getType()) +
+                                 " (a shape was inferred or folded wrongly)");
 }
 
 Expected<std::vector<Tensor>> Executor::run(const std::vector<Tensor> &inputs) {

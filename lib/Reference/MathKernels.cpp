@@ -25,7 +25,8 @@ void gemmBlock(const float *a, const float *b, float *c, int64_t m, int64_t k,
     int64_t rb = task / colBlocks, cb = task % colBlocks;
     int64_t j0 = cb * kColBlock, jn = std::min(n, j0 + kColBlock) - j0;
     float acc[kColBlock];
-    for (int64_t i = rb * kRowBlock; i < std::min(m, (rb + 1) * kRowBlock); ++i) {
+    for (int64_t i = rb * kRowBlock; i < std::min(m, (rb + 1) * kRowBlock);
+         ++i) {
       std::fill_n(acc, jn, 0.0f);
       const float *arow = a + i * k;
       for (int64_t p = 0; p < k; ++p) {
@@ -51,8 +52,8 @@ bool matmul(KernelContext &ctx) {
   int64_t m = a.shape[a.rank() - 2], k = a.shape.back();
   int64_t k2 = b.shape[b.rank() - 2], n = b.shape.back();
   if (k != k2)
-    return ctx.fail("contraction dimensions differ: " + ctx.in(0).shapeString() +
-                    " x " + ctx.in(1).shapeString());
+    return ctx.fail("contraction dimensions differ: " +
+                    ctx.in(0).shapeString() + " x " + ctx.in(1).shapeString());
   std::vector<int64_t> batchA(a.shape.begin(), a.shape.end() - 2);
   std::vector<int64_t> batchB(b.shape.begin(), b.shape.end() - 2), batch;
   if (!broadcastShapes({batchA, batchB}, batch))
@@ -88,7 +89,8 @@ bool gemm(KernelContext &ctx, GemmOp op) {
     return ctx.fail("contraction dimensions differ");
   Tensor &out = ctx.emit({m, n});
   gemmBlock(a.floats.data(), b.floats.data(), out.floats.data(), m, k, n);
-  float alpha = op.getAlpha().convertToFloat(), beta = op.getBeta().convertToFloat();
+  float alpha = op.getAlpha().convertToFloat(),
+        beta = op.getBeta().convertToFloat();
   if (alpha != 1.0f)
     for (float &v : out.floats)
       v *= alpha;
@@ -170,13 +172,11 @@ bool layerNorm(KernelContext &ctx, LayerNormalizationOp op) {
   if (ctx.has(2))
     bStrides = broadcastStrides(ctx.in(2).shape, inner_shape);
   std::vector<int64_t> sIdx(inner), bIdx(inner, -1);
-  forEachBroadcast(inner_shape, {sStrides}, [&](int64_t i, const int64_t *off) {
-    sIdx[i] = off[0];
-  });
+  forEachBroadcast(inner_shape, {sStrides},
+                   [&](int64_t i, const int64_t *off) { sIdx[i] = off[0]; });
   if (ctx.has(2))
-    forEachBroadcast(inner_shape, {bStrides}, [&](int64_t i, const int64_t *off) {
-      bIdx[i] = off[0];
-    });
+    forEachBroadcast(inner_shape, {bStrides},
+                     [&](int64_t i, const int64_t *off) { bIdx[i] = off[0]; });
   float eps = op.getEpsilon().convertToFloat();
   llvm::parallelFor(0, outer, [&](size_t o) {
     const float *row = &x.floats[o * inner];
@@ -200,7 +200,18 @@ bool layerNorm(KernelContext &ctx, LayerNormalizationOp op) {
   return true;
 }
 
-enum class Reduction { Sum, Mean, Max, Min, Prod, L1, L2, SumSquare, LogSum, LogSumExp };
+enum class Reduction {
+  Sum,
+  Mean,
+  Max,
+  Min,
+  Prod,
+  L1,
+  L2,
+  SumSquare,
+  LogSum,
+  LogSumExp
+};
 
 bool reduce(KernelContext &ctx, Reduction kind, bool keepdims,
             bool noopWithEmptyAxes) {
@@ -211,7 +222,8 @@ bool reduce(KernelContext &ctx, Reduction kind, bool keepdims,
       int64_t n = normAxis(a, x.rank());
       if (n < 0 || n >= x.rank())
         return ctx.fail("axes value " + std::to_string(a) +
-                        " is out of range for rank " + std::to_string(x.rank()));
+                        " is out of range for rank " +
+                        std::to_string(x.rank()));
       axes.push_back(n);
     }
   if (axes.empty()) {
@@ -237,7 +249,7 @@ bool reduce(KernelContext &ctx, Reduction kind, bool keepdims,
   Tensor &out = ctx.emit(outShape);
   int64_t n = product(keptShape);
   bool isMaxMin = kind == Reduction::Max || kind == Reduction::Min;
-  std::vector<double> acc(n, kind == Reduction::Prod ? 1.0
+  std::vector<double> acc(n, kind == Reduction::Prod  ? 1.0
                              : kind == Reduction::Max ? -INFINITY
                              : kind == Reduction::Min ? INFINITY
                                                       : 0.0);
@@ -254,14 +266,28 @@ bool reduce(KernelContext &ctx, Reduction kind, bool keepdims,
                    [&](int64_t i, const int64_t *off) {
                      double v = x.at(i), &a = acc[off[0]];
                      switch (kind) {
-                     case Reduction::Max: a = std::max(a, v); break;
-                     case Reduction::Min: a = std::min(a, v); break;
-                     case Reduction::Prod: a *= v; break;
-                     case Reduction::L1: a += std::fabs(v); break;
+                     case Reduction::Max:
+                       a = std::max(a, v);
+                       break;
+                     case Reduction::Min:
+                       a = std::min(a, v);
+                       break;
+                     case Reduction::Prod:
+                       a *= v;
+                       break;
+                     case Reduction::L1:
+                       a += std::fabs(v);
+                       break;
                      case Reduction::L2:
-                     case Reduction::SumSquare: a += v * v; break;
-                     case Reduction::LogSumExp: a += std::exp(v - maxes[off[0]]); break;
-                     default: a += v; break;
+                     case Reduction::SumSquare:
+                       a += v * v;
+                       break;
+                     case Reduction::LogSumExp:
+                       a += std::exp(v - maxes[off[0]]);
+                       break;
+                     default:
+                       a += v;
+                       break;
                      }
                    });
   for (int64_t i = 0; i < n; ++i) {
@@ -319,7 +345,8 @@ bool topk(KernelContext &ctx, TopKOp op) {
   int64_t axis = normAxis(op.getAxis(), x.rank());
   AxisView v(x.shape, axis);
   if (k < 0 || k > v.size)
-    return ctx.fail("k = " + std::to_string(k) + " is out of range for an axis of size " +
+    return ctx.fail("k = " + std::to_string(k) +
+                    " is out of range for an axis of size " +
                     std::to_string(v.size));
   std::vector<int64_t> shape = x.shape;
   shape[axis] = k;
@@ -430,10 +457,13 @@ bool einsum(KernelContext &ctx, EinsumOp op) {
   for (char c : rhs)
     outShape.push_back(sizes[c]);
   Tensor &out = ctx.emit(outShape);
-  auto stridesFor = [&](const std::string &term, const std::vector<int64_t> &shape) {
-    std::vector<int64_t> contiguous = contiguousStrides(shape), s(letters.size(), 0);
+  auto stridesFor = [&](const std::string &term,
+                        const std::vector<int64_t> &shape) {
+    std::vector<int64_t> contiguous = contiguousStrides(shape),
+                         s(letters.size(), 0);
     for (size_t i = 0; i < term.size(); ++i) {
-      size_t l = std::find(letters.begin(), letters.end(), term[i]) - letters.begin();
+      size_t l =
+          std::find(letters.begin(), letters.end(), term[i]) - letters.begin();
       if (shape[i] != 1)
         s[l] += contiguous[i];
     }
@@ -473,25 +503,42 @@ std::optional<bool> kuai::ref::evalMath(KernelContext &ctx) {
       .Case<MatMulOp>([&](auto) -> R { return matmul(ctx); })
       .Case<GemmOp>([&](GemmOp op) -> R { return gemm(ctx, op); })
       .Case<EinsumOp>([&](EinsumOp op) -> R { return einsum(ctx, op); })
-      .Case<SoftmaxOp>([&](SoftmaxOp op) -> R { return softmaxLike(ctx, op.getAxis(), 0); })
-      .Case<LogSoftmaxOp>([&](LogSoftmaxOp op) -> R { return softmaxLike(ctx, op.getAxis(), 1); })
-      .Case<HardmaxOp>([&](HardmaxOp op) -> R { return softmaxLike(ctx, op.getAxis(), 2); })
-      .Case<LayerNormalizationOp>([&](LayerNormalizationOp op) -> R { return layerNorm(ctx, op); })
-      .Case<ReduceSumOp>([&](auto op) -> R { return reduceOp(ctx, op, Reduction::Sum); })
-      .Case<ReduceMeanOp>([&](auto op) -> R { return reduceOp(ctx, op, Reduction::Mean); })
-      .Case<ReduceMaxOp>([&](auto op) -> R { return reduceOp(ctx, op, Reduction::Max); })
-      .Case<ReduceMinOp>([&](auto op) -> R { return reduceOp(ctx, op, Reduction::Min); })
-      .Case<ReduceProdOp>([&](auto op) -> R { return reduceOp(ctx, op, Reduction::Prod); })
-      .Case<ReduceL1Op>([&](auto op) -> R { return reduceOp(ctx, op, Reduction::L1); })
-      .Case<ReduceL2Op>([&](auto op) -> R { return reduceOp(ctx, op, Reduction::L2); })
-      .Case<ReduceSumSquareOp>([&](auto op) -> R { return reduceOp(ctx, op, Reduction::SumSquare); })
-      .Case<ReduceLogSumOp>([&](auto op) -> R { return reduceOp(ctx, op, Reduction::LogSum); })
-      .Case<ReduceLogSumExpOp>([&](auto op) -> R { return reduceOp(ctx, op, Reduction::LogSumExp); })
+      .Case<SoftmaxOp>(
+          [&](SoftmaxOp op) -> R { return softmaxLike(ctx, op.getAxis(), 0); })
+      .Case<LogSoftmaxOp>([&](LogSoftmaxOp op) -> R {
+        return softmaxLike(ctx, op.getAxis(), 1);
+      })
+      .Case<HardmaxOp>(
+          [&](HardmaxOp op) -> R { return softmaxLike(ctx, op.getAxis(), 2); })
+      .Case<LayerNormalizationOp>(
+          [&](LayerNormalizationOp op) -> R { return layerNorm(ctx, op); })
+      .Case<ReduceSumOp>(
+          [&](auto op) -> R { return reduceOp(ctx, op, Reduction::Sum); })
+      .Case<ReduceMeanOp>(
+          [&](auto op) -> R { return reduceOp(ctx, op, Reduction::Mean); })
+      .Case<ReduceMaxOp>(
+          [&](auto op) -> R { return reduceOp(ctx, op, Reduction::Max); })
+      .Case<ReduceMinOp>(
+          [&](auto op) -> R { return reduceOp(ctx, op, Reduction::Min); })
+      .Case<ReduceProdOp>(
+          [&](auto op) -> R { return reduceOp(ctx, op, Reduction::Prod); })
+      .Case<ReduceL1Op>(
+          [&](auto op) -> R { return reduceOp(ctx, op, Reduction::L1); })
+      .Case<ReduceL2Op>(
+          [&](auto op) -> R { return reduceOp(ctx, op, Reduction::L2); })
+      .Case<ReduceSumSquareOp>(
+          [&](auto op) -> R { return reduceOp(ctx, op, Reduction::SumSquare); })
+      .Case<ReduceLogSumOp>(
+          [&](auto op) -> R { return reduceOp(ctx, op, Reduction::LogSum); })
+      .Case<ReduceLogSumExpOp>(
+          [&](auto op) -> R { return reduceOp(ctx, op, Reduction::LogSumExp); })
       .Case<ArgMaxOp>([&](ArgMaxOp op) -> R {
-        return argExtreme(ctx, op.getAxis(), op.getKeepdims(), op.getSelectLastIndex(), true);
+        return argExtreme(ctx, op.getAxis(), op.getKeepdims(),
+                          op.getSelectLastIndex(), true);
       })
       .Case<ArgMinOp>([&](ArgMinOp op) -> R {
-        return argExtreme(ctx, op.getAxis(), op.getKeepdims(), op.getSelectLastIndex(), false);
+        return argExtreme(ctx, op.getAxis(), op.getKeepdims(),
+                          op.getSelectLastIndex(), false);
       })
       .Case<TopKOp>([&](TopKOp op) -> R { return topk(ctx, op); })
       .Default([](Operation *) -> R { return std::nullopt; });

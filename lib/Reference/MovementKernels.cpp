@@ -19,7 +19,8 @@ inline void copyElem(const Tensor &src, int64_t from, Tensor &dst, int64_t to) {
     dst.ints[to] = src.ints[from];
 }
 
-bool reshapeTo(KernelContext &ctx, const Tensor &x, std::vector<int64_t> shape) {
+bool reshapeTo(KernelContext &ctx, const Tensor &x,
+               std::vector<int64_t> shape) {
   if (product(shape) != x.numel())
     return ctx.fail("cannot reshape " + x.shapeString() + " (" +
                     std::to_string(x.numel()) + " elements) into " +
@@ -113,8 +114,10 @@ bool slice(KernelContext &ctx) {
     int64_t n = x.shape[a], s = starts[i], e = ends[i], st = steps[i];
     if (st == 0)
       return ctx.fail("slice step is 0");
-    if (s < 0) s += n;
-    if (e < 0) e += n;
+    if (s < 0)
+      s += n;
+    if (e < 0)
+      e += n;
     if (st > 0) {
       s = std::clamp<int64_t>(s, 0, n);
       e = std::clamp<int64_t>(e, 0, n);
@@ -174,7 +177,8 @@ bool gather(KernelContext &ctx, int64_t axisAttr) {
 
 /// GatherElements and ScatterElements share the index arithmetic.
 bool elementsIndex(KernelContext &ctx, const Tensor &data, const Tensor &idx,
-                   int64_t axis, const std::function<void(int64_t, int64_t)> &f) {
+                   int64_t axis,
+                   const std::function<void(int64_t, int64_t)> &f) {
   std::vector<int64_t> dataStrides = contiguousStrides(data.shape);
   std::vector<int64_t> idxShape = idx.shape;
   std::vector<int64_t> ix(idx.rank(), 0);
@@ -283,10 +287,9 @@ bool expandOrTile(KernelContext &ctx, bool tile) {
     if (!broadcastShapes({x.shape, arg}, shape))
       return ctx.fail("cannot expand " + x.shapeString() + " to the shape");
     Tensor &out = ctx.emit(shape);
-    forEachBroadcast(shape, {broadcastStrides(x.shape, shape)},
-                     [&](int64_t i, const int64_t *off) {
-                       copyElem(x, off[0], out, i);
-                     });
+    forEachBroadcast(
+        shape, {broadcastStrides(x.shape, shape)},
+        [&](int64_t i, const int64_t *off) { copyElem(x, off[0], out, i); });
     return true;
   }
   if (int64_t(arg.size()) != x.rank())
@@ -389,7 +392,8 @@ std::optional<bool> kuai::ref::evalMovement(KernelContext &ctx) {
         auto clampIdx = [&](int64_t v) {
           return std::clamp<int64_t>(v < 0 ? v + rank : v, 0, rank);
         };
-        int64_t s = clampIdx(op.getStart()), e = clampIdx(op.getEnd().value_or(rank));
+        int64_t s = clampIdx(op.getStart()),
+                e = clampIdx(op.getEnd().value_or(rank));
         Tensor &out = ctx.emit({std::max<int64_t>(0, e - s)});
         for (int64_t i = s; i < e; ++i)
           out.ints[i - s] = x.shape[i];
@@ -477,9 +481,9 @@ std::optional<bool> kuai::ref::evalMovement(KernelContext &ctx) {
             return ctx.fail("inputs have different ranks");
           for (int64_t d = 0; d < first.rank(); ++d)
             if (d != axis && t->shape[d] != first.shape[d])
-              return ctx.fail("inputs differ in dimension " + std::to_string(d) +
-                              ": " + first.shapeString() + " and " +
-                              t->shapeString());
+              return ctx.fail("inputs differ in dimension " +
+                              std::to_string(d) + ": " + first.shapeString() +
+                              " and " + t->shapeString());
           shape[axis] += t->shape[axis];
         }
         Tensor &out = ctx.emit(shape);
@@ -500,7 +504,8 @@ std::optional<bool> kuai::ref::evalMovement(KernelContext &ctx) {
         } else {
           int64_t chunk = (dim + n - 1) / n;
           for (int64_t i = 0; i < n; ++i)
-            sizes.push_back(std::max<int64_t>(0, std::min(chunk, dim - chunk * i)));
+            sizes.push_back(
+                std::max<int64_t>(0, std::min(chunk, dim - chunk * i)));
         }
         if (int64_t(sizes.size()) != n ||
             std::accumulate(sizes.begin(), sizes.end(), int64_t(0)) != dim)
@@ -519,14 +524,14 @@ std::optional<bool> kuai::ref::evalMovement(KernelContext &ctx) {
       .Case<SliceOp>([&](auto) -> R { return slice(ctx); })
       .Case<ExpandOp>([&](auto) -> R { return expandOrTile(ctx, false); })
       .Case<TileOp>([&](auto) -> R { return expandOrTile(ctx, true); })
-      .Case<GatherOp>([&](GatherOp op) -> R { return gather(ctx, op.getAxis()); })
+      .Case<GatherOp>(
+          [&](GatherOp op) -> R { return gather(ctx, op.getAxis()); })
       .Case<GatherElementsOp>([&](GatherElementsOp op) -> R {
         const Tensor &x = ctx.in(0), &idx = ctx.in(1);
         Tensor &out = ctx.emit(idx.shape);
-        return elementsIndex(ctx, x, idx, normAxis(op.getAxis(), x.rank()),
-                             [&](int64_t i, int64_t off) {
-                               copyElem(x, off, out, i);
-                             });
+        return elementsIndex(
+            ctx, x, idx, normAxis(op.getAxis(), x.rank()),
+            [&](int64_t i, int64_t off) { copyElem(x, off, out, i); });
       })
       .Case<ScatterElementsOp>([&](ScatterElementsOp op) -> R {
         const Tensor &x = ctx.in(0), &idx = ctx.in(1), &upd = ctx.in(2);
@@ -539,9 +544,8 @@ std::optional<bool> kuai::ref::evalMovement(KernelContext &ctx) {
                                reduceInto(out, off, upd.at(i), reduction);
                              });
       })
-      .Case<GatherNDOp>([&](GatherNDOp op) -> R {
-        return gatherND(ctx, op.getBatchDims());
-      })
+      .Case<GatherNDOp>(
+          [&](GatherNDOp op) -> R { return gatherND(ctx, op.getBatchDims()); })
       .Case<ScatterNDOp>([&](ScatterNDOp op) -> R {
         return scatterND(ctx, op.getReduction());
       })
@@ -573,7 +577,8 @@ std::optional<bool> kuai::ref::evalMovement(KernelContext &ctx) {
         for (int64_t d = axis; d < idx.rank(); ++d)
           inner *= idx.shape[d];
         for (int64_t i = 0, n = out.numel(); i < n; ++i) {
-          int64_t o = i / (depth * inner), a = (i / inner) % depth, k = i % inner;
+          int64_t o = i / (depth * inner), a = (i / inner) % depth,
+                  k = i % inner;
           int64_t j = int64_t(idx.at(o * inner + k));
           if (j < 0)
             j += depth;

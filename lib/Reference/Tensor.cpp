@@ -111,11 +111,16 @@ float kuai::ref::roundToFloatType(Type t, float v) {
 int64_t kuai::ref::wrapToIntType(Type t, int64_t v) {
   auto it = cast<IntegerType>(t);
   switch (it.getWidth()) {
-  case 1: return v != 0;
-  case 8: return it.isUnsigned() ? int64_t(uint8_t(v)) : int64_t(int8_t(v));
-  case 16: return it.isUnsigned() ? int64_t(uint16_t(v)) : int64_t(int16_t(v));
-  case 32: return it.isUnsigned() ? int64_t(uint32_t(v)) : int64_t(int32_t(v));
-  default: return v;
+  case 1:
+    return v != 0;
+  case 8:
+    return it.isUnsigned() ? int64_t(uint8_t(v)) : int64_t(int8_t(v));
+  case 16:
+    return it.isUnsigned() ? int64_t(uint16_t(v)) : int64_t(int16_t(v));
+  case 32:
+    return it.isUnsigned() ? int64_t(uint32_t(v)) : int64_t(int32_t(v));
+  default:
+    return v;
   }
 }
 
@@ -143,10 +148,18 @@ Tensor kuai::ref::tensorFromBytes(Type t, std::vector<int64_t> shape,
       auto it = cast<IntegerType>(t);
       bool u = it.isUnsigned();
       switch (it.getWidth()) {
-      case 8: out.ints[i] = u ? int64_t(load(uint8_t(), i)) : load(int8_t(), i); break;
-      case 16: out.ints[i] = u ? int64_t(load(uint16_t(), i)) : load(int16_t(), i); break;
-      case 32: out.ints[i] = u ? int64_t(load(uint32_t(), i)) : load(int32_t(), i); break;
-      default: out.ints[i] = load(int64_t(), i); break;
+      case 8:
+        out.ints[i] = u ? int64_t(load(uint8_t(), i)) : load(int8_t(), i);
+        break;
+      case 16:
+        out.ints[i] = u ? int64_t(load(uint16_t(), i)) : load(int16_t(), i);
+        break;
+      case 32:
+        out.ints[i] = u ? int64_t(load(uint32_t(), i)) : load(int32_t(), i);
+        break;
+      default:
+        out.ints[i] = load(int64_t(), i);
+        break;
       }
     }
   }

@@ -13,11 +13,16 @@ using namespace mlir;
 using namespace kuai::ref;
 
 static std::string npyDescr(Type t) {
-  if (t.isF32()) return "<f4";
-  if (t.isF16()) return "<f2";
-  if (t.isF64()) return "<f8";
-  if (t.isBF16()) return "<f4"; // numpy has no bfloat16; widened
-  if (t.isInteger(1)) return "|b1";
+  if (t.isF32())
+    return "<f4";
+  if (t.isF16())
+    return "<f2";
+  if (t.isF64())
+    return "<f8";
+  if (t.isBF16())
+    return "<f4"; // numpy has no bfloat16; widened
+  if (t.isInteger(1))
+    return "|b1";
   auto i = cast<IntegerType>(t);
   std::string kind = i.isUnsigned() ? "u" : "i";
   unsigned bytes = i.getWidth() / 8;
@@ -27,16 +32,16 @@ static std::string npyDescr(Type t) {
 llvm::Expected<Tensor> kuai::ref::readNpy(MLIRContext *ctx, StringRef path) {
   auto buffer = llvm::MemoryBuffer::getFile(path);
   if (!buffer)
-    return llvm::createStringError(path + ": cannot read: " +
-                                   buffer.getError().message());
+    return llvm::createStringError(
+        path + ": cannot read: " + buffer.getError().message());
   StringRef data = (*buffer)->getBuffer();
   if (!data.starts_with("\x93NUMPY") || data.size() < 10)
     return llvm::createStringError(path + ": not a .npy file");
   uint8_t major = data[6];
-  size_t headerLen = major == 1
-                         ? uint8_t(data[8]) | (uint8_t(data[9]) << 8)
-                         : uint8_t(data[8]) | (uint8_t(data[9]) << 8) |
-                               (uint8_t(data[10]) << 16) | (uint8_t(data[11]) << 24);
+  size_t headerLen = major == 1 ? uint8_t(data[8]) | (uint8_t(data[9]) << 8)
+                                : uint8_t(data[8]) | (uint8_t(data[9]) << 8) |
+                                      (uint8_t(data[10]) << 16) |
+                                      (uint8_t(data[11]) << 24);
   size_t start = major == 1 ? 10 : 12;
   if (start + headerLen > data.size())
     return llvm::createStringError(path + ": truncated .npy header");
@@ -50,7 +55,8 @@ llvm::Expected<Tensor> kuai::ref::readNpy(MLIRContext *ctx, StringRef path) {
   StringRef descr = field("'descr'");
   descr = descr.substr(0, descr.find('\''));
   if (field("'fortran_order'").starts_with("True"))
-    return llvm::createStringError(path + ": Fortran-order arrays are not supported");
+    return llvm::createStringError(path +
+                                   ": Fortran-order arrays are not supported");
   StringRef shapeText = field("'shape'");
   shapeText = shapeText.substr(shapeText.find('(') + 1);
   shapeText = shapeText.substr(0, shapeText.find(')'));
@@ -81,14 +87,14 @@ llvm::Expected<Tensor> kuai::ref::readNpy(MLIRContext *ctx, StringRef path) {
                   .Case("<u8", IntegerType::get(ctx, 64, IntegerType::Unsigned))
                   .Default(Type());
   if (!elem)
-    return llvm::createStringError(path + ": unsupported dtype '" + descr + "'");
+    return llvm::createStringError(path + ": unsupported dtype '" + descr +
+                                   "'");
   size_t width = elem.isInteger(1) ? 1 : elem.getIntOrFloatBitWidth() / 8;
   size_t need = product(shape) * width, offset = start + headerLen;
   if (data.size() - offset < need)
-    return llvm::createStringError(path + ": holds " +
-                                   std::to_string(data.size() - offset) +
-                                   " data bytes, the header needs " +
-                                   std::to_string(need));
+    return llvm::createStringError(
+        path + ": holds " + std::to_string(data.size() - offset) +
+        " data bytes, the header needs " + std::to_string(need));
   return tensorFromBytes(elem, shape, data.data() + offset, need);
 }
 
@@ -103,8 +109,9 @@ llvm::Error kuai::ref::writeNpy(const Tensor &t, StringRef path) {
   if (t.shape.size() > 1)
     shape.pop_back();
   shape += ")";
-  Type e = t.elementType.isBF16() ? Builder(t.elementType.getContext()).getF32Type()
-                                  : t.elementType;
+  Type e = t.elementType.isBF16()
+               ? Builder(t.elementType.getContext()).getF32Type()
+               : t.elementType;
   std::string header = "{'descr': '" + npyDescr(e) +
                        "', 'fortran_order': False, 'shape': " + shape + ", }";
   while ((10 + header.size() + 1) % 64)
@@ -116,10 +123,14 @@ llvm::Error kuai::ref::writeNpy(const Tensor &t, StringRef path) {
   for (int64_t i = 0, n = t.numel(); i < n; ++i) {
     char buf[8];
     auto put = [&](auto v) { std::memcpy(buf, &v, sizeof(v)); };
-    if (e.isF32()) put(t.floats[i]);
-    else if (e.isF16()) put(floatToHalf(t.floats[i]));
-    else if (e.isF64()) put(double(t.floats[i]));
-    else put(t.ints[i]); // little-endian: the low bytes come first
+    if (e.isF32())
+      put(t.floats[i]);
+    else if (e.isF16())
+      put(floatToHalf(t.floats[i]));
+    else if (e.isF64())
+      put(double(t.floats[i]));
+    else
+      put(t.ints[i]); // little-endian: the low bytes come first
     os.write(buf, width);
   }
   return llvm::Error::success();

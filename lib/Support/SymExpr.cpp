@@ -29,8 +29,8 @@ void SymExpr::normalize() {
 }
 
 bool SymExpr::isConstant() const {
-  return known && (terms.empty() || (terms.size() == 1 &&
-                                     terms.begin()->first.empty()));
+  return known &&
+         (terms.empty() || (terms.size() == 1 && terms.begin()->first.empty()));
 }
 
 std::optional<int64_t> SymExpr::getConstant() const {
@@ -89,7 +89,8 @@ SymExpr SymExpr::exactDiv(const SymExpr &rhs) const {
   for (const auto &[mono, coeff] : terms) {
     if (coeff % divCoeff != 0)
       return unknown();
-    // Remove each symbol of the divisor from the monomial (multiset difference).
+    // Remove each symbol of the divisor from the monomial (multiset
+    // difference).
     Monomial rest;
     if (!std::includes(mono.begin(), mono.end(), divMono.begin(),
                        divMono.end()))
@@ -126,8 +127,7 @@ std::string SymExpr::str() const {
   if (terms.empty())
     return "0";
   // Highest degree first, the constant last: "batch*seq + 2*seq + 1".
-  std::vector<std::pair<Monomial, int64_t>> ordered(terms.begin(),
-                                                    terms.end());
+  std::vector<std::pair<Monomial, int64_t>> ordered(terms.begin(), terms.end());
   std::stable_sort(ordered.begin(), ordered.end(),
                    [](const auto &a, const auto &b) {
                      return a.first.size() > b.first.size();

@@ -25,7 +25,8 @@ TEST(Half, RoundTripsRepresentableValues) {
 TEST(Half, RoundsToNearestEven) {
   // 1 + 2^-11 lies halfway between 1 and 1 + 2^-10: ties to even gives 1.
   EXPECT_EQ(halfToFloat(floatToHalf(1.0f + 0.00048828125f)), 1.0f);
-  // 1 + 3 * 2^-11 is halfway between 1 + 2^-10 and 1 + 2^-9: even is the latter.
+  // 1 + 3 * 2^-11 is halfway between 1 + 2^-10 and 1 + 2^-9: even is the
+  // latter.
   EXPECT_EQ(halfToFloat(floatToHalf(1.0f + 3 * 0.00048828125f)),
             1.0f + 0.001953125f);
 }

@@ -28,7 +28,8 @@ TEST(SymExpr, ExactDivision) {
 }
 
 TEST(SymExpr, ParsePrintRoundTrip) {
-  for (const char *text : {"batch", "2*seq + 1", "batch*seq", "16", "?", "-1"}) {
+  for (const char *text :
+       {"batch", "2*seq + 1", "batch*seq", "16", "?", "-1"}) {
     auto e = SymExpr::parse(text);
     ASSERT_TRUE(e.has_value()) << text;
     EXPECT_EQ(SymExpr::parse(e->str())->str(), e->str()) << text;

@@ -1,4 +1,5 @@
-//===- kuai-compile.cpp - The kuai-compile tool ------------------------------------===//
+//===- kuai-compile.cpp - The kuai-compile tool
+//------------------------------------===//
 
 #include "kuai/Driver/Drivers.h"
 

@@ -1,4 +1,5 @@
-//===- kuai-run.cpp - The kuai-run tool ------------------------------------===//
+//===- kuai-run.cpp - The kuai-run tool
+//------------------------------------===//
 
 #include "kuai/Driver/Drivers.h"
 

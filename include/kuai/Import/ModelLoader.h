@@ -22,9 +22,9 @@ mlir::OwningOpRef<mlir::ModuleOp> loadModel(mlir::MLIRContext *context,
 
 /// Reads an ONNX TensorProto file (`input_0.pb`). Returns the tensor as a
 /// constant attribute and its name.
-llvm::Expected<mlir::ElementsAttr> readTensorProtoFile(mlir::MLIRContext *context,
-                                                       llvm::StringRef path,
-                                                       std::string *name);
+llvm::Expected<mlir::ElementsAttr>
+readTensorProtoFile(mlir::MLIRContext *context, llvm::StringRef path,
+                    std::string *name);
 
 } // namespace kuai
 
