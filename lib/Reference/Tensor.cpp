@@ -194,26 +194,20 @@ Tensor kuai::ref::tensorFromAttr(ElementsAttr attr) {
   return out;
 }
 
-ElementsAttr kuai::ref::tensorToAttr(const Tensor &t) {
-  auto type = RankedTensorType::get(t.shape, t.elementType);
-  Type e = t.elementType;
-  if (e.isInteger(1)) {
-    SmallVector<bool> bits(t.ints.begin(), t.ints.end());
-    return DenseElementsAttr::get(type, bits);
-  }
-  size_t width = e.getIntOrFloatBitWidth() / 8;
+std::vector<char> kuai::ref::encodeElements(const Tensor &t, Type as) {
+  size_t width = as.isInteger(1) ? 1 : as.getIntOrFloatBitWidth() / 8;
   std::vector<char> bytes(t.numel() * width);
   for (int64_t i = 0, n = t.numel(); i < n; ++i) {
     char *p = bytes.data() + i * width;
     auto store = [&](auto v) { std::memcpy(p, &v, sizeof(v)); };
-    if (e.isF32())
-      store(t.floats[i]);
-    else if (e.isF16())
-      store(floatToHalf(t.floats[i]));
-    else if (e.isBF16())
-      store(floatToBFloat16(t.floats[i]));
-    else if (e.isF64())
-      store(double(t.floats[i]));
+    if (as.isF32())
+      store(float(t.at(i)));
+    else if (as.isF16())
+      store(floatToHalf(float(t.at(i))));
+    else if (as.isBF16())
+      store(floatToBFloat16(float(t.at(i))));
+    else if (as.isF64())
+      store(t.at(i));
     else if (width == 1)
       store(int8_t(t.ints[i]));
     else if (width == 2)
@@ -223,6 +217,18 @@ ElementsAttr kuai::ref::tensorToAttr(const Tensor &t) {
     else
       store(int64_t(t.ints[i]));
   }
+  return bytes;
+}
+
+ElementsAttr kuai::ref::tensorToAttr(const Tensor &t) {
+  auto type = RankedTensorType::get(t.shape, t.elementType);
+  Type e = t.elementType;
+  if (e.isInteger(1)) {
+    SmallVector<bool> bits(t.ints.begin(), t.ints.end());
+    return DenseElementsAttr::get(type, bits);
+  }
+  size_t width = e.getIntOrFloatBitWidth() / 8;
+  std::vector<char> bytes = encodeElements(t, e);
   if (t.numel() <= 64)
     return DenseElementsAttr::getFromRawBuffer(type, bytes);
   AsmResourceBlob blob = HeapAsmResourceBlob::allocateAndCopyWithAlign(

@@ -119,20 +119,8 @@ llvm::Error kuai::ref::writeNpy(const Tensor &t, StringRef path) {
   header += '\n';
   os << "\x93NUMPY" << char(1) << char(0) << char(header.size() & 0xff)
      << char(header.size() >> 8) << header;
-  size_t width = e.isInteger(1) ? 1 : e.getIntOrFloatBitWidth() / 8;
-  for (int64_t i = 0, n = t.numel(); i < n; ++i) {
-    char buf[8];
-    auto put = [&](auto v) { std::memcpy(buf, &v, sizeof(v)); };
-    if (e.isF32())
-      put(t.floats[i]);
-    else if (e.isF16())
-      put(floatToHalf(t.floats[i]));
-    else if (e.isF64())
-      put(double(t.floats[i]));
-    else
-      put(t.ints[i]); // little-endian: the low bytes come first
-    os.write(buf, width);
-  }
+  std::vector<char> bytes = encodeElements(t, e);
+  os.write(bytes.data(), bytes.size());
   return llvm::Error::success();
 }
 

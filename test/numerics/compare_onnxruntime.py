@@ -10,6 +10,8 @@ import glob
 import os
 import subprocess
 import sys
+
+from reporting import Report
 import tempfile
 
 
@@ -19,11 +21,8 @@ def main():
     p.add_argument("--fixtures", required=True)
     p.add_argument("--report")
     args = p.parse_args()
-    lines = []
-
-    def say(text=""):
-        print(text)
-        lines.append(text)
+    report = Report(args.report)
+    say = report.say
 
     try:
         import numpy as np
@@ -32,12 +31,10 @@ def main():
         from onnx import numpy_helper
     except ImportError as e:
         say(f"SKIPPED: onnxruntime comparison needs numpy, onnx and onnxruntime ({e})")
-        write(args.report, lines)
-        return 77
+        return report.finish(77)
     if not os.path.isdir(args.fixtures):
         say(f"SKIPPED: fixtures not found at {args.fixtures}")
-        write(args.report, lines)
-        return 77
+        return report.finish(77)
 
     failed = 0
     say(f"onnxruntime {ort.__version__} (CPU) vs kuai reference executor")
@@ -77,14 +74,8 @@ def main():
             say(f"{name:14} {s[-1]:>3} {rel:10.3e} {mx:10.3e}  "
                 f"{'ok' if ok else 'FAIL'} (tol {tol:g})")
     say(f"\nonnxruntime agreement: {'all fixtures agree' if not failed else f'{failed} disagree'}")
-    write(args.report, lines)
-    return 1 if failed else 0
+    return report.finish(1 if failed else 0)
 
-
-def write(path, lines):
-    if path:
-        with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ import re
 import subprocess
 import sys
 
+from reporting import Report
+
 
 def main():
     p = argparse.ArgumentParser()
@@ -20,17 +22,13 @@ def main():
     p.add_argument("--fixtures", required=True)
     p.add_argument("--report")
     args = p.parse_args()
-    lines = []
-
-    def say(text=""):
-        print(text)
-        lines.append(text)
+    report = Report(args.report)
+    say = report.say
 
     if not os.path.isdir(args.fixtures):
         say(f"SKIPPED: fixtures not found at {args.fixtures} (the shared "
             "project folder is not beside this clone)")
-        write(args.report, lines)
-        return 77
+        return report.finish(77)
     models = sorted(glob.glob(os.path.join(args.fixtures, "**", "model.onnx"),
                               recursive=True))
     failed = 0
@@ -62,14 +60,8 @@ def main():
             say(r.stdout[-2000:] + r.stderr[-2000:])
     say(f"\nfixtures: {len(models) - failed} of {len(models)} models pass "
         f"(every test data set, one import each)")
-    write(args.report, lines)
-    return 1 if failed else 0
+    return report.finish(1 if failed else 0)
 
-
-def write(path, lines):
-    if path:
-        with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,10 @@ Tensor tensorFromAttr(mlir::ElementsAttr attr);
 Tensor tensorFromBytes(mlir::Type elementType, std::vector<int64_t> shape,
                        const char *data, size_t size);
 
+/// The elements as little-endian bytes of type `as` (a float or integer type
+/// of the same kind as the tensor's storage).
+std::vector<char> encodeElements(const Tensor &tensor, mlir::Type as);
+
 /// Encodes a tensor as a constant of its element type: a dense attribute when
 /// small, a dense resource otherwise.
 mlir::ElementsAttr tensorToAttr(const Tensor &tensor);
