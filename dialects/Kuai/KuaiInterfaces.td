@@ -17,7 +17,14 @@ def Kuai_InferShapesOpInterface : OpInterface<"InferShapesOpInterface"> {
       "Infers result types; emits an error on invalid operands or attributes.",
       "::llvm::LogicalResult", "inferResultTypes",
       (ins "::llvm::SmallVectorImpl<::mlir::Type> &":$types), [{}],
-      [{ return ::kuai::inferResultTypes($_op.getOperation(), types); }]>
+      [{
+        // Attributes and operand types are checked first: inference reads
+        // them through the typed accessors, and the importer infers before
+        // the module is verified.
+        if (::mlir::failed($_op.verifyInvariantsImpl()))
+          return ::mlir::failure();
+        return ::kuai::inferResultTypes($_op.getOperation(), types);
+      }]>
   ];
   let verify = [{ return ::kuai::verifyInferredTypes($_op); }];
 }

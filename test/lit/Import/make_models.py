@@ -122,6 +122,11 @@ def main():
     save(graph(nodes, [vi("x", f32, [2, 3])], [vi("y", f32, None)],
                [const("axes", np.array([5], np.int64))]), "axes_out_of_range.onnx")
 
+    # A required attribute is missing (found by mutating models: it must be an
+    # error, not a crash).
+    nodes = [helper.make_node("Cast", ["x"], ["y"], name="cast_without_to")]
+    save(graph(nodes, [vi("x", f32, [2])], [vi("y", f32, [2])]), "cast_without_to.onnx")
+
     # Inputs of the wrong rank and dtype for symbolic_reshape.onnx.
     np.save(os.path.join(HERE, "rank2_f32.npy"), np.zeros((2, 32), np.float32))
     np.save(os.path.join(HERE, "rank3_i64.npy"), np.zeros((2, 5, 32), np.int64))
