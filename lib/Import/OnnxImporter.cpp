@@ -406,7 +406,11 @@ LogicalResult Importer::importNode(onnx::NodeProto &node, size_t index) {
                           << ")";
   }
   unsigned numResults = getNumOnnxResults(node.op_type(), node.output_size());
+  // Placeholders until inference; a constant's type is its value's.
   state.types.assign(numResults, UnrankedTensorType::get(builder.getF32Type()));
+  if (auto value = dyn_cast_or_null<TypedAttr>(state.attributes.get("value"));
+      value && node.op_type() == "Constant")
+    state.types.assign(1, value.getType());
   Operation *op = builder.create(state);
   SmallVector<Type> types;
   auto infer = dyn_cast<InferShapesOpInterface>(op);
