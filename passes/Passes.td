@@ -47,4 +47,155 @@ def FoldShapes : Pass<"kuai-fold-shapes", "mlir::func::FuncOp"> {
   ];
 }
 
+def FuseLinear : Pass<"kuai-fuse-linear", "mlir::func::FuncOp"> {
+  let summary = "MatMul/Gemm with constant weights (+ bias) to kuai.linear; "
+                "embedding lookups to kuai.embedding";
+  let description = [{
+    * `MatMul(x, W)` with a constant 2-D `W` becomes `kuai.linear`;
+      `MatMul(x, Transpose(W))` uses `W` in place with `transpose_weight`,
+      as does `Gemm` with `transB` (alpha = beta = 1, no `transA`).
+    * A following `Add` of a constant 1-D bias joins the linear.
+    * `Reshape(linear(Reshape(x, [-1, K])), [..., N])` that merely flattens
+      and restores the leading dims of `x` becomes `linear(x)`.
+    * `Gather(table, ids)` on a constant 2-D table with integer ids becomes
+      `kuai.embedding`.
+
+    ```mlir
+    %y = kuai.matmul %x, %w : (tensor<?x?x64xf32, ...>, tensor<64x256xf32>) -> ...
+    %z = kuai.add %y, %b : ...
+    // becomes
+    %z = kuai.linear %x, %w, %b : ...
+    ```
+  }];
+  let dependentDialects = ["::kuai::KuaiDialect"];
+}
+
+def FuseNorms : Pass<"kuai-fuse-norms", "mlir::func::FuncOp"> {
+  let summary = "RMSNorm and LayerNorm subgraphs to kuai.rms_norm / kuai.layer_norm";
+  let description = [{
+    Recognises, over the last axis only:
+
+    * `x * reciprocal(sqrt(mean(x^2) + eps))` and `x / sqrt(mean(x^2) + eps)`
+      (`x^2` as `Pow(x, 2)` or `x * x`), times an optional constant weight:
+      `kuai.rms_norm`;
+    * the same on `d = x - mean(x)`, with optional weight and bias:
+      `kuai.layer_norm`;
+    * ONNX `LayerNormalization` whose mean and inverse std outputs are unused.
+
+    A reduction over another axis, a missing keepdims or an epsilon that is
+    not a constant scalar leaves the subgraph alone.
+
+    ```mlir
+    %p = kuai.pow %x, %two
+    %m = kuai.reduce_mean %p, %last {keepdims = 1}
+    %e = kuai.add %m, %eps
+    %s = kuai.sqrt %e
+    %r = kuai.reciprocal %s
+    %n = kuai.mul %x, %r
+    %y = kuai.mul %w, %n
+    // becomes
+    %y = kuai.rms_norm %x, %w {epsilon = 1.0e-6 : f32}
+    ```
+  }];
+  let dependentDialects = ["::kuai::KuaiDialect"];
+}
+
+def FuseActivations : Pass<"kuai-fuse-activations", "mlir::func::FuncOp"> {
+  let summary = "GELU (erf, tanh) and SiLU subgraphs to single ops; "
+                "act(gate) * up to kuai.glu";
+  let description = [{
+    An elementwise subgraph with a single non-constant input (other operands
+    are scalar constants) is evaluated on probe values in [-8, 8] and
+    compared with GELU (erf), GELU (tanh) and SiLU; when one matches to
+    1e-5 it is replaced by `kuai.gelu` or `kuai.silu`, whatever way the
+    exporter wrote it. Then `act(a) * b` with act one of those becomes
+    `kuai.glu` (SwiGLU, GeGLU).
+
+    ```mlir
+    %s = kuai.sigmoid %g
+    %a = kuai.mul %g, %s
+    %y = kuai.mul %a, %u
+    // becomes
+    %y = kuai.glu %g, %u {activation = "silu"}
+    ```
+  }];
+  let dependentDialects = ["::kuai::KuaiDialect"];
+}
+
+def FuseRotary : Pass<"kuai-fuse-rotary", "mlir::func::FuncOp"> {
+  let summary = "Rotary position embeddings to kuai.rotary";
+  let description = [{
+    Recognises `x * cos + rotate_half(x) * sin`, `rotate_half(x)` being
+    `concat(-x[..., d/2:], x[..., :d/2])`, and its partial form
+    `concat(rotary(x[..., :r]), x[..., r:])`. The halves must split the
+    rotated width exactly. When the cos/sin tables depend only on the
+    sequence length, they are evaluated for several lengths; if they are
+    `cos/sin(p * f)` for positions `p = 0..seq-1`, the frequencies become
+    the op's `inv_freq` and the table subgraphs go away.
+
+    ```mlir
+    %a = kuai.mul %q, %cos
+    %x1 = kuai.slice %q, [0], [8], [-1]
+    %x2 = kuai.slice %q, [8], [MAX], [-1]
+    %n = kuai.neg %x2
+    %r = kuai.concat %n, %x1 {axis = -1}
+    %b = kuai.mul %r, %sin
+    %y = kuai.add %a, %b
+    // becomes
+    %y = kuai.rotary %q, %none, %none {inv_freq = array<f32: ...>}
+    ```
+  }];
+  let dependentDialects = ["::kuai::KuaiDialect"];
+}
+
+def FuseAttention : Pass<"kuai-fuse-attention", "mlir::func::FuncOp"> {
+  let summary = "softmax(q·kᵀ·scale + mask)·v to kuai.attention";
+  let description = [{
+    Matches `MatMul(Softmax(MatMul(q', k') [* c] [+ bias], axis=-1), v)`
+    where `q'`, `k'` may carry constant scalar scales, `k'` is `kᵀ` written
+    as a Transpose or as Reshape/Transpose/Reshape, and the softmax output
+    may pass through the `Where(IsNaN(p), 0, p)` guard of sdpa exports.
+    Keys and values repeated for grouped-query attention
+    (`Reshape(Expand(Unsqueeze(kv)))`) are used before repetition, so the op
+    records the true number of KV heads. The additive bias stays an operand
+    (`mask_kind = "bias"`) for `kuai-simplify-masks`. Softmax over another
+    axis is not attention and is left alone.
+
+    ```mlir
+    %qs = kuai.mul %q, %c
+    %kt = kuai.transpose %k {perm = [0, 1, 3, 2]}
+    %s = kuai.matmul %qs, %kt
+    %b = kuai.add %s, %bias
+    %p = kuai.softmax %b {axis = -1}
+    %o = kuai.matmul %p, %v
+    // becomes
+    %o = kuai.attention %q, %k, %v, %bias {mask_kind = "bias", scale = ...}
+    ```
+  }];
+  let dependentDialects = ["::kuai::KuaiDialect"];
+}
+
+def SimplifyMasks : Pass<"kuai-simplify-masks", "mlir::func::FuncOp"> {
+  let summary = "Attention bias subgraphs to causal / sliding-window / "
+                "padding mask kinds";
+  let description = [{
+    The bias operand of a `kuai.attention` is computed by a subgraph of the
+    graph inputs' shapes (causal, sliding window) and possibly of an
+    attention-mask input (padding). The pass evaluates that subgraph with
+    the reference kernels for several sequence lengths (and, for padding,
+    several random masks) and compares it with each mask kind: entries that
+    must be visible are 0, the others at most -1e30. Lengths include the
+    neighbours of every integer constant in the subgraph, so a window of
+    size w is seen. When one kind matches every probe, the attention takes
+    that kind and the subgraph goes away; otherwise the bias stays.
+
+    ```mlir
+    %o = kuai.attention %q, %k, %v, %bias {mask_kind = "bias"}
+    // becomes
+    %o = kuai.attention %q, %k, %v, %none {mask_kind = "causal"}
+    ```
+  }];
+  let dependentDialects = ["::kuai::KuaiDialect"];
+}
+
 #endif

@@ -11,10 +11,26 @@ void kuai::buildGraphCleanupPipeline(OpPassManager &pm) {
   pm.addPass(createCSEPass());
 }
 
+void kuai::buildRaisePipeline(OpPassManager &pm) {
+  pm.addNestedPass<func::FuncOp>(createFuseLinear());
+  pm.addNestedPass<func::FuncOp>(createFuseNorms());
+  pm.addNestedPass<func::FuncOp>(createFuseActivations());
+  pm.addNestedPass<func::FuncOp>(createFuseRotary());
+  pm.addNestedPass<func::FuncOp>(createFuseAttention());
+  pm.addNestedPass<func::FuncOp>(createSimplifyMasks());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
+
 void kuai::registerAllPasses() {
   registerKuaiPasses();
   PassPipelineRegistration<>(
       "kuai-graph-cleanup",
       "Fold shapes, canonicalize and CSE the graph IR after import",
       buildGraphCleanupPipeline);
+  PassPipelineRegistration<>(
+      "kuai-raise",
+      "Raise graph IR to transformer ops: fuse-linear, fuse-norms, "
+      "fuse-activations, fuse-rotary, fuse-attention, simplify-masks",
+      buildRaisePipeline);
 }

@@ -459,4 +459,6 @@ def Kuai_TopKOp : Kuai_OnnxOp<"topk", "TopK"> {
   let results = (outs AnyTensor:$values, AnyTensor:$indices);
 }
 
+include "KuaiTransformerOps.td"
+
 #endif

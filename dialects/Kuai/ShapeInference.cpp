@@ -878,7 +878,9 @@ LogicalResult kuai::inferResultTypes(Operation *op,
         in.result(elem, out);
         return in.result(i64, out);
       })
-      .Default([&](Operation *) {
+      .Default([&](Operation *o) {
+        if (auto r = inferTransformerResultTypes(o, types))
+          return *r;
         return LogicalResult(in.error() << "has no shape inference");
       });
 }

@@ -66,6 +66,10 @@ struct Options {
                        cl::desc("Run the imported graph without "
                                 "kuai-graph-cleanup"),
                        cl::init(false)};
+  cl::opt<bool> raise{"raise",
+                      cl::desc("Also run kuai-raise (transformer ops) "
+                               "before executing"),
+                      cl::init(false)};
   cl::opt<unsigned> printValues{"print-values",
                                 cl::desc("Leading values printed per output"),
                                 cl::init(6)};
@@ -244,6 +248,8 @@ int kuai::runMain(int argc, char **argv) {
   if (!opts.noFold) {
     PassManager pm(&context);
     buildGraphCleanupPipeline(pm);
+    if (opts.raise)
+      buildRaisePipeline(pm);
     if (failed(pm.run(*module)))
       return 2;
   }

@@ -83,6 +83,8 @@ Error kuai::ref::evaluateOp(Operation *op, ArrayRef<const Tensor *> inputs,
   if (!ok)
     ok = evalMath(ctx);
   if (!ok)
+    ok = evalTransformer(ctx);
+  if (!ok)
     return llvm::createStringError(describeOp(op) +
                                    ": the reference executor has no kernel");
   if (!*ok)

@@ -33,6 +33,7 @@ struct KernelContext {
 std::optional<bool> evalElementwise(KernelContext &ctx);
 std::optional<bool> evalMovement(KernelContext &ctx);
 std::optional<bool> evalMath(KernelContext &ctx);
+std::optional<bool> evalTransformer(KernelContext &ctx);
 
 /// Numpy broadcast of shapes; false if incompatible.
 bool broadcastShapes(llvm::ArrayRef<std::vector<int64_t>> shapes,

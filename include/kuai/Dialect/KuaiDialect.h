@@ -15,6 +15,10 @@ namespace kuai {
 /// Infers the result types of a kuai op (see InferShapesOpInterface).
 llvm::LogicalResult inferResultTypes(mlir::Operation *op,
                                      llvm::SmallVectorImpl<mlir::Type> &types);
+/// Inference of the transformer-level ops; std::nullopt for other ops.
+std::optional<llvm::LogicalResult>
+inferTransformerResultTypes(mlir::Operation *op,
+                            llvm::SmallVectorImpl<mlir::Type> &types);
 /// Verifies that the declared result types agree with inference.
 llvm::LogicalResult verifyInferredTypes(mlir::Operation *op);
 } // namespace kuai

@@ -19,6 +19,9 @@ namespace kuai {
 /// kuai-fold-shapes, canonicalize, cse (registered as `kuai-graph-cleanup`).
 void buildGraphCleanupPipeline(mlir::OpPassManager &pm);
 
+/// Graph IR to transformer ops (registered as `kuai-raise`).
+void buildRaisePipeline(mlir::OpPassManager &pm);
+
 /// Registers every kuai pass and pipeline with the global registry.
 void registerAllPasses();
 

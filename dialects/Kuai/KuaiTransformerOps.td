@@ -1,0 +1,115 @@
+//===- KuaiTransformerOps.td - Transformer-level ops ------*- tablegen -*-===//
+//
+// What `kuai-raise` turns exported primitive subgraphs into. Each op is
+// executable by the reference executor, so every raise is checked
+// numerically against the graph it replaced.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KUAI_TRANSFORMER_OPS_TD
+#define KUAI_TRANSFORMER_OPS_TD
+
+class Kuai_TransformerOp<string mnemonic, list<Trait> traits = []>
+    : Kuai_Op<mnemonic, !listconcat(traits, [Kuai_InferShapesOpInterface])> {
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+def Kuai_LinearOp : Kuai_TransformerOp<"linear"> {
+  let summary = "x · W (+ b), weight in [in, out] or [out, in] layout";
+  let description = [{
+    `y[..., n] = sum_k x[..., k] * W[k, n] + bias[n]`. With
+    `transpose_weight`, the weight is stored `[out, in]` (PyTorch's layout,
+    Gemm's `transB`) and used transposed; the weight is never copied to change
+    its layout.
+  }];
+  let arguments = (ins AnyTensor:$input, AnyTensor:$weight, Kuai_OptTensor:$bias,
+                   DefaultValuedAttr<BoolAttr, "false">:$transpose_weight);
+  let results = (outs AnyTensor:$output);
+}
+
+def Kuai_EmbeddingOp : Kuai_TransformerOp<"embedding"> {
+  let summary = "Token embedding lookup: table[ids]";
+  let arguments = (ins AnyTensor:$table, AnyTensor:$ids);
+  let results = (outs AnyTensor:$output);
+}
+
+def Kuai_RmsNormOp : Kuai_TransformerOp<"rms_norm"> {
+  let summary = "RMS normalisation over the last axis";
+  let description = [{
+    `y = x / sqrt(mean(x^2, -1) + epsilon) * weight`; without a weight the
+    scale is 1. Gemma's `(1 + w)` form arrives with `1 + w` folded into the
+    weight constant.
+  }];
+  let arguments = (ins AnyTensor:$input, Kuai_OptTensor:$weight,
+                   F32Attr:$epsilon);
+  let results = (outs AnyTensor:$output);
+}
+
+def Kuai_LayerNormOp : Kuai_TransformerOp<"layer_norm"> {
+  let summary = "Layer normalisation over the dims from `axis` on";
+  let arguments = (ins AnyTensor:$input, Kuai_OptTensor:$weight,
+                   Kuai_OptTensor:$bias, F32Attr:$epsilon,
+                   DefaultValuedAttr<Kuai_I64Attr, "-1">:$axis);
+  let results = (outs AnyTensor:$output);
+}
+
+def Kuai_SiluOp : Kuai_TransformerOp<"silu"> {
+  let summary = "x * sigmoid(x)";
+  let arguments = (ins AnyTensor:$input);
+  let results = (outs AnyTensor:$output);
+}
+
+def Kuai_GluOp : Kuai_TransformerOp<"glu"> {
+  let summary = "Gated linear unit: act(gate) * up (SwiGLU, GeGLU)";
+  let description = [{
+    `activation` is `silu` (SwiGLU), `gelu` (GeGLU, erf) or `gelu_tanh`.
+  }];
+  let arguments = (ins AnyTensor:$gate, AnyTensor:$up, StrAttr:$activation);
+  let results = (outs AnyTensor:$output);
+}
+
+def Kuai_RotaryOp : Kuai_TransformerOp<"rotary"> {
+  let summary = "Rotary position embedding of the last axis";
+  let description = [{
+    Rotates the first `rotary_dim` features of each position (all when 0),
+    passing the rest through. `half` layout (GPT-NeoX, Llama): feature `i`
+    pairs with `i + rotary_dim/2`; `interleaved` (GPT-J): `2i` with `2i+1`.
+
+    The angles come either from `cos`/`sin` operands broadcastable to
+    `[..., seq, rotary_dim]`, or, when `inv_freq` is set (and the operands
+    are `none`), from positions `0 .. seq-1` (the second-to-last axis of the
+    input) times `inv_freq`: `angle[p, i] = p * inv_freq[i mod rotary_dim/2]`.
+  }];
+  let arguments = (ins AnyTensor:$input, Kuai_OptTensor:$cos,
+                   Kuai_OptTensor:$sin,
+                   DefaultValuedAttr<Kuai_I64Attr, "0">:$rotary_dim,
+                   DefaultValuedAttr<BoolAttr, "false">:$interleaved,
+                   OptionalAttr<DenseF32ArrayAttr>:$inv_freq);
+  let results = (outs AnyTensor:$output);
+}
+
+def Kuai_AttentionOp : Kuai_TransformerOp<"attention"> {
+  let summary = "Scaled dot-product attention (MHA, GQA, MQA)";
+  let description = [{
+    `q: [B, Hq, Sq, D]`, `k: [B, Hkv, Skv, D]`, `v: [B, Hkv, Skv, Dv]` with
+    `Hq` a multiple of `Hkv` (query head `h` reads kv head
+    `h / (Hq / Hkv)`); result `[B, Hq, Sq, Dv]`.
+    `softmax(scale * q·kᵀ + mask) · v` where `mask_kind` is
+
+    * `none`: no mask;
+    * `bias`: the `mask` operand is added to the scores (broadcastable to
+      `[B, Hq, Sq, Skv]`);
+    * `causal`: key `j` is visible to query `i` when `j <= i + Skv - Sq`;
+    * `sliding_window`: causal and `i + Skv - Sq - j < window`;
+    * `padding`: `mask` is `[B, Skv]`, key `j` visible where it is nonzero;
+    * `causal_padding`: both.
+
+    A query row whose keys are all masked yields zeros.
+  }];
+  let arguments = (ins AnyTensor:$query, AnyTensor:$key, AnyTensor:$value,
+                   Kuai_OptTensor:$mask, F32Attr:$scale,
+                   DefaultValuedStrAttr<StrAttr, "none">:$mask_kind,
+                   DefaultValuedAttr<Kuai_I64Attr, "0">:$window);
+  let results = (outs AnyTensor:$output);
+}
+
+#endif
