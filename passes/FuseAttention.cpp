@@ -131,11 +131,23 @@ private:
       }
       return bool(qk);
     };
+    // masked_fill: Where(cond, -inf, s) or Where(cond, s, -inf) becomes the
+    // bias Where(cond, -inf, 0) (resp. Where(cond, 0, -inf)).
+    WhereOp maskedFill;
     if (auto add = scores.getDefiningOp<AddOp>(); add && add->hasOneUse()) {
       if (matchQk(add.getLhs()))
         bias = add.getRhs();
       else if (matchQk(add.getRhs()))
         bias = add.getLhs();
+    } else if (auto where = scores.getDefiningOp<WhereOp>();
+               where && where->hasOneUse()) {
+      auto fill = [](Value v) {
+        auto c = getScalarConstant(v);
+        return c && *c <= -1e30;
+      };
+      if ((fill(where.getX()) && matchQk(where.getY())) ||
+          (fill(where.getY()) && matchQk(where.getX())))
+        maskedFill = where;
     }
     if (!qk && !matchQk(scores))
       return;
@@ -177,6 +189,20 @@ private:
       return;
     Location loc = pv.getLoc();
     Value none = b.create<NoneOp>(loc, b.getNoneType());
+    if (maskedFill) {
+      Type elem = cast<ShapedType>(maskedFill.getType()).getElementType();
+      ref::Tensor zero(elem, {});
+      Value zeroValue = b.create<ConstantOp>(loc, ref::tensorToAttr(zero));
+      bool fillOnTrue = getScalarConstant(maskedFill.getX()).has_value() &&
+                        *getScalarConstant(maskedFill.getX()) <= -1e30;
+      Value fill = fillOnTrue ? maskedFill.getX() : maskedFill.getY();
+      auto where = b.create<WhereOp>(
+          loc, UnrankedTensorType::get(elem), maskedFill.getCondition(),
+          fillOnTrue ? fill : zeroValue, fillOnTrue ? zeroValue : fill);
+      if (failed(inferTypesQuietly(where)))
+        return;
+      bias = where.getResult();
+    }
     auto attention = b.create<AttentionOp>(
         loc, UnrankedTensorType::get(b.getF32Type()), q, k, v,
         bias ? bias : none, b.getF32FloatAttr(float(scale)),

@@ -50,8 +50,9 @@ const PhaseInfo kPhases[] = {
      kuai::buildRaisePipeline},
 };
 
-/// Ops that are transformer-level, or data movement and plumbing that is
-/// allowed to remain after raising.
+/// Ops that are transformer-level, single-op activations (a pooler's tanh),
+/// or data movement and index plumbing (position and token-type ids) that
+/// may remain after raising. Everything else is a primitive left unraised.
 bool isRaisedOrPlumbing(Operation *op) {
   return isa<kuai::LinearOp, kuai::AttentionOp, kuai::RmsNormOp,
              kuai::LayerNormOp, kuai::RotaryOp, kuai::EmbeddingOp,
@@ -59,7 +60,9 @@ bool isRaisedOrPlumbing(Operation *op) {
              kuai::SymTensorOp, kuai::NoneOp, kuai::ReshapeOp,
              kuai::TransposeOp, kuai::SqueezeOp, kuai::UnsqueezeOp,
              kuai::ConcatOp, kuai::SplitOp, kuai::SliceOp, kuai::IdentityOp,
-             kuai::CastOp, kuai::AddOp, kuai::MulOp, func::ReturnOp,
+             kuai::CastOp, kuai::AddOp, kuai::MulOp, kuai::GatherOp,
+             kuai::GatherElementsOp, kuai::ExpandOp, kuai::RangeOp,
+             kuai::TanhOp, kuai::ReluOp, func::ReturnOp,
              func::FuncOp, ModuleOp>(op);
 }
 
