@@ -198,4 +198,31 @@ def SimplifyMasks : Pass<"kuai-simplify-masks", "mlir::func::FuncOp"> {
   let dependentDialects = ["::kuai::KuaiDialect"];
 }
 
+def RaiseMoe : Pass<"kuai-raise-moe", "mlir::func::FuncOp"> {
+  let summary = "Dense-masked mixture-of-experts blocks to kuai.moe";
+  let description = [{
+    Recognises the MoE form that exports write today: router
+    `linear -> softmax -> TopK` (optionally renormalised by the sum of the
+    top-k values), `ScatterElements` of the weights into a zero
+    `[tokens, experts]` matrix, one gated expert MLP per expert
+    (`linear(glu(linear(x), linear(x)))`, after `kuai-fuse-linear` and
+    `kuai-fuse-activations`) scaled by its column and summed. Every expert
+    must be present exactly once and read the router's input.
+
+    ```mlir
+    %r = kuai.linear %x, %wr
+    %p = kuai.softmax %r
+    %v, %i = kuai.topk %p, %k
+    %d = kuai.scatter_elements %zeros, %i, %v {axis = -1}
+    %w0 = kuai.slice %d, [0], [1], [1]
+    %y0 = kuai.linear (kuai.glu (kuai.linear %x, %g0), (kuai.linear %x, %u0)), %d0
+    %t0 = kuai.mul %w0, %y0
+    ... one term per expert, added ...
+    // becomes
+    %y = kuai.moe %x, %wr, %g0, %u0, %d0, ... {top_k = 2, normalize = false}
+    ```
+  }];
+  let dependentDialects = ["::kuai::KuaiDialect"];
+}
+
 #endif

@@ -18,6 +18,7 @@ void kuai::buildRaisePipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createFuseRotary());
   pm.addNestedPass<func::FuncOp>(createFuseAttention());
   pm.addNestedPass<func::FuncOp>(createSimplifyMasks());
+  pm.addNestedPass<func::FuncOp>(createRaiseMoe());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
@@ -31,6 +32,7 @@ void kuai::registerAllPasses() {
   PassPipelineRegistration<>(
       "kuai-raise",
       "Raise graph IR to transformer ops: fuse-linear, fuse-norms, "
-      "fuse-activations, fuse-rotary, fuse-attention, simplify-masks",
+      "fuse-activations, fuse-rotary, fuse-attention, simplify-masks, "
+      "raise-moe",
       buildRaisePipeline);
 }

@@ -112,4 +112,21 @@ def Kuai_AttentionOp : Kuai_TransformerOp<"attention"> {
   let results = (outs AnyTensor:$output);
 }
 
+def Kuai_MoeOp : Kuai_TransformerOp<"moe"> {
+  let summary = "Mixture of experts: router, top-k, gated expert MLPs";
+  let description = [{
+    For each row `x` of `input` (`[tokens, d]`): router probabilities
+    `softmax(x · router)` (computed in fp32), the `top_k` largest (ties:
+    lower expert first), renormalised to sum to 1 when `normalize`; the
+    result is `sum_e p_e * down_e(act(gate_e(x)) * up_e(x))` over the chosen
+    experts. `experts` holds `gate_0, up_0, down_0, gate_1, ...`; weights use
+    `kuai.linear`'s layouts (`router_transposed`, `experts_transposed`).
+  }];
+  let arguments = (ins AnyTensor:$input, AnyTensor:$router,
+                   Variadic<AnyTensor>:$experts, Kuai_I64Attr:$top_k,
+                   BoolAttr:$normalize, StrAttr:$activation,
+                   BoolAttr:$router_transposed, BoolAttr:$experts_transposed);
+  let results = (outs AnyTensor:$output);
+}
+
 #endif

@@ -116,6 +116,31 @@ kuai::inferTransformerResultTypes(Operation *op, SmallVectorImpl<Type> &types) {
         out.push_back((*table)[1]);
         return push(types, elem, out);
       })
+      .Case<MoeOp>([&](MoeOp m) -> LogicalResult {
+        int64_t n = m.getExperts().size();
+        if (n == 0 || n % 3)
+          return m.emitOpError() << "needs gate, up and down weights per "
+                                    "expert, got "
+                                 << n << " expert operands";
+        auto router = getSymDims(m.getRouter().getType());
+        int64_t experts = n / 3;
+        if (router && router->size() == 2) {
+          auto e = (m.getRouterTransposed() ? (*router)[0] : (*router)[1])
+                       .getConstant();
+          if (e && *e != experts)
+            return m.emitOpError() << "router has " << *e << " outputs for "
+                                   << experts << " experts";
+        }
+        if (m.getTopK() < 1 || m.getTopK() > experts)
+          return m.emitOpError() << "top_k " << m.getTopK()
+                                 << " is out of range for " << experts
+                                 << " experts";
+        StringRef act = m.getActivation();
+        if (act != "silu" && act != "gelu" && act != "gelu_tanh")
+          return m.emitOpError() << "unknown activation '" << act << "'";
+        return push(types, elementOf(m.getInput()),
+                    getSymDims(m.getInput().getType()));
+      })
       .Case<RmsNormOp, LayerNormOp, SiluOp>([&](Operation *o) {
         return push(types, elementOf(o->getOperand(0)),
                     getSymDims(o->getOperand(0).getType()));

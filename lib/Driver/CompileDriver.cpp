@@ -56,7 +56,7 @@ const PhaseInfo kPhases[] = {
 bool isRaisedOrPlumbing(Operation *op) {
   return isa<kuai::LinearOp, kuai::AttentionOp, kuai::RmsNormOp,
              kuai::LayerNormOp, kuai::RotaryOp, kuai::EmbeddingOp,
-             kuai::GluOp, kuai::SiluOp, kuai::GeluOp, kuai::ConstantOp,
+             kuai::GluOp, kuai::SiluOp, kuai::MoeOp, kuai::GeluOp, kuai::ConstantOp,
              kuai::SymTensorOp, kuai::NoneOp, kuai::ReshapeOp,
              kuai::TransposeOp, kuai::SqueezeOp, kuai::UnsqueezeOp,
              kuai::ConcatOp, kuai::SplitOp, kuai::SliceOp, kuai::IdentityOp,

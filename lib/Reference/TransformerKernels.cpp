@@ -228,6 +228,69 @@ bool attention(KernelContext &ctx, AttentionOp op) {
   return true;
 }
 
+/// rows x [m, k] times W ([k, n], or [n, k] when transposed) into y [m, n].
+void matmulRows(const float *x, const Tensor &w, bool transposed, int64_t m,
+                int64_t k, float *y) {
+  int64_t n = transposed ? w.shape[0] : w.shape[1];
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      float acc = 0;
+      for (int64_t p = 0; p < k; ++p)
+        acc += x[i * k + p] * (transposed ? w.floats[j * k + p]
+                                          : w.floats[p * n + j]);
+      y[i * n + j] = acc;
+    }
+}
+
+bool moe(KernelContext &ctx, MoeOp op) {
+  const Tensor &x = ctx.in(0), &router = ctx.in(1);
+  int64_t d = x.shape.back(), tokens = x.numel() / std::max<int64_t>(d, 1);
+  int64_t experts = (ctx.inputs.size() - 2) / 3, k = op.getTopK();
+  bool rt = op.getRouterTransposed(), et = op.getExpertsTransposed();
+  auto act = op.getActivation() == "silu"   ? silu
+             : op.getActivation() == "gelu" ? gelu
+                                            : geluTanh;
+  Tensor &out = ctx.emit(x.shape);
+  llvm::parallelFor(0, tokens, [&](size_t t) {
+    const float *row = &x.floats[t * d];
+    std::vector<float> logits(experts);
+    matmulRows(row, router, rt, 1, d, logits.data());
+    float mx = *std::max_element(logits.begin(), logits.end());
+    std::vector<double> prob(experts);
+    double sum = 0;
+    for (int64_t e = 0; e < experts; ++e)
+      sum += prob[e] = std::exp(double(logits[e]) - mx);
+    std::vector<int64_t> order(experts);
+    for (int64_t e = 0; e < experts; ++e) {
+      prob[e] /= sum;
+      order[e] = e;
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return prob[a] > prob[b]; });
+    double chosen = 0;
+    for (int64_t i = 0; i < k; ++i)
+      chosen += prob[order[i]];
+    float *o = &out.floats[t * d];
+    std::fill_n(o, d, 0.0f);
+    for (int64_t i = 0; i < k; ++i) {
+      int64_t e = order[i];
+      float weight = float(op.getNormalize() ? prob[e] / chosen : prob[e]);
+      const Tensor &gate = ctx.in(2 + 3 * e), &up = ctx.in(3 + 3 * e),
+                   &down = ctx.in(4 + 3 * e);
+      int64_t f = et ? gate.shape[0] : gate.shape[1];
+      std::vector<float> g(f), u(f), y(d);
+      matmulRows(row, gate, et, 1, d, g.data());
+      matmulRows(row, up, et, 1, d, u.data());
+      for (int64_t j = 0; j < f; ++j)
+        g[j] = act(g[j]) * u[j];
+      matmulRows(g.data(), down, et, 1, f, y.data());
+      for (int64_t j = 0; j < d; ++j)
+        o[j] += weight * y[j];
+    }
+  });
+  return true;
+}
+
 } // namespace
 
 std::optional<bool> kuai::ref::evalTransformer(KernelContext &ctx) {
@@ -267,6 +330,7 @@ std::optional<bool> kuai::ref::evalTransformer(KernelContext &ctx) {
       })
       .Case<RotaryOp>([&](RotaryOp op) -> R { return rotary(ctx, op); })
       .Case<AttentionOp>([&](AttentionOp op) -> R { return attention(ctx, op); })
+      .Case<MoeOp>([&](MoeOp op) -> R { return moe(ctx, op); })
       .Case<EmbeddingOp>([&](EmbeddingOp) -> R {
         const Tensor &table = ctx.in(0), &ids = ctx.in(1);
         int64_t vocab = table.shape[0], dim = table.shape[1];
