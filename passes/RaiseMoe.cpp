@@ -28,9 +28,14 @@ Value skipCast(Value v) {
   return v;
 }
 
+/// A zero scalar, a splat of zeros, or an Expand of either.
 bool isZeros(Value v) {
   if (auto e = v.getDefiningOp<ExpandOp>())
     v = e.getInput();
+  if (auto c = v.getDefiningOp<ConstantOp>())
+    if (auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
+        dense && dense.isSplat())
+      return ref::tensorFromAttr(dense).at(0) == 0.0;
   auto c = getScalarConstant(v);
   return c && *c == 0.0;
 }
