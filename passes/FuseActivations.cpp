@@ -65,19 +65,21 @@ singleInputCone(Value root) {
       if (!v.getDefiningOp<ConstantOp>() && !llvm::is_contained(inputs, v))
         inputs.push_back(v);
   for (Value x : inputs) {
-    auto slice = backwardSlice(
-        root, [&](Value v) { return v == x || !inCone(v); });
+    auto slice =
+        backwardSlice(root, [&](Value v) { return v == x || !inCone(v); });
     bool ok = true;
     for (Operation *op : slice) {
       if (auto c = dyn_cast<ConstantOp>(op))
         ok &= c.getValue().getNumElements() == 1;
       for (Value v : op->getOperands())
-        ok &= v == x || (v.getDefiningOp() && slice.contains(v.getDefiningOp()));
+        ok &=
+            v == x || (v.getDefiningOp() && slice.contains(v.getDefiningOp()));
     }
     int computeOps = llvm::count_if(
         slice, [](Operation *op) { return !isa<ConstantOp>(op); });
     if (ok && computeOps >= 2)
-      return std::make_pair(x, SmallVector<Operation *>(slice.begin(), slice.end()));
+      return std::make_pair(
+          x, SmallVector<Operation *>(slice.begin(), slice.end()));
   }
   return std::nullopt;
 }
@@ -167,9 +169,9 @@ private:
         else
           continue;
         OpBuilder b(mul);
-        Value fused = b.create<GluOp>(mul.getLoc(), mul.getType(),
-                                      act->getOperand(0), up,
-                                      b.getStringAttr(kind));
+        Value fused =
+            b.create<GluOp>(mul.getLoc(), mul.getType(), act->getOperand(0), up,
+                            b.getStringAttr(kind));
         mul.getResult().replaceAllUsesWith(fused);
         break;
       }

@@ -178,9 +178,9 @@ private:
     OpBuilder b(pv);
     Value k = matchKeyTranspose(kt);
     if (!k)
-      k = b.create<TransposeOp>(pv.getLoc(), UnrankedTensorType::get(
-                                                 b.getF32Type()),
-                                kt, b.getDenseI64ArrayAttr({0, 1, 3, 2}));
+      k = b.create<TransposeOp>(pv.getLoc(),
+                                UnrankedTensorType::get(b.getF32Type()), kt,
+                                b.getDenseI64ArrayAttr({0, 1, 3, 2}));
     if (auto t = k.getDefiningOp<TransposeOp>(); t && t.getData() == kt)
       if (failed(inferTypesQuietly(t)))
         return t.erase();

@@ -31,10 +31,9 @@ std::optional<std::pair<Value, bool>> matchWeight(Value w) {
 
 Value createLinear(PatternRewriter &rewriter, Operation *anchor, Value x,
                    Value w, Value bias, bool transposed) {
-  auto op = rewriter.create<LinearOp>(anchor->getLoc(),
-                                      UnrankedTensorType::get(
-                                          rewriter.getF32Type()),
-                                      x, w, bias, transposed);
+  auto op = rewriter.create<LinearOp>(
+      anchor->getLoc(), UnrankedTensorType::get(rewriter.getF32Type()), x, w,
+      bias, transposed);
   if (failed(inferTypesQuietly(op))) {
     rewriter.eraseOp(op);
     return {};
@@ -100,7 +99,8 @@ struct AddBias : OpRewritePattern<AddOp> {
           biasType.getDimSize(0) != outType.getDimSize(outType.getRank() - 1) ||
           op.getType() != linear.getType())
         continue;
-      rewriter.modifyOpInPlace(linear, [&] { linear.getBiasMutable().assign(b); });
+      rewriter.modifyOpInPlace(linear,
+                               [&] { linear.getBiasMutable().assign(b); });
       rewriter.replaceOp(op, linear.getResult());
       return success();
     }

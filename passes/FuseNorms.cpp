@@ -86,7 +86,8 @@ private:
     Value x = t;
     bool layerNorm = false;
     if (auto sub = t.getDefiningOp<SubOp>())
-      if (Value mx = matchLastAxisMean(sub.getRhs()); mx && mx == sub.getLhs()) {
+      if (Value mx = matchLastAxisMean(sub.getRhs());
+          mx && mx == sub.getLhs()) {
         x = sub.getLhs();
         layerNorm = true;
       }

@@ -102,11 +102,11 @@ private:
     // Partial rotary: concat(rotary(x0[..., :r]), x0[..., r:]).
     Value input = x, result = add.getResult();
     int64_t rotaryDim = 0, s, e;
-    if (Value x0 = matchLastAxisSlice(x, s, e); x0 && s == 0 && add->hasOneUse())
+    if (Value x0 = matchLastAxisSlice(x, s, e);
+        x0 && s == 0 && add->hasOneUse())
       if (auto concat = dyn_cast<ConcatOp>(*add->getUsers().begin());
           concat && concat.getInputs().size() == 2 &&
-          concat.getInputs()[0] == result &&
-          concat.getType() == x0.getType()) {
+          concat.getInputs()[0] == result && concat.getType() == x0.getType()) {
         int64_t s2, e2;
         Value pass = matchLastAxisSlice(concat.getInputs()[1], s2, e2);
         int64_t d0 = lastDim(x0);
@@ -125,9 +125,9 @@ private:
       frequencyCache[key] = deriveFrequencies(cos, sin, lastDim(x));
     Value fused;
     if (auto &freq = frequencyCache[key])
-      fused = b.create<RotaryOp>(loc, input.getType(), input, none, none,
-                                 rotaryDim, false,
-                                 b.getDenseF32ArrayAttr(*freq));
+      fused =
+          b.create<RotaryOp>(loc, input.getType(), input, none, none, rotaryDim,
+                             false, b.getDenseF32ArrayAttr(*freq));
     else
       fused = b.create<RotaryOp>(loc, input.getType(), input, cos, sin,
                                  rotaryDim, false, DenseF32ArrayAttr());

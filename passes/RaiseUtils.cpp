@@ -63,9 +63,8 @@ kuai::backwardSlice(Value root, function_ref<bool(Value)> stop) {
   }
   // Program order is a topological order within a block.
   SmallVector<Operation *> ordered(slice.begin(), slice.end());
-  llvm::sort(ordered, [](Operation *a, Operation *b) {
-    return a->isBeforeInBlock(b);
-  });
+  llvm::sort(ordered,
+             [](Operation *a, Operation *b) { return a->isBeforeInBlock(b); });
   return llvm::SetVector<Operation *>(ordered.begin(), ordered.end());
 }
 

@@ -50,13 +50,15 @@ public:
 private:
   void simplify(AttentionOp attention) {
     Value bias = attention.getMask();
-    auto slice = backwardSlice(bias, [](Value v) { return isa<BlockArgument>(v); });
+    auto slice =
+        backwardSlice(bias, [](Value v) { return isa<BlockArgument>(v); });
     if (slice.size() > 4000)
       return;
     SmallVector<BlockArgument> args;
     for (Operation *op : slice)
       for (Value v : op->getOperands())
-        if (auto arg = dyn_cast<BlockArgument>(v); arg && !llvm::is_contained(args, arg))
+        if (auto arg = dyn_cast<BlockArgument>(v);
+            arg && !llvm::is_contained(args, arg))
           args.push_back(arg);
     if (isa<BlockArgument>(bias) || args.size() > 1)
       return;
@@ -75,8 +77,9 @@ private:
             symbols[*name] = 2;
     std::set<int64_t> probes = {1, 2, 3, 5, 8, 13};
     for (Operation *op : slice)
-      if (auto c = dyn_cast<ConstantOp>(op); c && c.getValue().getNumElements() <= 16 &&
-                                              isa<IntegerType>(c.getValue().getElementType()))
+      if (auto c = dyn_cast<ConstantOp>(op);
+          c && c.getValue().getNumElements() <= 16 &&
+          isa<IntegerType>(c.getValue().getElementType()))
         for (int64_t v : ref::tensorFromAttr(c.getValue()).ints)
           if (v > 2 && v <= 1024)
             for (int64_t p : {v - 1, v, v + 1, v + 2})
@@ -100,9 +103,9 @@ private:
     if (!kind)
       return;
     OpBuilder b(attention);
-    Value operand = maskOperand ? maskOperand
-                                : b.create<NoneOp>(attention.getLoc(),
-                                                   b.getNoneType());
+    Value operand = maskOperand
+                        ? maskOperand
+                        : b.create<NoneOp>(attention.getLoc(), b.getNoneType());
     attention.getMaskMutable().assign(operand);
     attention.setMaskKindAttr(b.getStringAttr(*kind));
     attention.setWindowAttr(b.getI64IntegerAttr(window));
@@ -111,8 +114,9 @@ private:
   /// Bias [.., p, p] as visibility per (row, i, j); std::nullopt when the
   /// shape is wrong or an entry is neither 0 nor <= -1e30.
   static std::optional<std::vector<bool>> visibility(const ref::Tensor &t,
-                                                      int64_t p) {
-    if (t.rank() < 2 || t.shape[t.rank() - 1] != p || t.shape[t.rank() - 2] != p)
+                                                     int64_t p) {
+    if (t.rank() < 2 || t.shape[t.rank() - 1] != p ||
+        t.shape[t.rank() - 2] != p)
       return std::nullopt;
     std::vector<bool> visible(t.numel());
     for (int64_t i = 0; i < t.numel(); ++i) {
@@ -124,11 +128,10 @@ private:
     return visible;
   }
 
-  std::optional<StringRef> classifyCausal(ArrayRef<Operation *> slice, Value bias,
-                                          llvm::StringMap<int64_t> symbols,
-                                          StringRef seq,
-                                          const std::set<int64_t> &probes,
-                                          int64_t &window) {
+  std::optional<StringRef>
+  classifyCausal(ArrayRef<Operation *> slice, Value bias,
+                 llvm::StringMap<int64_t> symbols, StringRef seq,
+                 const std::set<int64_t> &probes, int64_t &window) {
     int64_t seenWindow = 0; // smallest distance found masked below diagonal
     for (int64_t p : probes) {
       symbols[seq] = p;
@@ -192,7 +195,8 @@ private:
         return std::nullopt;
       auto visible = visibility(*t, p);
       // Broadcast over heads: [batch or 1, heads or 1, p, p].
-      if (!visible || t->rank() != 4 || (t->shape[0] != batch && t->shape[0] != 1))
+      if (!visible || t->rank() != 4 ||
+          (t->shape[0] != batch && t->shape[0] != 1))
         return std::nullopt;
       for (int64_t idx = 0; idx < t->numel(); ++idx) {
         int64_t j = idx % p, i = (idx / p) % p;

@@ -10,7 +10,9 @@ namespace {
 
 using Dims = SmallVector<SymExpr>;
 
-Type elementOf(Value v) { return cast<ShapedType>(v.getType()).getElementType(); }
+Type elementOf(Value v) {
+  return cast<ShapedType>(v.getType()).getElementType();
+}
 
 LogicalResult push(SmallVectorImpl<Type> &types, Type elem,
                    std::optional<Dims> dims) {
@@ -52,23 +54,24 @@ LogicalResult inferAttention(AttentionOp op, SmallVectorImpl<Type> &types) {
     return op.emitOpError() << "query, key and value must be [B, H, S, D]";
   auto hq = (*q)[1].getConstant(), hkv = (*k)[1].getConstant();
   if (hq && hkv && (*hkv == 0 || *hq % *hkv != 0))
-    return op.emitOpError() << "query heads " << *hq
-                            << " are not a multiple of key/value heads "
-                            << *hkv;
+    return op.emitOpError()
+           << "query heads " << *hq << " are not a multiple of key/value heads "
+           << *hkv;
   if (conflict((*q)[3], (*k)[3]) || conflict((*k)[2], (*v)[2]) ||
       conflict((*k)[1], (*v)[1]))
     return op.emitOpError() << "query/key head size or key/value length "
                                "and heads disagree";
   StringRef kind = op.getMaskKind();
-  bool needsMask = kind == "bias" || kind == "padding" || kind == "causal_padding";
+  bool needsMask =
+      kind == "bias" || kind == "padding" || kind == "causal_padding";
   bool known = needsMask || kind == "none" || kind == "causal" ||
                kind == "sliding_window";
   if (!known)
     return op.emitOpError() << "unknown mask_kind '" << kind << "'";
   if (needsMask == isa<NoneType>(op.getMask().getType()))
-    return op.emitOpError() << "mask_kind '" << kind << "' "
-                            << (needsMask ? "needs" : "takes no")
-                            << " mask operand";
+    return op.emitOpError()
+           << "mask_kind '" << kind << "' "
+           << (needsMask ? "needs" : "takes no") << " mask operand";
   if (kind == "sliding_window" && op.getWindow() <= 0)
     return op.emitOpError() << "sliding_window needs a positive window";
   return push(types, elem, Dims{(*q)[0], (*q)[1], (*q)[2], (*v)[3]});
@@ -86,8 +89,8 @@ LogicalResult inferRotary(RotaryOp op, SmallVectorImpl<Type> &types) {
     auto d = x->back().getConstant();
     int64_t rd = op.getRotaryDim();
     if (d && (rd < 0 || rd > *d || rd % 2 != 0))
-      return op.emitOpError() << "rotary_dim " << rd
-                              << " must be even and at most " << *d;
+      return op.emitOpError()
+             << "rotary_dim " << rd << " must be even and at most " << *d;
     int64_t rot = rd ? rd : d.value_or(0);
     if (fromFreq && rot && int64_t(op.getInvFreq()->size()) * 2 != rot)
       return op.emitOpError() << "inv_freq has " << op.getInvFreq()->size()
@@ -102,7 +105,8 @@ std::optional<LogicalResult>
 kuai::inferTransformerResultTypes(Operation *op, SmallVectorImpl<Type> &types) {
   return llvm::TypeSwitch<Operation *, std::optional<LogicalResult>>(op)
       .Case<LinearOp>([&](LinearOp l) { return inferLinear(l, types); })
-      .Case<AttentionOp>([&](AttentionOp a) { return inferAttention(a, types); })
+      .Case<AttentionOp>(
+          [&](AttentionOp a) { return inferAttention(a, types); })
       .Case<RotaryOp>([&](RotaryOp r) { return inferRotary(r, types); })
       .Case<EmbeddingOp>([&](EmbeddingOp e) -> LogicalResult {
         auto table = getSymDims(e.getTable().getType());
@@ -132,9 +136,9 @@ kuai::inferTransformerResultTypes(Operation *op, SmallVectorImpl<Type> &types) {
                                    << experts << " experts";
         }
         if (m.getTopK() < 1 || m.getTopK() > experts)
-          return m.emitOpError() << "top_k " << m.getTopK()
-                                 << " is out of range for " << experts
-                                 << " experts";
+          return m.emitOpError()
+                 << "top_k " << m.getTopK() << " is out of range for "
+                 << experts << " experts";
         StringRef act = m.getActivation();
         if (act != "silu" && act != "gelu" && act != "gelu_tanh")
           return m.emitOpError() << "unknown activation '" << act << "'";

@@ -11,19 +11,19 @@
 #include "kuai/Import/ModelLoader.h"
 #include "kuai/Import/OnnxImporter.h"
 #include "kuai/Passes/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinDialect.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
-#include "llvm/Support/CommandLine.h"
 #include "llvm/ADT/Statistic.h"
+#include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
-#include <map>
-#include <set>
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
+#include <map>
+#include <set>
 
 using namespace mlir;
 namespace cl = llvm::cl;
@@ -54,16 +54,15 @@ const PhaseInfo kPhases[] = {
 /// or data movement and index plumbing (position and token-type ids) that
 /// may remain after raising. Everything else is a primitive left unraised.
 bool isRaisedOrPlumbing(Operation *op) {
-  return isa<kuai::LinearOp, kuai::AttentionOp, kuai::RmsNormOp,
-             kuai::LayerNormOp, kuai::RotaryOp, kuai::EmbeddingOp,
-             kuai::GluOp, kuai::SiluOp, kuai::MoeOp, kuai::GeluOp, kuai::ConstantOp,
-             kuai::SymTensorOp, kuai::NoneOp, kuai::ReshapeOp,
-             kuai::TransposeOp, kuai::SqueezeOp, kuai::UnsqueezeOp,
-             kuai::ConcatOp, kuai::SplitOp, kuai::SliceOp, kuai::IdentityOp,
-             kuai::CastOp, kuai::AddOp, kuai::MulOp, kuai::GatherOp,
-             kuai::GatherElementsOp, kuai::ExpandOp, kuai::RangeOp,
-             kuai::TanhOp, kuai::ReluOp, func::ReturnOp,
-             func::FuncOp, ModuleOp>(op);
+  return isa<
+      kuai::LinearOp, kuai::AttentionOp, kuai::RmsNormOp, kuai::LayerNormOp,
+      kuai::RotaryOp, kuai::EmbeddingOp, kuai::GluOp, kuai::SiluOp, kuai::MoeOp,
+      kuai::GeluOp, kuai::ConstantOp, kuai::SymTensorOp, kuai::NoneOp,
+      kuai::ReshapeOp, kuai::TransposeOp, kuai::SqueezeOp, kuai::UnsqueezeOp,
+      kuai::ConcatOp, kuai::SplitOp, kuai::SliceOp, kuai::IdentityOp,
+      kuai::CastOp, kuai::AddOp, kuai::MulOp, kuai::GatherOp,
+      kuai::GatherElementsOp, kuai::ExpandOp, kuai::RangeOp, kuai::TanhOp,
+      kuai::ReluOp, func::ReturnOp, func::FuncOp, ModuleOp>(op);
 }
 
 /// Op name -> count, in name order.
@@ -148,10 +147,10 @@ int kuai::compileMain(int argc, char **argv) {
                               cl::value_desc("file"), cl::init("-"));
   cl::opt<Phase> emit(
       "emit", cl::desc("Phase to stop after and print"), cl::init(Phase::Graph),
-      cl::values(clEnumValN(Phase::Import, "import", kPhases[0].help),
-                 clEnumValN(Phase::Graph, "graph", kPhases[1].help),
-                 clEnumValN(Phase::Transformer, "transformer",
-                            kPhases[2].help)));
+      cl::values(
+          clEnumValN(Phase::Import, "import", kPhases[0].help),
+          clEnumValN(Phase::Graph, "graph", kPhases[1].help),
+          clEnumValN(Phase::Transformer, "transformer", kPhases[2].help)));
   cl::opt<bool> requireRaised(
       "require-raised",
       cl::desc("Fail, listing them, when primitive ops are left after "

@@ -125,8 +125,8 @@ bool rotary(KernelContext &ctx, RotaryOp op) {
     }
     auto angle = [&](int64_t j, bool wantSin) -> float {
       if (!freq.empty()) {
-        float a = float(tableIndex[rank - 2]) *
-                  freq[interleaved ? j / 2 : j % half];
+        float a =
+            float(tableIndex[rank - 2]) * freq[interleaved ? j / 2 : j % half];
         return wantSin ? std::sin(a) : std::cos(a);
       }
       const std::vector<int64_t> &s = wantSin ? sinStrides : cosStrides;
@@ -172,11 +172,11 @@ bool attention(KernelContext &ctx, AttentionOp op) {
                       " does not broadcast to the scores");
     biasStrides = broadcastStrides(mask->shape, full);
   }
-  bool causal = kind == "causal" || kind == "sliding_window" ||
-                kind == "causal_padding";
+  bool causal =
+      kind == "causal" || kind == "sliding_window" || kind == "causal_padding";
   bool padding = kind == "padding" || kind == "causal_padding";
-  if (padding && (mask->rank() != 2 || mask->shape[0] != b ||
-                  mask->shape[1] != skv))
+  if (padding &&
+      (mask->rank() != 2 || mask->shape[0] != b || mask->shape[1] != skv))
     return ctx.fail("padding mask must be [batch, key length], got " +
                     mask->shapeString());
   int64_t window = kind == "sliding_window" ? op.getWindow() : 0;
@@ -236,8 +236,8 @@ void matmulRows(const float *x, const Tensor &w, bool transposed, int64_t m,
     for (int64_t j = 0; j < n; ++j) {
       float acc = 0;
       for (int64_t p = 0; p < k; ++p)
-        acc += x[i * k + p] * (transposed ? w.floats[j * k + p]
-                                          : w.floats[p * n + j]);
+        acc += x[i * k + p] *
+               (transposed ? w.floats[j * k + p] : w.floats[p * n + j]);
       y[i * n + j] = acc;
     }
 }
@@ -329,7 +329,8 @@ std::optional<bool> kuai::ref::evalTransformer(KernelContext &ctx) {
         return true;
       })
       .Case<RotaryOp>([&](RotaryOp op) -> R { return rotary(ctx, op); })
-      .Case<AttentionOp>([&](AttentionOp op) -> R { return attention(ctx, op); })
+      .Case<AttentionOp>(
+          [&](AttentionOp op) -> R { return attention(ctx, op); })
       .Case<MoeOp>([&](MoeOp op) -> R { return moe(ctx, op); })
       .Case<EmbeddingOp>([&](EmbeddingOp) -> R {
         const Tensor &table = ctx.in(0), &ids = ctx.in(1);
