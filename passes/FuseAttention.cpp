@@ -43,13 +43,19 @@ Value stripScale(Value value, double &scale) {
   return value;
 }
 
-bool sameDims(Value a, ArrayRef<SymExpr> expected) {
+/// Whether `a` has the `expected` dims: the dims listed in `exact` must be
+/// known and equal; elsewhere a dim the type does not know yet (types of
+/// ops upstream of a raised op can lag behind) is accepted.
+bool sameDims(Value a, ArrayRef<SymExpr> expected, ArrayRef<int> exact = {}) {
   auto d = getSymDims(a.getType());
   if (!d || d->size() != expected.size())
     return false;
-  for (auto [x, y] : llvm::zip(*d, expected))
-    if (!x.isKnown() || x != y)
+  for (auto [i, x, y] : llvm::enumerate(*d, expected)) {
+    bool mustKnow = llvm::is_contained(exact, int(i));
+    if ((mustKnow && (!x.isKnown() || x != y)) ||
+        (x.isKnown() && y.isKnown() && x != y))
       return false;
+  }
   return true;
 }
 
@@ -74,8 +80,8 @@ Value matchKeyTranspose(Value kt) {
   if (!kd || kd->size() != 4)
     return {};
   const auto &d = *kd;
-  if (!sameDims(inner.getResult(), {d[0] * d[1], d[2], d[3]}) ||
-      !sameDims(kt, {d[0], d[1], d[3], d[2]}))
+  if (!sameDims(inner.getResult(), {d[0] * d[1], d[2], d[3]}, {2}) ||
+      !sameDims(kt, {d[0], d[1], d[3], d[2]}, {1, 2}))
     return {};
   return k;
 }
@@ -97,8 +103,9 @@ Value unrepeat(Value value) {
     return value;
   const auto &k = *kd;
   SymExpr n = (*ed)[2];
-  if (!sameDims(expand.getResult(), {k[0], k[1], n, k[2], k[3]}) ||
-      !sameDims(value, {k[0], k[1] * n, k[2], k[3]}))
+  if (!k[1].isKnown() || !n.isKnown() ||
+      !sameDims(expand.getResult(), {k[0], k[1], n, k[2], k[3]}, {1, 2, 4}) ||
+      !sameDims(value, {k[0], k[1] * n, k[2], k[3]}, {1, 3}))
     return value;
   return kv;
 }
@@ -208,7 +215,7 @@ private:
         bias ? bias : none, b.getF32FloatAttr(float(scale)),
         b.getStringAttr(bias ? "bias" : "none"), b.getI64IntegerAttr(0));
     if (failed(inferTypesQuietly(attention)) ||
-        attention.getType() != pv.getType()) {
+        !typesCompatible(attention.getType(), pv.getType())) {
       attention.erase();
       return;
     }

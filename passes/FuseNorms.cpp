@@ -94,12 +94,16 @@ private:
     // n = t * reciprocal(s) or t / s.
     Operation *user = singleUser(s.getResult());
     Value normalized;
-    if (auto div = dyn_cast_or_null<DivOp>(user)) {
-      if (div.getLhs() == t && div.getRhs() == s.getResult())
-        normalized = div.getResult();
-    } else if (auto rec = dyn_cast_or_null<ReciprocalOp>(user)) {
-      auto mul = dyn_cast_or_null<MulOp>(singleUser(rec.getResult()));
-      if (mul && otherOperand(mul, rec.getResult()) == t)
+    auto div = dyn_cast_or_null<DivOp>(user);
+    if (div && div.getLhs() == t && div.getRhs() == s.getResult()) {
+      normalized = div.getResult();
+    } else if (user && (isa<ReciprocalOp>(user) ||
+                        (isa<DivOp>(user) && user->getOperand(1) == s &&
+                         getScalarConstant(user->getOperand(0)) == 1.0))) {
+      // reciprocal(s), or 1 / s as torch's rsqrt exports.
+      Value r = user->getResult(0);
+      auto mul = dyn_cast_or_null<MulOp>(singleUser(r));
+      if (mul && otherOperand(mul, r) == t)
         normalized = mul.getResult();
     }
     auto xType = dyn_cast<RankedTensorType>(x.getType());

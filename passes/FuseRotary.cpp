@@ -89,7 +89,7 @@ private:
                               std::pair(mulSin.getRhs(), mulSin.getLhs())}) {
         Value x = matchRotateHalf(rot);
         Value cos = otherOperand(mulCos, x);
-        if (!x || !cos || add.getType() != x.getType() ||
+        if (!x || !cos || !typesCompatible(add.getType(), x.getType()) ||
             lastDim(cos) != lastDim(x) || lastDim(sin) != lastDim(x))
           continue;
         replace(add, x, cos, sin);
@@ -122,7 +122,7 @@ private:
     Value none = b.create<NoneOp>(loc, b.getNoneType());
     auto key = std::make_pair(cos, sin);
     if (!frequencyCache.count(key))
-      frequencyCache[key] = deriveFrequencies(cos, sin, lastDim(x));
+      frequencyCache[key] = deriveFrequencies(cos, sin, x);
     Value fused;
     if (auto &freq = frequencyCache[key])
       fused =
@@ -137,7 +137,8 @@ private:
   /// When cos/sin depend only on the sequence length and equal
   /// cos/sin(p * f[i mod d/2]) for p = 0..seq-1, returns f.
   std::optional<SmallVector<float>> deriveFrequencies(Value cos, Value sin,
-                                                      int64_t d) {
+                                                      Value x) {
+    int64_t d = lastDim(x);
     func::FuncOp func = getOperation();
     auto stopAtArgs = [](Value v) { return isa<BlockArgument>(v); };
     auto cosSlice = backwardSlice(cos, stopAtArgs);
@@ -147,8 +148,8 @@ private:
         for (Value v : op->getOperands())
           if (isa<BlockArgument>(v))
             return std::nullopt; // positions come from an input
-    // The sequence symbol: the second-to-last dim of the tables.
-    auto dims = getSymDims(cos.getType());
+    // The sequence symbol: the second-to-last dim of the rotated input.
+    auto dims = getSymDims(x.getType());
     if (!dims || dims->size() < 2 || !(*dims)[dims->size() - 2].getSymbolName())
       return std::nullopt;
     std::string seq = *(*dims)[dims->size() - 2].getSymbolName();

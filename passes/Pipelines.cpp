@@ -19,6 +19,8 @@ void kuai::buildRaisePipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createFuseAttention());
   pm.addNestedPass<func::FuncOp>(createSimplifyMasks());
   pm.addNestedPass<func::FuncOp>(createRaiseMoe());
+  // Raised ops can know shapes the primitives did not; propagate them.
+  pm.addNestedPass<func::FuncOp>(createFoldShapes());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

@@ -113,6 +113,18 @@ LogicalResult kuai::inferTypesQuietly(Operation *op) {
   return success();
 }
 
+bool kuai::typesCompatible(Type a, Type b) {
+  auto da = getSymDims(a), db = getSymDims(b);
+  if (!da || !db || da->size() != db->size() ||
+      cast<ShapedType>(a).getElementType() !=
+          cast<ShapedType>(b).getElementType())
+    return false;
+  for (auto [x, y] : llvm::zip(*da, *db))
+    if (x.isKnown() && y.isKnown() && x != y)
+      return false;
+  return true;
+}
+
 void kuai::eraseDeadKuaiOps(Operation *root) {
   bool changed = true;
   while (changed) {

@@ -44,6 +44,11 @@ evaluateSlice(llvm::ArrayRef<mlir::Operation *> slice, mlir::Value root,
 /// diagnostics: a candidate that does not type-check is simply not raised.
 llvm::LogicalResult inferTypesQuietly(mlir::Operation *op);
 
+/// Same element type and rank, and no two known dims that differ: a raised
+/// op may know more about a shape than the subgraph it replaces (a float
+/// Range's length, say).
+bool typesCompatible(mlir::Type a, mlir::Type b);
+
 /// Erases pure kuai ops without uses, repeatedly.
 void eraseDeadKuaiOps(mlir::Operation *root);
 

@@ -111,12 +111,13 @@ private:
     attention.setWindowAttr(b.getI64IntegerAttr(window));
   }
 
-  /// Bias [.., p, p] as visibility per (row, i, j); std::nullopt when the
-  /// shape is wrong or an entry is neither 0 nor <= -1e30.
+  /// Bias [.., p or 1, p] as visibility per element; std::nullopt when the
+  /// shape is wrong or an entry is neither 0 nor <= -1e30. A query dim of 1
+  /// (padding masks broadcast over queries) is allowed.
   static std::optional<std::vector<bool>> visibility(const ref::Tensor &t,
                                                      int64_t p) {
     if (t.rank() < 2 || t.shape[t.rank() - 1] != p ||
-        t.shape[t.rank() - 2] != p)
+        (t.shape[t.rank() - 2] != p && t.shape[t.rank() - 2] != 1))
       return std::nullopt;
     std::vector<bool> visible(t.numel());
     for (int64_t i = 0; i < t.numel(); ++i) {
@@ -139,7 +140,7 @@ private:
       if (!t)
         return std::nullopt;
       auto visible = visibility(*t, p);
-      if (!visible)
+      if (!visible || t->shape[t->rank() - 2] != p)
         return std::nullopt;
       for (int64_t idx = 0; idx < t->numel(); ++idx) {
         int64_t j = idx % p, i = (idx / p) % p;
@@ -198,9 +199,11 @@ private:
       if (!visible || t->rank() != 4 ||
           (t->shape[0] != batch && t->shape[0] != 1))
         return std::nullopt;
+      int64_t rows = t->shape[2];
+      causalPadding &= rows == p;
       for (int64_t idx = 0; idx < t->numel(); ++idx) {
-        int64_t j = idx % p, i = (idx / p) % p;
-        int64_t bi = t->shape[0] == 1 ? 0 : idx / (t->shape[1] * p * p);
+        int64_t j = idx % p, i = (idx / p) % rows;
+        int64_t bi = t->shape[0] == 1 ? 0 : idx / (t->shape[1] * rows * p);
         bool keep = mask.ints[bi * p + j] != 0;
         padding &= (*visible)[idx] == keep;
         causalPadding &= (*visible)[idx] == (keep && j <= i);

@@ -1,0 +1,205 @@
+#!/usr/bin/python3
+"""Exports small model definitions of the project's own with the legacy
+TorchScript exporter of torch 1.13 (Debian's python3-torch), which users'
+older exports come from: opset 14, so LayerNorm is written out, and masks,
+RoPE and attention take the forms that exporter writes.
+
+Run with Debian's Python (python3-torch, python3-onnx):
+    /usr/bin/python3 test/models/torchscript/make_torchscript.py
+"""
+import json
+import math
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from onnx import numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VOCAB, DIM, HEADS, LAYERS, MAXPOS = 128, 64, 4, 2, 64
+
+
+class Attention(torch.nn.Module):
+    def __init__(self, kv_heads=HEADS, bias=True, rope=False):
+        super().__init__()
+        self.hd = DIM // HEADS
+        self.kv = kv_heads
+        self.q = torch.nn.Linear(DIM, DIM, bias=bias)
+        self.k = torch.nn.Linear(DIM, kv_heads * self.hd, bias=bias)
+        self.v = torch.nn.Linear(DIM, kv_heads * self.hd, bias=bias)
+        self.o = torch.nn.Linear(DIM, DIM, bias=bias)
+        self.rope = rope
+        if rope:
+            inv = 1.0 / (10000 ** (torch.arange(0, self.hd, 2).float() / self.hd))
+            self.register_buffer("inv_freq", inv)
+
+    @staticmethod
+    def rotate_half(x):
+        h = x.shape[-1] // 2
+        return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+    def forward(self, x, bias):
+        b, t, _ = x.shape
+        q = self.q(x).view(b, t, HEADS, self.hd).transpose(1, 2)
+        k = self.k(x).view(b, t, self.kv, self.hd).transpose(1, 2)
+        v = self.v(x).view(b, t, self.kv, self.hd).transpose(1, 2)
+        if self.rope:
+            pos = torch.arange(t, dtype=torch.float32)
+            freqs = torch.outer(pos, self.inv_freq)
+            emb = torch.cat((freqs, freqs), dim=-1)
+            cos, sin = emb.cos()[None, None], emb.sin()[None, None]
+            q = q * cos + self.rotate_half(q) * sin
+            k = k * cos + self.rotate_half(k) * sin
+        if self.kv != HEADS:
+            rep = HEADS // self.kv
+            k = k[:, :, None].expand(b, self.kv, rep, t, self.hd).reshape(b, HEADS, t, self.hd)
+            v = v[:, :, None].expand(b, self.kv, rep, t, self.hd).reshape(b, HEADS, t, self.hd)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(self.hd) + bias
+        out = F.softmax(scores, dim=-1) @ v
+        return self.o(out.transpose(1, 2).reshape(b, t, DIM))
+
+
+def causal_bias(t):
+    mask = torch.tril(torch.ones(t, t, dtype=torch.bool))
+    return torch.zeros(t, t).masked_fill(~mask, torch.finfo(torch.float32).min)
+
+
+class Gpt2Like(torch.nn.Module):
+    """Learned positions, LayerNorm, tanh-GELU MLP, causal mask."""
+
+    def __init__(self):
+        super().__init__()
+        self.wte = torch.nn.Embedding(VOCAB, DIM)
+        self.wpe = torch.nn.Embedding(MAXPOS, DIM)
+        self.blocks = torch.nn.ModuleList()
+        for _ in range(LAYERS):
+            self.blocks.append(torch.nn.ModuleDict(dict(
+                ln1=torch.nn.LayerNorm(DIM), attn=Attention(),
+                ln2=torch.nn.LayerNorm(DIM), fc=torch.nn.Linear(DIM, 4 * DIM),
+                proj=torch.nn.Linear(4 * DIM, DIM))))
+        self.lnf = torch.nn.LayerNorm(DIM)
+
+    def forward(self, ids):
+        t = ids.shape[1]
+        x = self.wte(ids) + self.wpe(torch.arange(t))[None]
+        bias = causal_bias(t)
+        for blk in self.blocks:
+            x = x + blk["attn"](blk["ln1"](x), bias)
+            x = x + blk["proj"](F.gelu(blk["fc"](blk["ln2"](x)), approximate="tanh"))
+        return self.lnf(x) @ self.wte.weight.t()
+
+
+class BertLike(torch.nn.Module):
+    """Encoder with a padding mask input, post-LayerNorm, erf-GELU."""
+
+    def __init__(self):
+        super().__init__()
+        self.wte = torch.nn.Embedding(VOCAB, DIM)
+        self.wpe = torch.nn.Embedding(MAXPOS, DIM)
+        self.ln = torch.nn.LayerNorm(DIM)
+        self.blocks = torch.nn.ModuleList()
+        for _ in range(LAYERS):
+            self.blocks.append(torch.nn.ModuleDict(dict(
+                attn=Attention(), ln1=torch.nn.LayerNorm(DIM),
+                fc=torch.nn.Linear(DIM, 4 * DIM), proj=torch.nn.Linear(4 * DIM, DIM),
+                ln2=torch.nn.LayerNorm(DIM))))
+
+    def forward(self, ids, attention_mask):
+        t = ids.shape[1]
+        x = self.ln(self.wte(ids) + self.wpe(torch.arange(t))[None])
+        bias = (1.0 - attention_mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
+        for blk in self.blocks:
+            x = blk["ln1"](x + blk["attn"](x, bias))
+            x = blk["ln2"](x + blk["proj"](F.gelu(blk["fc"](x))))
+        return x
+
+
+class RmsNorm(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(DIM))
+
+    def forward(self, x):
+        return self.w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6))
+
+
+class LlamaLike(torch.nn.Module):
+    """RMSNorm (rsqrt), RoPE, GQA (2 KV heads), SwiGLU, causal mask."""
+
+    def __init__(self):
+        super().__init__()
+        self.wte = torch.nn.Embedding(VOCAB, DIM)
+        self.blocks = torch.nn.ModuleList()
+        for _ in range(LAYERS):
+            self.blocks.append(torch.nn.ModuleDict(dict(
+                n1=RmsNorm(), attn=Attention(kv_heads=2, bias=False, rope=True),
+                n2=RmsNorm(), gate=torch.nn.Linear(DIM, 2 * DIM, bias=False),
+                up=torch.nn.Linear(DIM, 2 * DIM, bias=False),
+                down=torch.nn.Linear(2 * DIM, DIM, bias=False))))
+        self.nf = RmsNorm()
+        self.head = torch.nn.Linear(DIM, VOCAB, bias=False)
+
+    def forward(self, ids):
+        x = self.wte(ids)
+        bias = causal_bias(ids.shape[1])
+        for blk in self.blocks:
+            x = x + blk["attn"](blk["n1"](x), bias)
+            h = blk["n2"](x)
+            x = x + blk["down"](F.silu(blk["gate"](h)) * blk["up"](h))
+        return self.head(self.nf(x))
+
+
+def randomize(model):
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(".w") or ".ln" in name or name.startswith("ln"):
+                p.copy_(torch.rand(p.shape, generator=g) + 0.5)
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+
+
+def save(array, name, path):
+    with open(path, "wb") as f:
+        f.write(numpy_helper.from_array(array, name).SerializeToString())
+
+
+def export(name, model, with_mask):
+    torch.manual_seed(0)
+    randomize(model)
+    model.eval()
+    out = os.path.join(HERE, name)
+    os.makedirs(out, exist_ok=True)
+    names = ["input_ids"] + (["attention_mask"] if with_mask else [])
+    axes = {n: {0: "batch", 1: "seq"} for n in names + ["logits"]}
+    ids = torch.randint(0, VOCAB, (2, 16))
+    args = (ids, torch.ones(2, 16, dtype=torch.int64)) if with_mask else (ids,)
+    torch.onnx.export(model, args, os.path.join(out, "model.onnx"), opset_version=14,
+                      input_names=names, output_names=["logits"], dynamic_axes=axes)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump({"model": type(model).__name__, "num_layers": LAYERS, "hidden": DIM,
+                   "heads": HEADS, "vocab": VOCAB, "exporter": "torch.onnx.export (TorchScript)",
+                   "torch": torch.__version__, "opset": 14}, f, indent=1)
+    for k, (b, t) in enumerate([(2, 16), (1, 11)]):
+        d = os.path.join(out, f"test_data_set_{k}")
+        os.makedirs(d, exist_ok=True)
+        g = torch.Generator().manual_seed(10 + k)
+        x = torch.randint(0, VOCAB, (b, t), generator=g)
+        inputs = [x]
+        if with_mask:
+            m = torch.ones(b, t, dtype=torch.int64)
+            m[0, t - 5:] = 0  # row 0 padded at the end
+            inputs.append(m)
+        with torch.no_grad():
+            y = model(*inputs).numpy().astype(np.float32)
+        for i, (n, v) in enumerate(zip(names, inputs)):
+            save(v.numpy(), n, os.path.join(d, f"input_{i}.pb"))
+        save(y, "logits", os.path.join(d, "output_0.pb"))
+    print("exported", name)
+
+
+if __name__ == "__main__":
+    export("gpt2-like", Gpt2Like(), False)
+    export("bert-like", BertLike(), True)
+    export("llama-like", LlamaLike(), False)
