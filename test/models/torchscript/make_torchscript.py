@@ -21,17 +21,24 @@ VOCAB, DIM, HEADS, LAYERS, MAXPOS = 128, 64, 4, 2, 64
 
 
 class Attention(torch.nn.Module):
-    def __init__(self, kv_heads=HEADS, bias=True, rope=False):
+    def __init__(self, kv_heads=HEADS, bias=True, rope=False, rotary_dim=None,
+                 fused_qkv=False, out_bias=None):
         super().__init__()
         self.hd = DIM // HEADS
         self.kv = kv_heads
-        self.q = torch.nn.Linear(DIM, DIM, bias=bias)
-        self.k = torch.nn.Linear(DIM, kv_heads * self.hd, bias=bias)
-        self.v = torch.nn.Linear(DIM, kv_heads * self.hd, bias=bias)
-        self.o = torch.nn.Linear(DIM, DIM, bias=bias)
+        self.fused = fused_qkv
+        kv_dim = kv_heads * self.hd
+        if fused_qkv:
+            self.qkv = torch.nn.Linear(DIM, DIM + 2 * kv_dim, bias=bias)
+        else:
+            self.q = torch.nn.Linear(DIM, DIM, bias=bias)
+            self.k = torch.nn.Linear(DIM, kv_dim, bias=bias)
+            self.v = torch.nn.Linear(DIM, kv_dim, bias=bias)
+        self.o = torch.nn.Linear(DIM, DIM, bias=bias if out_bias is None else out_bias)
         self.rope = rope
+        self.rd = rotary_dim or self.hd
         if rope:
-            inv = 1.0 / (10000 ** (torch.arange(0, self.hd, 2).float() / self.hd))
+            inv = 1.0 / (10000 ** (torch.arange(0, self.rd, 2).float() / self.rd))
             self.register_buffer("inv_freq", inv)
 
     @staticmethod
@@ -41,16 +48,25 @@ class Attention(torch.nn.Module):
 
     def forward(self, x, bias):
         b, t, _ = x.shape
-        q = self.q(x).view(b, t, HEADS, self.hd).transpose(1, 2)
-        k = self.k(x).view(b, t, self.kv, self.hd).transpose(1, 2)
-        v = self.v(x).view(b, t, self.kv, self.hd).transpose(1, 2)
+        if self.fused:
+            kv_dim = self.kv * self.hd
+            q, k, v = self.qkv(x).split([DIM, kv_dim, kv_dim], dim=-1)
+        else:
+            q, k, v = self.q(x), self.k(x), self.v(x)
+        q = q.view(b, t, HEADS, self.hd).transpose(1, 2)
+        k = k.view(b, t, self.kv, self.hd).transpose(1, 2)
+        v = v.view(b, t, self.kv, self.hd).transpose(1, 2)
         if self.rope:
             pos = torch.arange(t, dtype=torch.float32)
             freqs = torch.outer(pos, self.inv_freq)
             emb = torch.cat((freqs, freqs), dim=-1)
             cos, sin = emb.cos()[None, None], emb.sin()[None, None]
-            q = q * cos + self.rotate_half(q) * sin
-            k = k * cos + self.rotate_half(k) * sin
+            rd = self.rd
+
+            def rotate(z):
+                r = z[..., :rd] * cos + self.rotate_half(z[..., :rd]) * sin
+                return r if rd == self.hd else torch.cat((r, z[..., rd:]), dim=-1)
+            q, k = rotate(q), rotate(k)
         if self.kv != HEADS:
             rep = HEADS // self.kv
             k = k[:, :, None].expand(b, self.kv, rep, t, self.hd).reshape(b, HEADS, t, self.hd)
@@ -60,8 +76,10 @@ class Attention(torch.nn.Module):
         return self.o(out.transpose(1, 2).reshape(b, t, DIM))
 
 
-def causal_bias(t):
+def causal_bias(t, window=0):
     mask = torch.tril(torch.ones(t, t, dtype=torch.bool))
+    if window:
+        mask = mask & ~torch.tril(torch.ones(t, t, dtype=torch.bool), diagonal=-window)
     return torch.zeros(t, t).masked_fill(~mask, torch.finfo(torch.float32).min)
 
 
@@ -116,12 +134,14 @@ class BertLike(torch.nn.Module):
 
 
 class RmsNorm(torch.nn.Module):
-    def __init__(self):
+    def __init__(self, unit_offset=False):
         super().__init__()
         self.w = torch.nn.Parameter(torch.ones(DIM))
+        self.unit_offset = unit_offset
 
     def forward(self, x):
-        return self.w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6))
+        n = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6)
+        return n * (1.0 + self.w) if self.unit_offset else self.w * n
 
 
 class LlamaLike(torch.nn.Module):
@@ -150,11 +170,74 @@ class LlamaLike(torch.nn.Module):
         return self.head(self.nf(x))
 
 
+class Decoder(torch.nn.Module):
+    """Llama-shaped decoder with the per-family differences as options:
+    Qwen2 (q/k/v bias), Mistral (sliding window), Phi-3 (fused qkv and
+    gate_up), Gemma (scaled embeddings, (1 + w) RMSNorm, tanh-GELU gating)."""
+
+    def __init__(self, qkv_bias=False, window=0, fused=False, gemma=False):
+        super().__init__()
+        self.window, self.fused, self.gemma = window, fused, gemma
+        self.wte = torch.nn.Embedding(VOCAB, DIM)
+        self.blocks = torch.nn.ModuleList()
+        for _ in range(LAYERS):
+            mlp = dict(gate_up=torch.nn.Linear(DIM, 4 * DIM, bias=False)) if fused else dict(
+                gate=torch.nn.Linear(DIM, 2 * DIM, bias=False),
+                up=torch.nn.Linear(DIM, 2 * DIM, bias=False))
+            self.blocks.append(torch.nn.ModuleDict(dict(
+                n1=RmsNorm(gemma), n2=RmsNorm(gemma),
+                attn=Attention(kv_heads=2, bias=qkv_bias, rope=True, fused_qkv=fused,
+                               out_bias=False),
+                down=torch.nn.Linear(2 * DIM, DIM, bias=False), **mlp)))
+        self.nf = RmsNorm(gemma)
+
+    def forward(self, ids):
+        x = self.wte(ids)
+        if self.gemma:
+            x = x * math.sqrt(DIM)
+        bias = causal_bias(ids.shape[1], self.window)
+        for blk in self.blocks:
+            x = x + blk["attn"](blk["n1"](x), bias)
+            h = blk["n2"](x)
+            if self.fused:
+                gate, up = blk["gate_up"](h).chunk(2, dim=-1)
+            else:
+                gate, up = blk["gate"](h), blk["up"](h)
+            act = F.gelu(gate, approximate="tanh") if self.gemma else F.silu(gate)
+            x = x + blk["down"](act * up)
+        return self.nf(x) @ self.wte.weight.t()
+
+
+class NeoxLike(torch.nn.Module):
+    """GPT-NeoX: LayerNorm, parallel residual, partial rotary (25%), GELU."""
+
+    def __init__(self):
+        super().__init__()
+        self.wte = torch.nn.Embedding(VOCAB, DIM)
+        self.blocks = torch.nn.ModuleList()
+        for _ in range(LAYERS):
+            self.blocks.append(torch.nn.ModuleDict(dict(
+                ln1=torch.nn.LayerNorm(DIM), ln2=torch.nn.LayerNorm(DIM),
+                attn=Attention(rope=True, rotary_dim=(DIM // HEADS) // 4, fused_qkv=True),
+                fc=torch.nn.Linear(DIM, 4 * DIM), proj=torch.nn.Linear(4 * DIM, DIM))))
+        self.lnf = torch.nn.LayerNorm(DIM)
+        self.head = torch.nn.Linear(DIM, VOCAB, bias=False)
+
+    def forward(self, ids):
+        x = self.wte(ids)
+        bias = causal_bias(ids.shape[1])
+        for blk in self.blocks:
+            x = x + blk["attn"](blk["ln1"](x), bias) + blk["proj"](F.gelu(blk["fc"](blk["ln2"](x))))
+        return self.head(self.lnf(x))
+
+
 def randomize(model):
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.endswith(".w") or ".ln" in name or name.startswith("ln"):
+            if name.endswith(".w") and getattr(model, "gemma", False):
+                p.copy_(torch.rand(p.shape, generator=g) - 0.5)  # 1 + w in [0.5, 1.5]
+            elif name.endswith(".w") or ".ln" in name or name.startswith("ln"):
                 p.copy_(torch.rand(p.shape, generator=g) + 0.5)
             else:
                 p.copy_(torch.randn(p.shape, generator=g) * 0.1)
@@ -203,3 +286,8 @@ if __name__ == "__main__":
     export("gpt2-like", Gpt2Like(), False)
     export("bert-like", BertLike(), True)
     export("llama-like", LlamaLike(), False)
+    export("qwen2-like", Decoder(qkv_bias=True), False)
+    export("mistral-like", Decoder(window=4), False)
+    export("phi3-like", Decoder(fused=True), False)
+    export("gemma-like", Decoder(gemma=True), False)
+    export("neox-like", NeoxLike(), False)
