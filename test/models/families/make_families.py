@@ -32,7 +32,19 @@ FAMILIES = {
                                              hidden_activation="gelu_pytorch_tanh")),
     # parallel residual, partial rotary (25%), LayerNorm
     "gpt-neox": (transformers.GPTNeoXConfig, dict(rotary_pct=0.25, use_parallel_residual=True)),
+    # encoder with a padding mask input (output: last hidden state)
+    "bert": (transformers.BertConfig, dict()),
 }
+
+
+class Encoder(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask):
+        return self.model(input_ids=input_ids,
+                          attention_mask=attention_mask).last_hidden_state
 
 
 class LogitsOnly(torch.nn.Module):
@@ -64,18 +76,22 @@ def export(name, attn):
     config_class, extra = FAMILIES[name]
     config = config_class(**COMMON, **extra)
     torch.manual_seed(0)
-    model = transformers.AutoModelForCausalLM.from_config(
-        config, attn_implementation=attn, torch_dtype=torch.float32)
+    encoder = name == "bert"
+    auto = transformers.AutoModel if encoder else transformers.AutoModelForCausalLM
+    model = auto.from_config(config, attn_implementation=attn,
+                             torch_dtype=torch.float32)
     randomize(model)
     model.eval()
-    wrapped = LogitsOnly(model)
+    wrapped = Encoder(model) if encoder else LogitsOnly(model)
     out_dir = os.path.join(HERE, f"{name}-{attn}")
     os.makedirs(out_dir, exist_ok=True)
     ids = torch.randint(0, 256, (2, 16), generator=torch.Generator().manual_seed(1))
     batch, seq = torch.export.Dim("batch", max=8), torch.export.Dim("seq", max=64)
-    program = torch.onnx.export(wrapped, (ids,), dynamo=True,
-                                input_names=["input_ids"], output_names=["logits"],
-                                dynamic_shapes=({0: batch, 1: seq},))
+    names = ["input_ids"] + (["attention_mask"] if encoder else [])
+    args = (ids, torch.ones(2, 16, dtype=torch.int64)) if encoder else (ids,)
+    program = torch.onnx.export(wrapped, args, dynamo=True, input_names=names,
+                                output_names=["output" if encoder else "logits"],
+                                dynamic_shapes=tuple({0: batch, 1: seq} for _ in names))
     program.save(os.path.join(out_dir, "model.onnx"))
     with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump({"family": name, "attn_implementation": attn,
@@ -85,10 +101,16 @@ def export(name, attn):
         d = os.path.join(out_dir, f"test_data_set_{k}")
         os.makedirs(d, exist_ok=True)
         x = torch.randint(0, 256, shape, generator=torch.Generator().manual_seed(10 + k))
+        inputs = [x]
+        if encoder:
+            mask = torch.ones(shape, dtype=torch.int64)
+            mask[0, shape[1] - 5:] = 0  # row 0 padded at the end
+            inputs.append(mask)
         with torch.no_grad():
-            y = wrapped(x).numpy().astype(np.float32)
-        save_tensor(x.numpy().astype(np.int64), "input_ids", os.path.join(d, "input_0.pb"))
-        save_tensor(y, "logits", os.path.join(d, "output_0.pb"))
+            y = wrapped(*inputs).numpy().astype(np.float32)
+        for i, (n, v) in enumerate(zip(names, inputs)):
+            save_tensor(v.numpy().astype(np.int64), n, os.path.join(d, f"input_{i}.pb"))
+        save_tensor(y, "output" if encoder else "logits", os.path.join(d, "output_0.pb"))
     print(f"exported {name}-{attn}")
 
 
