@@ -1,4 +1,5 @@
 // RUN: kuai-opt %s -split-input-file --kuai-fold-shapes | FileCheck %s
+// Pass: passes/FoldShapes.cpp
 
 // Tests that Shape -> Gather -> Concat feeding a Reshape becomes a symbolic
 // shape, the reshape gets symbolic result dims, and the subgraph is erased.

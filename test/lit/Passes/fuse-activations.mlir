@@ -1,4 +1,5 @@
 // RUN: kuai-opt %s -split-input-file --kuai-fuse-activations | FileCheck %s
+// Pass: passes/FuseActivations.cpp
 
 // Tests GELU written with erf, whatever the constant folding left.
 // CHECK-LABEL: func @gelu_erf

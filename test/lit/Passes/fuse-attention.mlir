@@ -1,4 +1,5 @@
 // RUN: kuai-opt %s -split-input-file --kuai-fuse-attention | FileCheck %s
+// Pass: passes/FuseAttention.cpp
 
 // Tests scaled dot-product attention with a transposed key, scales on both
 // sides, an additive bias and the NaN guard of sdpa exports.

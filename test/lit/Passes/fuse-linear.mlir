@@ -1,4 +1,5 @@
 // RUN: kuai-opt %s -split-input-file --kuai-fuse-linear | FileCheck %s
+// Pass: passes/FuseLinear.cpp
 
 // Tests that MatMul with a constant weight and an added 1-D bias becomes one
 // linear.

@@ -1,4 +1,5 @@
 // RUN: kuai-opt %s -split-input-file --kuai-fuse-norms | FileCheck %s
+// Pass: passes/FuseNorms.cpp
 
 // Tests the RMSNorm of Llama exports: pow, mean, add eps, sqrt, reciprocal,
 // mul, times a weight.

@@ -1,4 +1,5 @@
 // RUN: kuai-opt %s -split-input-file --kuai-fuse-rotary | FileCheck %s
+// Pass: passes/FuseRotary.cpp
 
 // Tests rotate-half RoPE with cos/sin given as inputs (positions supplied by
 // the caller): the tables stay operands.

@@ -1,4 +1,5 @@
 // RUN: kuai-opt %s -split-input-file --kuai-raise-moe | FileCheck %s
+// Pass: passes/RaiseMoe.cpp
 
 // Tests the dense-masked MoE of tiny-moe, with two experts and top-1
 // routing: one kuai.moe replaces router, TopK, scatter and the sum.

@@ -1,4 +1,5 @@
 // RUN: kuai-opt %s -split-input-file --kuai-simplify-masks | FileCheck %s
+// Pass: passes/SimplifyMasks.cpp
 
 // Tests a causal mask built from positions (Range, LessOrEqual, Where): the
 // evaluation for several lengths proves it causal and the subgraph goes.
