@@ -240,11 +240,11 @@ private:
       for (auto &v : *values)
         ints.push_back(APInt(width, *v.getConstant(), /*isSigned=*/true,
                              /*implicitTrunc=*/true));
-      replacement = b.create<ConstantOp>(op->getLoc(),
-                                         DenseElementsAttr::get(type, ints));
+      replacement = ConstantOp::create(b, op->getLoc(),
+                                       DenseElementsAttr::get(type, ints));
     } else if (type.getElementType().isInteger(64)) {
-      replacement = b.create<SymTensorOp>(
-          op->getLoc(), type, DimsAttr::get(op->getContext(), *values));
+      replacement = SymTensorOp::create(
+          b, op->getLoc(), type, DimsAttr::get(op->getContext(), *values));
     } else {
       return false;
     }
@@ -292,7 +292,7 @@ private:
     OpBuilder b(op);
     for (auto [result, t] : llvm::zip(op->getResults(), outputs))
       result.replaceAllUsesWith(
-          b.create<ConstantOp>(op->getLoc(), ref::tensorToAttr(t)));
+          ConstantOp::create(b, op->getLoc(), ref::tensorToAttr(t)));
     op->erase();
     return true;
   }

@@ -135,11 +135,11 @@ public:
       Value x = cone->first;
       Value fused =
           *act == Activation::Silu
-              ? b.create<SiluOp>(op->getLoc(), x.getType(), x).getResult()
-              : b.create<GeluOp>(op->getLoc(), x.getType(), x,
-                                 b.getStringAttr(*act == Activation::GeluTanh
-                                                     ? "tanh"
-                                                     : "none"))
+              ? SiluOp::create(b, op->getLoc(), x.getType(), x).getResult()
+              : GeluOp::create(b, op->getLoc(), x.getType(), x,
+                               b.getStringAttr(*act == Activation::GeluTanh
+                                                   ? "tanh"
+                                                   : "none"))
                     .getResult();
       root.replaceAllUsesWith(fused);
       absorbed.insert(cone->second.begin(), cone->second.end());
@@ -170,8 +170,8 @@ private:
           continue;
         OpBuilder b(mul);
         Value fused =
-            b.create<GluOp>(mul.getLoc(), mul.getType(), act->getOperand(0), up,
-                            b.getStringAttr(kind));
+            GluOp::create(b, mul.getLoc(), mul.getType(), act->getOperand(0),
+                          up, b.getStringAttr(kind));
         mul.getResult().replaceAllUsesWith(fused);
         break;
       }

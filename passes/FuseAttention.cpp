@@ -185,9 +185,9 @@ private:
     OpBuilder b(pv);
     Value k = matchKeyTranspose(kt);
     if (!k)
-      k = b.create<TransposeOp>(pv.getLoc(),
-                                UnrankedTensorType::get(b.getF32Type()), kt,
-                                b.getDenseI64ArrayAttr({0, 1, 3, 2}));
+      k = TransposeOp::create(b, pv.getLoc(),
+                              UnrankedTensorType::get(b.getF32Type()), kt,
+                              b.getDenseI64ArrayAttr({0, 1, 3, 2}));
     if (auto t = k.getDefiningOp<TransposeOp>(); t && t.getData() == kt)
       if (failed(inferTypesQuietly(t)))
         return t.erase();
@@ -195,23 +195,23 @@ private:
     if (getRank(q) != 4 || getRank(k) != 4 || getRank(v) != 4)
       return;
     Location loc = pv.getLoc();
-    Value none = b.create<NoneOp>(loc, b.getNoneType());
+    Value none = NoneOp::create(b, loc, b.getNoneType());
     if (maskedFill) {
       Type elem = cast<ShapedType>(maskedFill.getType()).getElementType();
       ref::Tensor zero(elem, {});
-      Value zeroValue = b.create<ConstantOp>(loc, ref::tensorToAttr(zero));
+      Value zeroValue = ConstantOp::create(b, loc, ref::tensorToAttr(zero));
       bool fillOnTrue = getScalarConstant(maskedFill.getX()).has_value() &&
                         *getScalarConstant(maskedFill.getX()) <= -1e30;
       Value fill = fillOnTrue ? maskedFill.getX() : maskedFill.getY();
-      auto where = b.create<WhereOp>(
-          loc, UnrankedTensorType::get(elem), maskedFill.getCondition(),
+      auto where = WhereOp::create(
+          b, loc, UnrankedTensorType::get(elem), maskedFill.getCondition(),
           fillOnTrue ? fill : zeroValue, fillOnTrue ? zeroValue : fill);
       if (failed(inferTypesQuietly(where)))
         return;
       bias = where.getResult();
     }
-    auto attention = b.create<AttentionOp>(
-        loc, UnrankedTensorType::get(b.getF32Type()), q, k, v,
+    auto attention = AttentionOp::create(
+        b, loc, UnrankedTensorType::get(b.getF32Type()), q, k, v,
         bias ? bias : none, b.getF32FloatAttr(float(scale)),
         b.getStringAttr(bias ? "bias" : "none"), b.getI64IntegerAttr(0));
     if (failed(inferTypesQuietly(attention)) ||

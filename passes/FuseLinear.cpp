@@ -29,20 +29,27 @@ std::optional<std::pair<Value, bool>> matchWeight(Value w) {
   return std::nullopt;
 }
 
+/// A linear that replaces `anchor` when its inferred type passes `accept`;
+/// null, with nothing left built, otherwise (a failing pattern must not
+/// change the IR). A null `bias` means none.
 Value createLinear(PatternRewriter &rewriter, Operation *anchor, Value x,
-                   Value w, Value bias, bool transposed) {
-  auto op = rewriter.create<LinearOp>(
-      anchor->getLoc(), UnrankedTensorType::get(rewriter.getF32Type()), x, w,
-      bias, transposed);
-  if (failed(inferTypesQuietly(op))) {
+                   Value w, Value bias, bool transposed,
+                   function_ref<bool(Type)> accept) {
+  Operation *none = nullptr;
+  if (!bias) {
+    none = NoneOp::create(rewriter, anchor->getLoc(), rewriter.getNoneType());
+    bias = none->getResult(0);
+  }
+  auto op = LinearOp::create(rewriter, anchor->getLoc(),
+                             UnrankedTensorType::get(rewriter.getF32Type()), x,
+                             w, bias, transposed);
+  if (failed(inferTypesQuietly(op)) || !accept(op.getType())) {
     rewriter.eraseOp(op);
+    if (none)
+      rewriter.eraseOp(none);
     return {};
   }
   return op.getResult();
-}
-
-Value noneValue(PatternRewriter &rewriter, Location loc) {
-  return rewriter.create<NoneOp>(loc, rewriter.getNoneType());
 }
 
 struct MatMulToLinear : OpRewritePattern<MatMulOp> {
@@ -52,10 +59,11 @@ struct MatMulToLinear : OpRewritePattern<MatMulOp> {
     auto weight = matchWeight(op.getRhs());
     if (!weight || getRank(op.getLhs()) < 2)
       return failure();
-    Value y = createLinear(rewriter, op, op.getLhs(), weight->first,
-                           noneValue(rewriter, op.getLoc()), weight->second);
-    if (!y || y.getType() != op.getType())
-      return y ? (rewriter.eraseOp(y.getDefiningOp()), failure()) : failure();
+    Value y =
+        createLinear(rewriter, op, op.getLhs(), weight->first, Value(),
+                     weight->second, [&](Type t) { return t == op.getType(); });
+    if (!y)
+      return failure();
     rewriter.replaceOp(op, y);
     return success();
   }
@@ -73,7 +81,7 @@ struct GemmToLinear : OpRewritePattern<GemmOp> {
         !(isConstantTensor(bias) && getRank(bias) == 1))
       return failure();
     Value y = createLinear(rewriter, op, op.getA(), op.getB(), bias,
-                           op.getTransB() != 0);
+                           op.getTransB() != 0, [](Type) { return true; });
     if (!y)
       return failure();
     rewriter.replaceOp(op, y);
@@ -130,9 +138,10 @@ struct LinearThroughFlatten : OpRewritePattern<ReshapeOp> {
       if (!(*x)[i].isKnown() || (*x)[i] != (*out)[i])
         return failure();
     Value y = createLinear(rewriter, op, flatten.getData(), linear.getWeight(),
-                           linear.getBias(), linear.getTransposeWeight());
-    if (!y || getSymDims(y.getType()) != out)
-      return y ? (rewriter.eraseOp(y.getDefiningOp()), failure()) : failure();
+                           linear.getBias(), linear.getTransposeWeight(),
+                           [&](Type t) { return getSymDims(t) == out; });
+    if (!y)
+      return failure();
     rewriter.replaceOp(op, y);
     return success();
   }

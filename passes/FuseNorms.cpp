@@ -130,16 +130,16 @@ private:
     OpBuilder b(result.getDefiningOp());
     b.setInsertionPointAfter(result.getDefiningOp());
     Location loc = result.getLoc();
-    Value none = b.create<NoneOp>(loc, b.getNoneType());
+    Value none = NoneOp::create(b, loc, b.getNoneType());
     FloatAttr epsAttr = b.getF32FloatAttr(float(*eps));
     Value fused;
     if (layerNorm)
-      fused = b.create<LayerNormOp>(loc, x.getType(), x, weight ? weight : none,
-                                    bias ? bias : none, epsAttr,
-                                    b.getI64IntegerAttr(-1));
+      fused = LayerNormOp::create(b, loc, x.getType(), x,
+                                  weight ? weight : none, bias ? bias : none,
+                                  epsAttr, b.getI64IntegerAttr(-1));
     else
-      fused = b.create<RmsNormOp>(loc, x.getType(), x, weight ? weight : none,
-                                  epsAttr);
+      fused = RmsNormOp::create(b, loc, x.getType(), x, weight ? weight : none,
+                                epsAttr);
     result.replaceAllUsesWith(fused);
   }
 
@@ -147,8 +147,8 @@ private:
     if (!op.getMean().use_empty() || !op.getInvStdDev().use_empty())
       return;
     OpBuilder b(op);
-    Value fused = b.create<LayerNormOp>(
-        op.getLoc(), op.getY().getType(), op.getX(), op.getScale(),
+    Value fused = LayerNormOp::create(
+        b, op.getLoc(), op.getY().getType(), op.getX(), op.getScale(),
         op.getBias(), b.getF32FloatAttr(op.getEpsilon().convertToFloat()),
         b.getI64IntegerAttr(op.getAxis()));
     op.getY().replaceAllUsesWith(fused);

@@ -119,18 +119,17 @@ private:
     OpBuilder b(result.getDefiningOp());
     b.setInsertionPointAfter(result.getDefiningOp());
     Location loc = result.getLoc();
-    Value none = b.create<NoneOp>(loc, b.getNoneType());
+    Value none = NoneOp::create(b, loc, b.getNoneType());
     auto key = std::make_pair(cos, sin);
     if (!frequencyCache.count(key))
       frequencyCache[key] = deriveFrequencies(cos, sin, x);
     Value fused;
     if (auto &freq = frequencyCache[key])
-      fused =
-          b.create<RotaryOp>(loc, input.getType(), input, none, none, rotaryDim,
-                             false, b.getDenseF32ArrayAttr(*freq));
+      fused = RotaryOp::create(b, loc, input.getType(), input, none, none,
+                               rotaryDim, false, b.getDenseF32ArrayAttr(*freq));
     else
-      fused = b.create<RotaryOp>(loc, input.getType(), input, cos, sin,
-                                 rotaryDim, false, DenseF32ArrayAttr());
+      fused = RotaryOp::create(b, loc, input.getType(), input, cos, sin,
+                               rotaryDim, false, DenseF32ArrayAttr());
     result.replaceAllUsesWith(fused);
   }
 
@@ -169,8 +168,8 @@ private:
       symbols[seq] = p;
       SmallVector<Operation *> cs(cosSlice.begin(), cosSlice.end());
       SmallVector<Operation *> ss(sinSlice.begin(), sinSlice.end());
-      auto c = evaluateSlice(cs, cos, {}, symbols);
-      auto s = evaluateSlice(ss, sin, {}, symbols);
+      auto c = evaluateSlice(cs, cos, NoInputs(), symbols);
+      auto s = evaluateSlice(ss, sin, NoInputs(), symbols);
       if (!c || !s || c->shape != s->shape || c->shape.back() != d ||
           c->shape[c->rank() - 2] != p)
         return std::nullopt;

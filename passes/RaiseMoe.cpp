@@ -174,12 +174,12 @@ private:
     }
     OpBuilder b(acc.getDefiningOp());
     b.setInsertionPointAfter(acc.getDefiningOp());
-    auto moe = b.create<MoeOp>(acc.getLoc(), x.getType(), x, router.getWeight(),
-                               weights, b.getI64IntegerAttr((*k)[0]),
-                               b.getBoolAttr(normalize),
-                               experts[0]->glu.getActivationAttr(),
-                               b.getBoolAttr(router.getTransposeWeight()),
-                               b.getBoolAttr(expertsTransposed));
+    auto moe = MoeOp::create(
+        b, acc.getLoc(), x.getType(), x, router.getWeight(), weights,
+        b.getI64IntegerAttr((*k)[0]), b.getBoolAttr(normalize),
+        experts[0]->glu.getActivationAttr(),
+        b.getBoolAttr(router.getTransposeWeight()),
+        b.getBoolAttr(expertsTransposed));
     acc.replaceAllUsesWith(moe.getResult());
   }
 

@@ -104,13 +104,7 @@ kuai::evaluateSlice(ArrayRef<Operation *> slice, Value root,
 LogicalResult kuai::inferTypesQuietly(Operation *op) {
   ScopedDiagnosticHandler silence(op->getContext(),
                                   [](Diagnostic &) { return success(); });
-  SmallVector<Type> types;
-  auto infer = dyn_cast<InferShapesOpInterface>(op);
-  if (!infer || failed(infer.inferResultTypes(types)))
-    return failure();
-  for (auto [result, type] : llvm::zip(op->getResults(), types))
-    result.setType(type);
-  return success();
+  return updateResultTypes(op);
 }
 
 bool kuai::typesCompatible(Type a, Type b) {

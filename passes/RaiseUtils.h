@@ -31,6 +31,9 @@ mlir::Value otherOperand(mlir::Operation *op, mlir::Value known);
 llvm::SetVector<mlir::Operation *>
 backwardSlice(mlir::Value root, llvm::function_ref<bool(mlir::Value)> stop);
 
+/// Values given to evaluateSlice for a slice without non-constant inputs.
+using NoInputs = llvm::DenseMap<mlir::Value, ref::Tensor>;
+
 /// Evaluates `slice` (topologically ordered) with the reference kernels.
 /// `given` supplies values for the slice's non-constant inputs; `symbols`
 /// binds symbolic dims. Returns the value of `root`, or std::nullopt when an

@@ -103,9 +103,9 @@ private:
     if (!kind)
       return;
     OpBuilder b(attention);
-    Value operand = maskOperand
-                        ? maskOperand
-                        : b.create<NoneOp>(attention.getLoc(), b.getNoneType());
+    Value operand =
+        maskOperand ? maskOperand
+                    : NoneOp::create(b, attention.getLoc(), b.getNoneType());
     attention.getMaskMutable().assign(operand);
     attention.setMaskKindAttr(b.getStringAttr(*kind));
     attention.setWindowAttr(b.getI64IntegerAttr(window));
@@ -136,7 +136,7 @@ private:
     int64_t seenWindow = 0; // smallest distance found masked below diagonal
     for (int64_t p : probes) {
       symbols[seq] = p;
-      auto t = evaluateSlice(slice, bias, {}, symbols);
+      auto t = evaluateSlice(slice, bias, NoInputs(), symbols);
       if (!t)
         return std::nullopt;
       auto visible = visibility(*t, p);
@@ -160,7 +160,7 @@ private:
     window = seenWindow;
     for (int64_t p : probes) {
       symbols[seq] = p;
-      auto t = evaluateSlice(slice, bias, {}, symbols);
+      auto t = evaluateSlice(slice, bias, NoInputs(), symbols);
       auto visible = visibility(*t, p);
       for (int64_t idx = 0; idx < t->numel(); ++idx) {
         int64_t j = idx % p, i = (idx / p) % p;

@@ -34,9 +34,9 @@ void KuaiDialect::registerAttributes() {
 Operation *KuaiDialect::materializeConstant(OpBuilder &builder, Attribute value,
                                             Type type, Location loc) {
   if (isa<NoneType>(type))
-    return builder.create<NoneOp>(loc, builder.getNoneType());
+    return NoneOp::create(builder, loc, builder.getNoneType());
   if (auto elements = dyn_cast<ElementsAttr>(value))
-    return builder.create<ConstantOp>(loc, type, elements);
+    return ConstantOp::create(builder, loc, type, elements);
   return nullptr;
 }
 
@@ -134,7 +134,7 @@ std::optional<SmallVector<SymExpr>> kuai::getSymDims(Type type) {
   for (auto [i, size] : llvm::enumerate(ranked.getShape())) {
     if (!ShapedType::isDynamic(size))
       dims.push_back(SymExpr::constant(size));
-    else if (encoding && encoding.getDims().size() == ranked.getRank())
+    else if (encoding && int64_t(encoding.getDims().size()) == ranked.getRank())
       dims.push_back(
           SymExpr::parse(encoding.getDims()[i].getValue()).value_or(SymExpr()));
     else

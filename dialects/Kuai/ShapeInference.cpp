@@ -259,7 +259,7 @@ LogicalResult inferSplit(Inferrer &in, SplitOp op) {
   unsigned n = op->getNumResults();
   if (!input) {
     for (unsigned i = 0; i < n; ++i)
-      in.result(elem, std::nullopt);
+      (void)in.result(elem, std::nullopt);
     return success();
   }
   auto ax = in.axis(op.getAxis(), input->size());
@@ -294,7 +294,7 @@ LogicalResult inferSplit(Inferrer &in, SplitOp op) {
   for (const SymExpr &s : sizes) {
     Dims d = *input;
     d[*ax] = s;
-    in.result(elem, d);
+    (void)in.result(elem, d);
   }
   return success();
 }
@@ -825,17 +825,17 @@ LogicalResult kuai::inferResultTypes(Operation *op,
         Type f32 = Float32Type::get(ctx);
         if (!d) {
           for (int i = 0; i < 3; ++i)
-            in.result(i ? f32 : in.elem(l.getX()), std::nullopt);
+            (void)in.result(i ? f32 : in.elem(l.getX()), std::nullopt);
           return success();
         }
         auto ax = in.axis(l.getAxis(), d->size());
         if (failed(ax))
           return failure();
-        in.result(in.elem(l.getX()), d);
+        (void)in.result(in.elem(l.getX()), d);
         Dims stats = *d;
         for (size_t i = *ax; i < stats.size(); ++i)
           stats[i] = SymExpr::constant(1);
-        in.result(f32, stats);
+        (void)in.result(f32, stats);
         return in.result(f32, stats);
       })
       .Case<ReduceSumOp, ReduceMeanOp, ReduceMaxOp, ReduceMinOp, ReduceProdOp,
@@ -862,7 +862,7 @@ LogicalResult kuai::inferResultTypes(Operation *op,
         auto d = in.dims(t.getInput());
         Type elem = in.elem(t.getInput());
         if (!d) {
-          in.result(elem, std::nullopt);
+          (void)in.result(elem, std::nullopt);
           return in.result(i64, std::nullopt);
         }
         auto ax = in.axis(t.getAxis(), d->size());
@@ -875,7 +875,7 @@ LogicalResult kuai::inferResultTypes(Operation *op,
             kc && dc && *kc > *dc)
           return LogicalResult(in.error() << "k = " << *kc
                                           << " exceeds the axis size " << *dc);
-        in.result(elem, out);
+        (void)in.result(elem, out);
         return in.result(i64, out);
       })
       .Default([&](Operation *o) {
@@ -883,6 +883,16 @@ LogicalResult kuai::inferResultTypes(Operation *op,
           return *r;
         return LogicalResult(in.error() << "has no shape inference");
       });
+}
+
+LogicalResult kuai::updateResultTypes(Operation *op) {
+  auto infer = dyn_cast<InferShapesOpInterface>(op);
+  SmallVector<Type> types;
+  if (!infer || failed(infer.inferResultTypes(types)))
+    return failure();
+  for (auto [result, type] : llvm::zip(op->getResults(), types))
+    result.setType(type);
+  return success();
 }
 
 LogicalResult kuai::verifyInferredTypes(Operation *op) {

@@ -412,16 +412,8 @@ LogicalResult Importer::importNode(onnx::NodeProto &node, size_t index) {
       value && node.op_type() == "Constant")
     state.types.assign(1, value.getType());
   Operation *op = builder.create(state);
-  SmallVector<Type> types;
-  auto infer = dyn_cast<InferShapesOpInterface>(op);
-  if (!infer || failed(infer.inferResultTypes(types)))
+  if (failed(updateResultTypes(op)))
     return failure();
-  for (auto [result, type] : llvm::zip(op->getResults(), types))
-    result.setType(type);
-  if (getenv("KUAI_DEBUG_IMPORT"))
-    op->print(llvm::errs() << node.name() << ": ",
-              OpPrintingFlags().elideLargeElementsAttrs(4)),
-        llvm::errs() << "\n";
   for (auto [i, name] : llvm::enumerate(node.output()))
     if (!name.empty() && i < op->getNumResults())
       values[name] = op->getResult(i);
@@ -450,22 +442,22 @@ OwningOpRef<ModuleOp> Importer::run() {
     argTypes.push_back(*type);
     argNames.push_back(input.name());
   }
-  auto func = builder.create<func::FuncOp>(
-      fileLoc, "main", builder.getFunctionType(argTypes, {}));
+  auto func = func::FuncOp::create(builder, fileLoc, "main",
+                                   builder.getFunctionType(argTypes, {}));
   Block *body = func.addEntryBlock();
   builder.setInsertionPointToStart(body);
   for (auto [i, name] : llvm::enumerate(argNames)) {
     func.setArgAttr(i, "kuai.name", builder.getStringAttr(name));
     values[name] = body->getArgument(i);
   }
-  noneValue = builder.create<NoneOp>(fileLoc, builder.getNoneType());
+  noneValue = NoneOp::create(builder, fileLoc, builder.getNoneType());
   for (onnx::TensorProto &t : *graph.mutable_initializer()) {
     Location loc = NameLoc::get(builder.getStringAttr(t.name()), fileLoc);
     // Errors name the tensor themselves; report them against the file.
     auto value = importTensor(t, fileLoc);
     if (failed(value))
       return {};
-    values[t.name()] = builder.create<ConstantOp>(loc, *value);
+    values[t.name()] = ConstantOp::create(builder, loc, *value);
   }
   for (auto [i, node] : llvm::enumerate(*graph.mutable_node()))
     if (failed(importNode(node, i)))
@@ -481,7 +473,7 @@ OwningOpRef<ModuleOp> Importer::run() {
     results.push_back(v);
     resultTypes.push_back(v.getType());
   }
-  builder.create<func::ReturnOp>(fileLoc, results);
+  func::ReturnOp::create(builder, fileLoc, results);
   func.setFunctionType(builder.getFunctionType(argTypes, resultTypes));
   for (auto [i, output] : llvm::enumerate(graph.output()))
     func.setResultAttr(i, "kuai.name", builder.getStringAttr(output.name()));

@@ -26,8 +26,8 @@ Attribute takeAttr(OperationState &state, StringRef name) {
 Value makeI64Constant(NormalizeContext &ctx, ArrayRef<int64_t> values) {
   auto type =
       RankedTensorType::get({int64_t(values.size())}, ctx.builder.getI64Type());
-  return ctx.builder.create<ConstantOp>(ctx.loc,
-                                        DenseElementsAttr::get(type, values));
+  return ConstantOp::create(ctx.builder, ctx.loc,
+                            DenseElementsAttr::get(type, values));
 }
 
 /// Moves an INTS attribute into operand position `index`.
@@ -95,8 +95,8 @@ LogicalResult normalizeClip(NormalizeContext &ctx, OperationState &state) {
     while (state.operands.size() <= index)
       state.operands.push_back(ctx.none);
     auto type = RankedTensorType::get({}, ctx.builder.getF32Type());
-    state.operands[index] = ctx.builder.create<ConstantOp>(
-        ctx.loc, DenseElementsAttr::get(type, attr.getValue()));
+    state.operands[index] = ConstantOp::create(
+        ctx.builder, ctx.loc, DenseElementsAttr::get(type, attr.getValue()));
   }
   return success();
 }

@@ -19,6 +19,8 @@ llvm::LogicalResult inferResultTypes(mlir::Operation *op,
 std::optional<llvm::LogicalResult>
 inferTransformerResultTypes(mlir::Operation *op,
                             llvm::SmallVectorImpl<mlir::Type> &types);
+/// Infers the result types of `op` and sets them.
+llvm::LogicalResult updateResultTypes(mlir::Operation *op);
 /// Verifies that the declared result types agree with inference.
 llvm::LogicalResult verifyInferredTypes(mlir::Operation *op);
 } // namespace kuai
