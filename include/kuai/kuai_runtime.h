@@ -1,0 +1,106 @@
+/*===- kuai_runtime.h - The kuai runtime C API ---------------------*- C -*-===*\
+|*                                                                            *|
+|* Loads a compiled model.kuai and runs it on a GPU through the CUDA driver   *|
+|* API (resolved at run time: the runtime links no CUDA library). Style:      *|
+|* opaque handles, options structs with _initialize, out_ parameters, a       *|
+|* status carrying a message. No function aborts the process.                 *|
+|*                                                                            *|
+|* Status: kuai_status_t is NULL on success. A non-NULL status is owned by   *|
+|* the caller and released with kuai_status_free.                            *|
+|*                                                                            *|
+|* What exists today: artifact validation and inspection, device discovery,  *|
+|* weight upload and PTX loading. Execution arrives with the code generator. *|
+|*                                                                            *|
+\*===----------------------------------------------------------------------===*/
+#ifndef KUAI_RUNTIME_H
+#define KUAI_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*===-- Status ------------------------------------------------------------===*/
+
+typedef enum kuai_status_code {
+  KUAI_OK = 0,
+  KUAI_INVALID_ARGUMENT = 1,
+  KUAI_NOT_FOUND = 2,        /* a file, a section, a driver entry point */
+  KUAI_DATA_LOSS = 3,        /* truncated or corrupted artifact */
+  KUAI_INCOMPATIBLE = 4,     /* artifact of another format version */
+  KUAI_UNAVAILABLE = 5,      /* no CUDA driver or no GPU */
+  KUAI_RESOURCE_EXHAUSTED = 6, /* GPU out of memory */
+  KUAI_INTERNAL = 7,         /* any other CUDA error */
+} kuai_status_code;
+
+typedef struct kuai_status_s *kuai_status_t;
+
+/* The code of `status` (KUAI_OK for NULL). */
+kuai_status_code kuai_status_code_of(kuai_status_t status);
+/* The message of `status`; owned by the status; "" for NULL. */
+const char *kuai_status_message(kuai_status_t status);
+/* Releases a status (NULL is fine). */
+void kuai_status_free(kuai_status_t status);
+
+/*===-- Artifacts (no GPU needed) -----------------------------------------===*/
+
+typedef struct kuai_artifact_s *kuai_artifact_t;
+
+/* Maps and validates `path` (magic, version, size, every checksum).
+ * On success *out_artifact is owned by the caller (kuai_artifact_release). */
+kuai_status_t kuai_artifact_open(const char *path,
+                                 kuai_artifact_t *out_artifact);
+/* The manifest (JSON text, NUL-terminated), owned by the artifact. */
+const char *kuai_artifact_manifest(kuai_artifact_t artifact);
+/* Number of sections and their kinds/names/sizes, for inspection. */
+size_t kuai_artifact_section_count(kuai_artifact_t artifact);
+kuai_status_t kuai_artifact_section_info(kuai_artifact_t artifact, size_t index,
+                                         uint32_t *out_kind,
+                                         const char **out_name,
+                                         uint64_t *out_size);
+void kuai_artifact_release(kuai_artifact_t artifact);
+
+/*===-- Runtime and device ------------------------------------------------===*/
+
+typedef struct kuai_runtime_options {
+  uint32_t struct_size; /* sizeof(kuai_runtime_options), set by _initialize */
+  int32_t device_ordinal; /* default 0 */
+  const char *driver_library; /* default "libcuda.so.1" */
+} kuai_runtime_options;
+
+void kuai_runtime_options_initialize(kuai_runtime_options *options);
+
+typedef struct kuai_runtime_s *kuai_runtime_t;
+
+/* Loads the CUDA driver, initialises it and retains the device's primary
+ * context. Without a driver or a GPU the status says so (KUAI_UNAVAILABLE)
+ * and points to the reference executor. *out_runtime is owned by the caller
+ * (kuai_runtime_release). */
+kuai_status_t kuai_runtime_create(const kuai_runtime_options *options,
+                                  kuai_runtime_t *out_runtime);
+/* A one-line description of the device ("NVIDIA H100 80GB HBM3, 79.1 GiB,
+ * driver 13.0"); owned by the runtime. */
+const char *kuai_runtime_device_description(kuai_runtime_t runtime);
+void kuai_runtime_release(kuai_runtime_t runtime);
+
+/*===-- Models ------------------------------------------------------------===*/
+
+typedef struct kuai_model_s *kuai_model_t;
+
+/* Opens the artifact at `path`, uploads its weights and loads its PTX
+ * modules (a module the driver rejects fails with the driver's log). Out of
+ * GPU memory names the pool and the size asked. *out_model is owned by the
+ * caller (kuai_model_release) and keeps `runtime` alive until released. */
+kuai_status_t kuai_model_load(kuai_runtime_t runtime, const char *path,
+                              kuai_model_t *out_model);
+/* Bytes the model holds on the GPU per pool ("weights", ...). */
+uint64_t kuai_model_pool_bytes(kuai_model_t model, const char *pool);
+void kuai_model_release(kuai_model_t model);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KUAI_RUNTIME_H */
