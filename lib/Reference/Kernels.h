@@ -71,6 +71,10 @@ inline int64_t normAxis(int64_t axis, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
 }
 
+/// C[m, n] = A[m, k] · B[k, n], row-major fp32, multi-threaded.
+void gemmBlock(const float *a, const float *b, float *c, int64_t m, int64_t k,
+               int64_t n);
+
 /// Reads an integer input as a vector (indices, axes, shapes).
 std::vector<int64_t> toInts(const Tensor &t);
 

@@ -12,12 +12,10 @@ using namespace mlir;
 using namespace kuai;
 using namespace kuai::ref;
 
-namespace {
-
 /// C[m, n] = sum_k A[m, k] * B[k, n] for row-major blocks. Rows are split
 /// across threads and columns blocked so a slab of B stays in cache.
-void gemmBlock(const float *a, const float *b, float *c, int64_t m, int64_t k,
-               int64_t n) {
+void kuai::ref::gemmBlock(const float *a, const float *b, float *c, int64_t m,
+                          int64_t k, int64_t n) {
   constexpr int64_t kColBlock = 512, kRowBlock = 8;
   int64_t rowBlocks = (m + kRowBlock - 1) / kRowBlock;
   int64_t colBlocks = (n + kColBlock - 1) / kColBlock;
@@ -39,6 +37,8 @@ void gemmBlock(const float *a, const float *b, float *c, int64_t m, int64_t k,
     }
   });
 }
+
+namespace {
 
 bool matmul(KernelContext &ctx) {
   Tensor a = ctx.in(0), b = ctx.in(1);

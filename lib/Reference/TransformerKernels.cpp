@@ -25,24 +25,26 @@ bool linear(KernelContext &ctx, LinearOp op) {
   int64_t m = x.numel() / std::max<int64_t>(k, 1);
   const float *a = x.floats.data(), *b = w.floats.data();
   float *c = out.floats.data();
-  constexpr int64_t kRows = 4, kCols = 64;
-  int64_t colBlocks = (n + kCols - 1) / kCols;
-  llvm::parallelFor(0, ((m + kRows - 1) / kRows) * colBlocks, [&](size_t task) {
-    int64_t i0 = (task / colBlocks) * kRows, j0 = (task % colBlocks) * kCols;
-    for (int64_t i = i0; i < std::min(m, i0 + kRows); ++i)
-      for (int64_t j = j0; j < std::min(n, j0 + kCols); ++j) {
-        float acc = 0;
-        if (t) {
-          const float *row = b + j * k, *xa = a + i * k;
-          for (int64_t p = 0; p < k; ++p)
-            acc += xa[p] * row[p];
-        } else {
-          for (int64_t p = 0; p < k; ++p)
-            acc += a[i * k + p] * b[p * n + j];
-        }
-        c[i * n + j] = acc;
-      }
-  });
+  if (!t) {
+    gemmBlock(a, b, c, m, k, n);
+  } else {
+    // W is [n, k]: each output is a dot product of two contiguous rows.
+    constexpr int64_t kRows = 4, kCols = 64;
+    int64_t colBlocks = (n + kCols - 1) / kCols;
+    llvm::parallelFor(
+        0, ((m + kRows - 1) / kRows) * colBlocks, [&](size_t task) {
+          int64_t i0 = (task / colBlocks) * kRows,
+                  j0 = (task % colBlocks) * kCols;
+          for (int64_t i = i0; i < std::min(m, i0 + kRows); ++i)
+            for (int64_t j = j0; j < std::min(n, j0 + kCols); ++j) {
+              const float *row = b + j * k, *xa = a + i * k;
+              float acc = 0;
+              for (int64_t p = 0; p < k; ++p)
+                acc += xa[p] * row[p];
+              c[i * n + j] = acc;
+            }
+        });
+  }
   if (ctx.has(2)) {
     const Tensor &bias = ctx.in(2);
     if (bias.numel() != n)
