@@ -36,8 +36,16 @@ def save(array, name, path):
         f.write(numpy_helper.from_array(array, name).SerializeToString())
 
 
-def child_peak_mib():
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+def measured(cmd, **kwargs):
+    """Runs cmd in a fresh Python whose only child is cmd, so its peak RSS
+    is the command's own (this process's children include PyTorch's)."""
+    probe = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+             "sys.exit(r.returncode)")
+    r = subprocess.run([sys.executable, "-c", probe, *cmd], text=True, **kwargs)
+    lines = r.stderr.strip().splitlines()
+    peak = int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else float("nan")
+    return r, peak, "\n".join(lines[:-1])
 
 
 def main():
@@ -66,6 +74,7 @@ def main():
     say(f"model: Llama-3.2-1B shape, {params / 1e9:.2f}B parameters, fp32, "
         f"torch {torch.__version__}, transformers {transformers.__version__}")
     path = os.path.join(args.work, "model.onnx")
+    say(f"device: {torch.cuda.get_device_name(0)}")
     start = time.time()
     ids = torch.randint(0, 128256, (1, 8))
     batch, seq = torch.export.Dim("batch", max=64), torch.export.Dim("seq", max=4096)
@@ -88,19 +97,21 @@ def main():
     compile_ = os.path.join(args.bundle, "bin", "kuai-compile")
     run = os.path.join(args.bundle, "bin", "kuai-run")
     start = time.time()
-    r = subprocess.run([compile_, path, "--emit=transformer", "--stats", "--require-raised"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    r, peak, err = measured([compile_, path, "--emit=transformer", "--stats",
+                             "--require-raised"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
     say(f"kuai-compile --emit=transformer: exit {r.returncode}, {time.time() - start:.1f} s, "
-        f"peak RSS {child_peak_mib():.0f} MiB (weights {data / 2**20:.0f} MiB)")
-    for line in r.stderr.splitlines():
+        f"peak RSS {peak:.0f} MiB (weights {data / 2**20:.0f} MiB)")
+    for line in err.splitlines():
         if any(k in line for k in ("attention", "rms_norm", "rotary", "linear", "glu",
                                    "embedding", "softmax", "matmul", "total", "error", "  kuai")):
             say("  " + line.strip())
     start = time.time()
-    r = subprocess.run([run, path, "--raise", "--expect", sets], capture_output=True, text=True)
+    r, peak, err = measured([run, path, "--raise", "--expect", sets],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     say(f"kuai-run --raise --expect (reference executor, {os.cpu_count()} cores): exit "
-        f"{r.returncode}, {time.time() - start:.1f} s, peak RSS {child_peak_mib():.0f} MiB")
-    for line in (r.stdout + r.stderr).splitlines():
+        f"{r.returncode}, {time.time() - start:.1f} s, peak RSS {peak:.0f} MiB")
+    for line in (r.stdout + err).splitlines():
         if line.startswith(("compare", "ran on", "PASS", "FAIL", "kuai-run: error")):
             say("  " + line)
     return 0
