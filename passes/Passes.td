@@ -15,7 +15,9 @@ def FoldShapes : Pass<"kuai-fold-shapes", "mlir::func::FuncOp"> {
     * an integer tensor whose elements are known dimension expressions
       becomes a `kuai.constant` (all constant) or a `kuai.sym_tensor`;
     * an op whose operands are all constants is evaluated by the reference
-      executor's kernels (up to `max-fold-elements` result elements);
+      executor's kernels (up to `max-fold-elements` result elements: shape
+      and mask constants fold, while a Transpose or Cast of a weight stays an
+      op that later passes absorb, so weights are not duplicated);
     * result types are re-inferred, so `Reshape`, `Expand`, `Range`, ... get
       static or symbolic dimensions;
     * ops left without uses are erased.
@@ -42,7 +44,7 @@ def FoldShapes : Pass<"kuai-fold-shapes", "mlir::func::FuncOp"> {
   let dependentDialects = ["::kuai::KuaiDialect"];
   let options = [
     Option<"maxFoldElements", "max-fold-elements", "int64_t",
-           /*default=*/"4194304",
+           /*default=*/"65536",
            "Largest result (in elements) that constant folding materialises">
   ];
 }
