@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""GEMM benchmark on the GPU machine: kuai's tensor-core GEMM template
+(lib/Codegen/templates/gemm_tn_f16.cu, compiled here with NVRTC through
+CuPy) next to cuBLAS (torch.matmul) in the same process, fp16 in, fp32
+accumulate, fp16 out: C = A · Wᵀ with W in [out, in] layout.
+
+Shapes: M=N=K=4096 and the projections of a Llama-3-8B layer
+(qkv 6144x4096, o 4096x4096, gate_up 28672x4096, down 4096x14336) at
+M = 1, 16, 512, 4096. Writes a markdown table with TFLOP/s, the ratio to
+cuBLAS and the fraction of the measured 757 TFLOP/s cuBLAS peak.
+
+    python3 bench/gemm_bench.py --out $OUT/gemm.md
+"""
+import argparse
+import os
+import subprocess
+import sys
+
+import cupy
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TEMPLATE = os.path.join(HERE, "..", "lib", "Codegen", "templates", "gemm_tn_f16.cu")
+BM, BN, STAGES, LDS = 128, 128, 4, 32 + 8
+SMEM = STAGES * (BM + BN) * LDS * 2
+PEAK = 757.0  # TFLOP/s, cuBLAS fp16 measured on this H100 (DESIGN.md)
+
+
+def timed(fn, iters=30, warmup=5):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(iters):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b))
+    times.sort()
+    return times[len(times) // 2] / 1e3  # median, seconds
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", required=True)
+    p.add_argument("--commit", default="unknown")
+    args = p.parse_args()
+    with open(TEMPLATE) as f:
+        module = cupy.RawModule(code=f.read(), options=("-arch=sm_90", "--std=c++17"),
+                                backend="nvrtc")
+    kernel = module.get_function("kuai_gemm_tn_f16")
+    kernel.max_dynamic_shared_size_bytes = SMEM
+
+    shapes = [("square", 4096, 4096, 4096)]
+    for m in (1, 16, 512, 4096):
+        shapes += [(f"8B qkv", m, 6144, 4096), (f"8B o", m, 4096, 4096),
+                   (f"8B gate_up", m, 28672, 4096), (f"8B down", m, 4096, 14336)]
+    name = torch.cuda.get_device_name(0)
+    rows = [f"# GEMM: kuai template vs cuBLAS\n",
+            f"device: {name}; date: 2026-11-22; commit: {args.commit}; torch "
+            f"{torch.__version__} (cuBLAS), CuPy {cupy.__version__} (NVRTC)\n",
+            "| shape | M | N | K | kuai TFLOP/s | cuBLAS TFLOP/s | kuai / cuBLAS | "
+            "kuai % of 757 | rel. L2 vs cuBLAS |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    torch.manual_seed(0)
+    for label, m, n, k in shapes:
+        a = torch.randn(m, k, device="cuda", dtype=torch.float16)
+        w = torch.randn(n, k, device="cuda", dtype=torch.float16) / k ** 0.5
+        c = torch.empty(m, n, device="cuda", dtype=torch.float16)
+        ca, cw, cc = (cupy.from_dlpack(t) for t in (a, w, c))
+        grid = (n // BN, (m + BM - 1) // BM)
+
+        def run_kuai():
+            kernel(grid, (256,), (ca, cw, cc, cupy.int32(m), cupy.int32(n), cupy.int32(k)),
+                   shared_mem=SMEM)
+
+        def run_cublas():
+            torch.matmul(a, w.t())
+
+        run_kuai()
+        ref = torch.matmul(a, w.t())
+        torch.cuda.synchronize()
+        err = ((c.float() - ref.float()).norm() / ref.float().norm()).item()
+        flop = 2.0 * m * n * k
+        tk, tc = timed(run_kuai), timed(run_cublas)
+        fk, fc = flop / tk / 1e12, flop / tc / 1e12
+        rows.append(f"| {label} | {m} | {n} | {k} | {fk:.1f} | {fc:.1f} | {fk / fc:.2f} | "
+                    f"{100 * fk / PEAK:.1f}% | {err:.1e} |")
+        print(rows[-1], flush=True)
+    with open(args.out, "w") as f:
+        f.write("\n".join(rows) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
