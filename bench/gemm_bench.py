@@ -20,7 +20,7 @@ import cupy
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TEMPLATE = os.path.join(HERE, "..", "lib", "Codegen", "templates", "gemm_tn_f16.cu")
+TEMPLATES = os.path.join(HERE, "..", "lib", "Codegen", "templates")
 BM, STAGES, LDS = 128, 4, 32 + 8
 PEAK = 757.0  # TFLOP/s, cuBLAS fp16 measured on this H100 (DESIGN.md)
 
@@ -45,15 +45,34 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", required=True)
     p.add_argument("--commit", default="unknown")
-    p.add_argument("--bn", type=int, default=128, help="block tile columns")
+    p.add_argument("--bn", type=int, default=128, help="block tile columns (mma.sync)")
+    p.add_argument("--kernel", choices=["mma", "wgmma"], default="wgmma")
+    p.add_argument("--cubin", help="prebuilt sm_90a cubin, when NVRTC lacks sm_90a")
     args = p.parse_args()
-    BN = args.bn
-    SMEM = STAGES * (BM + BN) * LDS * 2
-    with open(TEMPLATE) as f:
-        module = cupy.RawModule(code=f.read(),
-                                options=("-arch=sm_90", "--std=c++17", f"-DBN={BN}"),
-                                backend="nvrtc")
-    kernel = module.get_function("kuai_gemm_tn_f16")
+    if args.kernel == "mma":
+        BN = args.bn
+        SMEM = STAGES * (BM + BN) * LDS * 2
+        with open(os.path.join(TEMPLATES, "gemm_tn_f16.cu")) as f:
+            module = cupy.RawModule(code=f.read(),
+                                    options=("-arch=sm_90", "--std=c++17", f"-DBN={BN}"),
+                                    backend="nvrtc")
+        kernel = module.get_function("kuai_gemm_tn_f16")
+        desc = f"mma.sync, block tile {BM}x{BN}x32, 4 stages, 8 warps"
+    else:
+        BN = 128
+        SMEM = 2 * 4 * 128 * 64 * 2 + 1024
+        try:
+            with open(os.path.join(TEMPLATES, "gemm_tn_f16_sm90a.cu")) as f:
+                module = cupy.RawModule(code=f.read(), options=("-arch=sm_90a",),
+                                        backend="nvrtc")
+            kernel = module.get_function("kuai_gemm_tn_f16_sm90a")
+            how = "NVRTC"
+        except Exception as e:  # NVRTC without sm_90a: the prebuilt cubin
+            print(f"NVRTC sm_90a failed ({str(e).splitlines()[0]}); using {args.cubin}")
+            module = cupy.RawModule(path=args.cubin)
+            kernel = module.get_function("kuai_gemm_tn_f16_sm90a")
+            how = "nvcc cubin"
+        desc = f"wgmma m64n128k16 ({how}), block tile 128x128x64, 4 stages, 2 warpgroups"
     kernel.max_dynamic_shared_size_bytes = SMEM
 
     shapes = [("square", 4096, 4096, 4096)]
@@ -63,8 +82,7 @@ def main():
     name = torch.cuda.get_device_name(0)
     rows = [f"# GEMM: kuai template vs cuBLAS\n",
             f"device: {name}; date: 2026-11-22; commit: {args.commit}; torch "
-            f"{torch.__version__} (cuBLAS), CuPy {cupy.__version__} (NVRTC); "
-            f"block tile {BM}x{BN}x32, 4 stages, 8 warps\n",
+            f"{torch.__version__} (cuBLAS), CuPy {cupy.__version__}; kuai: {desc}\n",
             "| shape | M | N | K | kuai TFLOP/s | cuBLAS TFLOP/s | kuai / cuBLAS | "
             "kuai % of 757 | rel. L2 vs cuBLAS |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -75,6 +93,7 @@ def main():
         c = torch.empty(m, n, device="cuda", dtype=torch.float16)
         ca, cw, cc = (cupy.from_dlpack(t) for t in (a, w, c))
         grid = (n // BN, (m + BM - 1) // BM)
+        c.fill_(float("nan"))  # every element must be written
 
         def run_kuai():
             kernel(grid, (256,), (ca, cw, cc, cupy.int32(m), cupy.int32(n), cupy.int32(k)),
@@ -87,6 +106,8 @@ def main():
         ref = torch.matmul(a, w.t())
         torch.cuda.synchronize()
         err = ((c.float() - ref.float()).norm() / ref.float().norm()).item()
+        if c.isnan().any():
+            err = float("nan")
         flop = 2.0 * m * n * k
         tk, tc = timed(run_kuai), timed(run_cublas)
         fk, fc = flop / tk / 1e12, flop / tc / 1e12
