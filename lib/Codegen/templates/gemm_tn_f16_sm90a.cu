@@ -2,7 +2,8 @@
 //   C[M, N] = A[M, K] · W[N, K]ᵀ   (W in PyTorch's [out, in] layout).
 // Two warpgroups per block, each issuing wgmma m64n128k16 from shared
 // memory; tiles are loaded with cp.async into the 128-byte swizzled layout
-// that wgmma descriptors describe, STAGES deep. M is arbitrary (rows beyond
+// that wgmma descriptors describe, STAGES deep, with one wgmma group kept in
+// flight. M is arbitrary (rows beyond
 // it are zero-filled); N must be a multiple of 128 and K of 64.
 // Compile for sm_90a (NVRTC: -arch=sm_90a; nvcc:
 // -gencode=arch=compute_90a,code=sm_90a).
@@ -10,7 +11,10 @@
 #define BM 128
 #define BN 128
 #define BK 64
-#define STAGES 4
+#define STAGES 5
+// Tiles loaded ahead: two stages stay with the wgmma in flight and the one
+// being issued.
+#define AHEAD (STAGES - 2)
 #define THREADS 256
 
 typedef unsigned short half_t;
@@ -85,18 +89,20 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1)
     d[i] = 0.f;
 
 #pragma unroll
-  for (int s = 0; s < STAGES - 1; ++s) {
+  for (int s = 0; s < AHEAD; ++s) {
     if (s < ktiles)
       load_tile(s, s);
     asm volatile("cp.async.commit_group;\n");
   }
   for (int kt = 0; kt < ktiles; ++kt) {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(STAGES - 2));
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(AHEAD - 1));
     // cp.async wrote through the generic proxy; wgmma reads through the
     // async proxy.
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     __syncthreads();
-    int next = kt + STAGES - 1;
+    // Stage (kt + AHEAD) % STAGES last held tile kt - 2, whose wgmma the
+    // wait_group(1) of the previous iteration has retired.
+    int next = kt + AHEAD;
     if (next < ktiles)
       load_tile(next % STAGES, next);
     asm volatile("cp.async.commit_group;\n");
@@ -107,8 +113,10 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1)
     for (int kk = 0; kk < BK / 16; ++kk)
       wgmma_m64n128k16(d, smem_desc(a + kk * 32), smem_desc(b + kk * 32));
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+    // Keep one group in flight: the next tile's wgmma overlaps this one.
+    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
   }
+  asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
   asm volatile("cp.async.wait_group 0;\n");
 
   // Accumulators: warp w of the group holds rows 16*(w%4) + lane/4 (+8),
