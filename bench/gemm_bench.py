@@ -59,11 +59,14 @@ def main():
         kernel = module.get_function("kuai_gemm_tn_f16")
         desc = f"mma.sync, block tile {BM}x{BN}x32, 4 stages, 8 warps"
     else:
-        BN = 128
-        SMEM = 2 * 5 * 128 * 64 * 2 + 1024
+        BN = args.bn
+        stages = 5 if BN == 128 else 4
+        SMEM = stages * (128 + BN) * 64 * 2 + 1024
         try:
             with open(os.path.join(TEMPLATES, "gemm_tn_f16_sm90a.cu")) as f:
-                module = cupy.RawModule(code=f.read(), options=("-arch=sm_90a",),
+                module = cupy.RawModule(code=f.read(),
+                                        options=("-arch=sm_90a", f"-DBN={BN}",
+                                                 f"-DSTAGES={stages}"),
                                         backend="nvrtc")
             kernel = module.get_function("kuai_gemm_tn_f16_sm90a")
             how = "NVRTC"
@@ -72,7 +75,8 @@ def main():
             module = cupy.RawModule(path=args.cubin)
             kernel = module.get_function("kuai_gemm_tn_f16_sm90a")
             how = "nvcc cubin"
-        desc = f"wgmma m64n128k16 ({how}), block tile 128x128x64, 5 stages, 2 warpgroups, one wgmma group in flight"
+        desc = (f"wgmma m64n{BN}k16 ({how}), block tile 128x{BN}x64, {stages} stages, "
+                "2 warpgroups, one wgmma group in flight")
     kernel.max_dynamic_shared_size_bytes = SMEM
 
     shapes = [("square", 4096, 4096, 4096)]
