@@ -19,21 +19,11 @@ import time
 import numpy as np
 import torch
 import transformers
-from onnx import numpy_helper
 
 
-class LogitsOnly(torch.nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids):
-        return self.model(input_ids=input_ids, use_cache=False).logits
-
-
-def save(array, name, path):
-    with open(path, "wb") as f:
-        f.write(numpy_helper.from_array(array, name).SerializeToString())
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "models", "families"))
+from make_families import LogitsOnly, save_tensor as save  # noqa: E402
 
 
 def measured(cmd, **kwargs):
