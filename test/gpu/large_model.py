@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import torch
 import transformers
 
