@@ -46,9 +46,11 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--commit", default="unknown")
     p.add_argument("--bn", type=int, default=128, help="block tile columns (mma.sync)")
-    p.add_argument("--kernel", choices=["mma", "wgmma"], default="wgmma")
+    p.add_argument("--kernel", choices=["mma", "wgmma", "gemv"], default="wgmma")
     p.add_argument("--cubin", help="prebuilt sm_90a cubin, when NVRTC lacks sm_90a")
     args = p.parse_args()
+    if args.kernel == "gemv":
+        return gemv_main(args)
     if args.kernel == "mma":
         BN = args.bn
         SMEM = STAGES * (BM + BN) * LDS * 2
@@ -118,6 +120,55 @@ def main():
         rows.append(f"| {label} | {m} | {n} | {k} | {fk:.1f} | {fc:.1f} | {fk / fc:.2f} | "
                     f"{100 * fk / PEAK:.1f}% | {err:.1e} |")
         print(rows[-1], flush=True)
+    with open(args.out, "w") as f:
+        f.write("\n".join(rows) + "\n")
+    return 0
+
+
+def gemv_main(args):
+    """Decode shapes (M = 1, 16) with the GEMV template; bandwidth is the
+    bytes of W, A and C over the time, next to 3.0 TB/s (device copy)."""
+    name = torch.cuda.get_device_name(0)
+    rows = [f"# GEMV (M = 1, 16): kuai template vs cuBLAS\n",
+            f"device: {name}; date: 2026-11-22; commit: {args.commit}; torch "
+            f"{torch.__version__} (cuBLAS), CuPy {cupy.__version__}; kuai: "
+            "gemv_tn_f16 (NVRTC), warp per output column, 16-byte loads, 4 in flight\n",
+            "| shape | M | N | K | kuai µs | cuBLAS µs | kuai / cuBLAS (speed) | "
+            "kuai GB/s | % of 3.0 TB/s | rel. L2 vs cuBLAS |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    with open(os.path.join(TEMPLATES, "gemv_tn_f16.cu")) as f:
+        source = f.read()
+    torch.manual_seed(0)
+    for m in (1, 16):
+        module = cupy.RawModule(code=source, options=("-arch=sm_90", f"-DROWS={m}"),
+                                backend="nvrtc")
+        kernel = module.get_function("kuai_gemv_tn_f16")
+        for label, n, k in [("8B qkv", 6144, 4096), ("8B o", 4096, 4096),
+                            ("8B gate_up", 28672, 4096), ("8B down", 4096, 14336),
+                            ("8B lm_head", 128256, 4096)]:
+            a = torch.randn(m, k, device="cuda", dtype=torch.float16)
+            w = torch.randn(n, k, device="cuda", dtype=torch.float16) / k ** 0.5
+            c = torch.empty(m, n, device="cuda", dtype=torch.float16)
+            c.fill_(float("nan"))
+            ca, cw, cc = (cupy.from_dlpack(t) for t in (a, w, c))
+
+            def run_kuai():
+                kernel((n // 8,), (256,), (ca, cw, cc, cupy.int32(n), cupy.int32(k)))
+
+            def run_cublas():
+                torch.matmul(a, w.t())
+
+            run_kuai()
+            ref = torch.matmul(a, w.t())
+            torch.cuda.synchronize()
+            err = ((c.float() - ref.float()).norm() / ref.float().norm()).item()
+            if c.isnan().any():
+                err = float("nan")
+            tk, tc = timed(run_kuai, iters=100), timed(run_cublas, iters=100)
+            gbs = (n * k + m * k + m * n) * 2 / tk / 1e9
+            rows.append(f"| {label} | {m} | {n} | {k} | {tk * 1e6:.1f} | {tc * 1e6:.1f} | "
+                        f"{tc / tk:.2f} | {gbs:.0f} | {100 * gbs / 3000:.0f}% | {err:.1e} |")
+            print(rows[-1], flush=True)
     with open(args.out, "w") as f:
         f.write("\n".join(rows) + "\n")
     return 0

@@ -15,3 +15,5 @@ check gemm_tn_f16.cu sm_90 -arch=sm_90
 check gemm_tn_f16.cu sm_90 -arch=sm_90 -DBN=256
 check gemm_tn_f16_sm90a.cu sm_90a -gencode=arch=compute_90a,code=sm_90a
 check gemm_tn_f16_sm90a.cu sm_90a -gencode=arch=compute_90a,code=sm_90a -DBN=256 -DSTAGES=4
+check gemv_tn_f16.cu sm_90 -arch=sm_90 -DROWS=1
+check gemv_tn_f16.cu sm_90 -arch=sm_90 -DROWS=16
