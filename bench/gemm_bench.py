@@ -48,6 +48,8 @@ def main():
     p.add_argument("--bn", type=int, default=128, help="block tile columns (mma.sync)")
     p.add_argument("--kernel", choices=["mma", "wgmma", "gemv"], default="wgmma")
     p.add_argument("--cubin", help="prebuilt sm_90a cubin, when NVRTC lacks sm_90a")
+    p.add_argument("--unroll", type=int, default=4, help="GEMV loads in flight per lane")
+    p.add_argument("--rows", default="1,16", help="GEMV row counts")
     args = p.parse_args()
     if args.kernel == "gemv":
         return gemv_main(args)
@@ -132,15 +134,17 @@ def gemv_main(args):
     rows = [f"# GEMV (M = 1, 16): kuai template vs cuBLAS\n",
             f"device: {name}; date: 2026-11-22; commit: {args.commit}; torch "
             f"{torch.__version__} (cuBLAS), CuPy {cupy.__version__}; kuai: "
-            "gemv_tn_f16 (NVRTC), warp per output column, 16-byte loads, 4 in flight\n",
+            f"gemv_tn_f16 (NVRTC), warp per output column, 16-byte loads, "
+            f"{args.unroll} in flight\n",
             "| shape | M | N | K | kuai µs | cuBLAS µs | kuai / cuBLAS (speed) | "
             "kuai GB/s | % of 3.0 TB/s | rel. L2 vs cuBLAS |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     with open(os.path.join(TEMPLATES, "gemv_tn_f16.cu")) as f:
         source = f.read()
     torch.manual_seed(0)
-    for m in (1, 16):
-        module = cupy.RawModule(code=source, options=("-arch=sm_90", f"-DROWS={m}"),
+    for m in (int(r) for r in args.rows.split(",")):
+        module = cupy.RawModule(code=source, options=("-arch=sm_90", f"-DROWS={m}",
+                                                      f"-DUNROLL={args.unroll}"),
                                 backend="nvrtc")
         kernel = module.get_function("kuai_gemv_tn_f16")
         for label, n, k in [("8B qkv", 6144, 4096), ("8B o", 4096, 4096),

@@ -10,7 +10,9 @@
 #define ROWS 1
 #endif
 #define WARPS 8
+#ifndef UNROLL
 #define UNROLL 4
+#endif
 
 typedef unsigned short half_t;
 
