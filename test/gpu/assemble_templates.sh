@@ -17,3 +17,5 @@ check gemm_tn_f16_sm90a.cu sm_90a -gencode=arch=compute_90a,code=sm_90a
 check gemm_tn_f16_sm90a.cu sm_90a -gencode=arch=compute_90a,code=sm_90a -DBN=256 -DSTAGES=4
 check gemv_tn_f16.cu sm_90 -arch=sm_90 -DROWS=1
 check gemv_tn_f16.cu sm_90 -arch=sm_90 -DROWS=16
+check flash_attn_fwd_f16.cu sm_90 -arch=sm_90 -DHEAD_DIM=128
+check flash_attn_fwd_f16.cu sm_90 -arch=sm_90 -DHEAD_DIM=64 -DCAUSAL=0
