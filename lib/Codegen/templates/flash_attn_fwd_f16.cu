@@ -20,6 +20,8 @@
 #define SN (BLOCK_N / 8)   // n8 tiles of the scores
 
 typedef unsigned short half_t;
+// NVRTC has no math.h.
+#define KUAI_INF __int_as_float(0x7f800000)
 
 __device__ __forceinline__ unsigned smem_addr(const void *p) {
   return (unsigned)__cvta_generic_to_shared(p);
@@ -92,7 +94,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
   for (int j = 0; j < DN; ++j)
     acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
-  float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f; // rows g, g+8
+  float m0 = -KUAI_INF, m1 = -KUAI_INF, l0 = 0.f, l1 = 0.f; // rows g, g+8
   const int row0 = q0 + warp * 16 + lane / 4; // this thread's first row
 
   const int tiles = CAUSAL ? (q0 + BLOCK_M) / BLOCK_N : S / BLOCK_N;
@@ -130,7 +132,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
         int row = row0 + (e / 2) * 8;
         float x = s[j][e] * log2e_scale;
         if (CAUSAL && col > row)
-          x = -INFINITY;
+          x = -KUAI_INF;
         s[j][e] = x;
         if (e < 2)
           mx0 = fmaxf(mx0, x);
