@@ -3,8 +3,7 @@
 // query attention: query head h reads kv head h / (Hq / Hkv)), O like Q.
 // One block = 64 query rows (4 warps x 16), looping over 64-key tiles with
 // an online softmax; S = Q·Kᵀ and O += P·V on mma.sync m16n8k16, P kept in
-// registers; the next K/V tile loads while the current one is used. CAUSAL
-// masks keys after the query. S must be a multiple of 64.
+// registers. CAUSAL masks keys after the query. S must be a multiple of 64.
 
 #ifndef HEAD_DIM
 #define HEAD_DIM 128
@@ -65,11 +64,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
                             half_t *__restrict__ O, int S, int Hq, int Hkv,
                             float scale) {
   extern __shared__ __align__(16) half_t smem[];
-  // Q, then two buffers each of K and V: the next tile loads while this one
-  // is used.
-  half_t *sQ = smem, *sK0 = sQ + BLOCK_M * LDS;
-  auto sK = [&](int t) { return sK0 + (t % 2) * 2 * BLOCK_N * LDS; };
-  auto sV = [&](int t) { return sK(t) + BLOCK_N * LDS; };
+  half_t *sQ = smem, *sK = sQ + BLOCK_M * LDS, *sV = sK + BLOCK_N * LDS;
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int bh = blockIdx.y, b = bh / Hq, h = bh % Hq;
   const int hk = h / (Hq / Hkv);
@@ -103,18 +98,14 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   const int row0 = q0 + warp * 16 + lane / 4; // this thread's first row
 
   const int tiles = CAUSAL ? (q0 + BLOCK_M) / BLOCK_N : S / BLOCK_N;
-  load(sK(0), k);
-  load(sV(0), v);
-  asm volatile("cp.async.commit_group;\n");
   for (int t = 0; t < tiles; ++t) {
     const int k0 = t * BLOCK_N;
-    asm volatile("cp.async.wait_group 0;\n");
-    __syncthreads(); // tile t has landed; tile t - 1 is no longer read
-    if (t + 1 < tiles) {
-      load(sK(t + 1), k + (size_t)(k0 + BLOCK_N) * HEAD_DIM);
-      load(sV(t + 1), v + (size_t)(k0 + BLOCK_N) * HEAD_DIM);
-    }
+    __syncthreads(); // previous tile fully used
+    load(sK, k + (size_t)k0 * HEAD_DIM);
+    load(sV, v + (size_t)k0 * HEAD_DIM);
     asm volatile("cp.async.commit_group;\n");
+    asm volatile("cp.async.wait_group 0;\n");
+    __syncthreads();
 
     float s[SN][4];
 #pragma unroll
@@ -125,8 +116,8 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
       for (int j = 0; j < SN; j += 2) {
         unsigned r[4];
-        ldsm_x4(r, sK(t) + (j * 8 + (lane % 8) + (lane / 16) * 8) * LDS +
-                       kk * 16 + ((lane / 8) % 2) * 8);
+        ldsm_x4(r, sK + (j * 8 + (lane % 8) + (lane / 16) * 8) * LDS + kk * 16 +
+                       ((lane / 8) % 2) * 8);
         unsigned b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
         mma(s[j], qf[kk], b0);
         mma(s[j + 1], qf[kk], b1);
@@ -185,8 +176,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
       for (int j = 0; j < DN; j += 2) {
         unsigned r[4];
-        ldsm_x4_trans(r, sV(t) + (c * 16 + lane % 16) * LDS + j * 8 +
-                             (lane / 16) * 8);
+        ldsm_x4_trans(r, sV + (c * 16 + lane % 16) * LDS + j * 8 + (lane / 16) * 8);
         unsigned b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
         mma(acc[j], pa, b0);
         mma(acc[j + 1], pa, b1);
