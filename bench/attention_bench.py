@@ -27,7 +27,8 @@ def main():
     d, hq, hkv = 128, 32, 8
     with open(os.path.join(TEMPLATES, "flash_attn_fwd_f16.cu")) as f:
         module = cupy.RawModule(code=f.read(),
-                                options=("-arch=sm_90", f"-DHEAD_DIM={d}", "-DCAUSAL=1"),
+                                options=("-arch=sm_90", f"-DHEAD_DIM={d}", "-DCAUSAL=1",
+                                         f"-I{TEMPLATES}"),
                                 backend="nvrtc")
     kernel = module.get_function("kuai_flash_attn_fwd_f16")
     smem = 3 * 64 * (d + 8) * 2

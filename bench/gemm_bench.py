@@ -58,7 +58,8 @@ def main():
         SMEM = STAGES * (BM + BN) * LDS * 2
         with open(os.path.join(TEMPLATES, "gemm_tn_f16.cu")) as f:
             module = cupy.RawModule(code=f.read(),
-                                    options=("-arch=sm_90", "--std=c++17", f"-DBN={BN}"),
+                                    options=("-arch=sm_90", "--std=c++17", f"-DBN={BN}",
+                                             f"-I{TEMPLATES}"),
                                     backend="nvrtc")
         kernel = module.get_function("kuai_gemm_tn_f16")
         desc = f"mma.sync, block tile {BM}x{BN}x32, 4 stages, 8 warps"

@@ -7,7 +7,7 @@ command -v nvcc >/dev/null || { echo "SKIPPED: nvcc not found (CUDA toolkit)"; e
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 check() { # file arch gencode [defines...]
   local f="$1" arch="$2" gencode="$3"; shift 3
-  nvcc -ptx "$gencode" "$@" "$src/$f" -o "$tmp/k.ptx"
+  nvcc -ptx "$gencode" -I"$src" "$@" "$src/$f" -o "$tmp/k.ptx"
   ptxas -arch="$arch" "$tmp/k.ptx" -o "$tmp/k.cubin"
   echo "ok  $f $arch $*"
 }

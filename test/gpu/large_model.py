@@ -7,7 +7,7 @@ the kuai bundle on it: import + kuai-raise (time, peak memory, op histogram,
 --require-raised) and the reference executor after raising against
 PyTorch's logits. Writes a report.
 
-    python3 test/gpu/large_model.py --bundle kuai-bundle --work /tmp/big --out $OUT
+    python3 test/gpu/large_model.py --bundle kuai-bundle --work big-model --out $OUT
 """
 import argparse
 import os

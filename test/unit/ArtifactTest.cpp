@@ -13,7 +13,8 @@
 namespace {
 
 std::string tempPath(const char *name) {
-  return "/tmp/kuai-artifact-test-" + std::to_string(getpid()) + "-" + name;
+  return ::testing::TempDir() + "kuai-artifact-test-" + std::to_string(getpid()) +
+         "-" + name;
 }
 
 std::vector<char> readFile(const std::string &path) {

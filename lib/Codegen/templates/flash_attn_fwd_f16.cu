@@ -19,43 +19,10 @@
 #define DN (HEAD_DIM / 8)  // n8 tiles of the output
 #define SN (BLOCK_N / 8)   // n8 tiles of the scores
 
-typedef unsigned short half_t;
+#include "kuai_mma.cuh"
+
 // NVRTC has no math.h.
 #define KUAI_INF __int_as_float(0x7f800000)
-
-__device__ __forceinline__ unsigned smem_addr(const void *p) {
-  return (unsigned)__cvta_generic_to_shared(p);
-}
-__device__ __forceinline__ void cp_async16(void *dst, const void *src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(
-                   smem_addr(dst)),
-               "l"(src));
-}
-__device__ __forceinline__ void ldsm_x4(unsigned *r, const void *p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
-__device__ __forceinline__ void ldsm_x4_trans(unsigned *r, const void *p) {
-  asm volatile(
-      "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-      : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-      : "r"(smem_addr(p)));
-}
-__device__ __forceinline__ void mma(float *c, const unsigned *a,
-                                    const unsigned *b) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
-               "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]),
-                 "r"(b[1]));
-}
-__device__ __forceinline__ unsigned pack(float lo, float hi) {
-  unsigned short l, h;
-  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(l) : "f"(lo));
-  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(hi));
-  return (unsigned)l | ((unsigned)h << 16);
-}
 
 extern "C" __global__ void __launch_bounds__(THREADS)
     kuai_flash_attn_fwd_f16(const half_t *__restrict__ Q,
@@ -88,7 +55,7 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   unsigned qf[DK][4];
 #pragma unroll
   for (int kk = 0; kk < DK; ++kk)
-    ldsm_x4(qf[kk], sQ + (warp * 16 + lane % 16) * LDS + kk * 16 + (lane / 16) * 8);
+    ldmatrix_x4(qf[kk], sQ + (warp * 16 + lane % 16) * LDS + kk * 16 + (lane / 16) * 8);
 
   float acc[DN][4];
 #pragma unroll
@@ -116,11 +83,11 @@ extern "C" __global__ void __launch_bounds__(THREADS)
 #pragma unroll
       for (int j = 0; j < SN; j += 2) {
         unsigned r[4];
-        ldsm_x4(r, sK + (j * 8 + (lane % 8) + (lane / 16) * 8) * LDS + kk * 16 +
+        ldmatrix_x4(r, sK + (j * 8 + (lane % 8) + (lane / 16) * 8) * LDS + kk * 16 +
                        ((lane / 8) % 2) * 8);
         unsigned b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-        mma(s[j], qf[kk], b0);
-        mma(s[j + 1], qf[kk], b1);
+        mma_16816(s[j], qf[kk], b0);
+        mma_16816(s[j + 1], qf[kk], b1);
       }
     // Scale (base 2), mask, online softmax over this thread's two rows.
     float mx0 = m0, mx1 = m1;
@@ -169,17 +136,17 @@ extern "C" __global__ void __launch_bounds__(THREADS)
     // O += P·V: P's accumulator pairs are the A fragments of k16 chunks.
 #pragma unroll
     for (int c = 0; c < BLOCK_N / 16; ++c) {
-      unsigned pa[4] = {pack(s[2 * c][0], s[2 * c][1]),
-                        pack(s[2 * c][2], s[2 * c][3]),
-                        pack(s[2 * c + 1][0], s[2 * c + 1][1]),
-                        pack(s[2 * c + 1][2], s[2 * c + 1][3])};
+      unsigned pa[4] = {pack_half2(s[2 * c][0], s[2 * c][1]),
+                        pack_half2(s[2 * c][2], s[2 * c][3]),
+                        pack_half2(s[2 * c + 1][0], s[2 * c + 1][1]),
+                        pack_half2(s[2 * c + 1][2], s[2 * c + 1][3])};
 #pragma unroll
       for (int j = 0; j < DN; j += 2) {
         unsigned r[4];
-        ldsm_x4_trans(r, sV + (c * 16 + lane % 16) * LDS + j * 8 + (lane / 16) * 8);
+        ldmatrix_x4_trans(r, sV + (c * 16 + lane % 16) * LDS + j * 8 + (lane / 16) * 8);
         unsigned b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-        mma(acc[j], pa, b0);
-        mma(acc[j + 1], pa, b1);
+        mma_16816(acc[j], pa, b0);
+        mma_16816(acc[j + 1], pa, b1);
       }
     }
   }
@@ -194,8 +161,8 @@ extern "C" __global__ void __launch_bounds__(THREADS)
   for (int j = 0; j < DN; ++j) {
     int col = j * 8 + (lane % 4) * 2;
     *(unsigned *)(o + (size_t)r * HEAD_DIM + col) =
-        pack(acc[j][0] * inv0, acc[j][1] * inv0);
+        pack_half2(acc[j][0] * inv0, acc[j][1] * inv0);
     *(unsigned *)(o + (size_t)(r + 8) * HEAD_DIM + col) =
-        pack(acc[j][2] * inv1, acc[j][3] * inv1);
+        pack_half2(acc[j][2] * inv1, acc[j][3] * inv1);
   }
 }
