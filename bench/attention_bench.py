@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gemm_bench import TEMPLATES, timed  # noqa: E402
+from gemm_bench import TEMPLATES, rel_error, timed, write_table  # noqa: E402
 
 
 def main():
@@ -63,15 +63,12 @@ def main():
                                              is_causal=True, enable_gqa=True)
         sdpa = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
         torch.cuda.synchronize()
-        rel = lambda x: ((x.float() - ref).norm() / ref.norm()).item()
-        ek = float("nan") if o.isnan().any() else rel(o)
         tk, ts = timed(run_kuai), timed(run_sdpa)
         flop = 4 * b * hq * s * s * d / 2
         rows.append(f"| {b} | {s} | {tk * 1e6:.0f} | {ts * 1e6:.0f} | {ts / tk:.2f} | "
-                    f"{flop / tk / 1e12:.0f} | {ek:.1e} | {rel(sdpa):.1e} |")
+                    f"{flop / tk / 1e12:.0f} | {rel_error(o, ref):.1e} | {rel_error(sdpa, ref):.1e} |")
         print(rows[-1], flush=True)
-    with open(args.out, "w") as f:
-        f.write("\n".join(rows) + "\n")
+    write_table(args.out, rows)
     return 0
 
 

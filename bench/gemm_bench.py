@@ -41,6 +41,20 @@ def timed(fn, iters=30, warmup=5):
     return times[len(times) // 2] / 1e3  # median, seconds
 
 
+def rel_error(out, ref):
+    """Relative L2 error of `out` against `ref`; NaN when an element of the
+    NaN-poisoned output was left unwritten."""
+    if out.isnan().any():
+        return float("nan")
+    ref = ref.float()
+    return ((out.float() - ref).norm() / ref.norm()).item()
+
+
+def write_table(path, rows):
+    with open(path, "w") as f:
+        f.write("\n".join(rows) + "\n")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", required=True)
@@ -114,17 +128,14 @@ def main():
         run_kuai()
         ref = torch.matmul(a, w.t())
         torch.cuda.synchronize()
-        err = ((c.float() - ref.float()).norm() / ref.float().norm()).item()
-        if c.isnan().any():
-            err = float("nan")
+        err = rel_error(c, ref)
         flop = 2.0 * m * n * k
         tk, tc = timed(run_kuai), timed(run_cublas)
         fk, fc = flop / tk / 1e12, flop / tc / 1e12
         rows.append(f"| {label} | {m} | {n} | {k} | {fk:.1f} | {fc:.1f} | {fk / fc:.2f} | "
                     f"{100 * fk / PEAK:.1f}% | {err:.1e} |")
         print(rows[-1], flush=True)
-    with open(args.out, "w") as f:
-        f.write("\n".join(rows) + "\n")
+    write_table(args.out, rows)
     return 0
 
 
@@ -166,16 +177,13 @@ def gemv_main(args):
             run_kuai()
             ref = torch.matmul(a, w.t())
             torch.cuda.synchronize()
-            err = ((c.float() - ref.float()).norm() / ref.float().norm()).item()
-            if c.isnan().any():
-                err = float("nan")
+            err = rel_error(c, ref)
             tk, tc = timed(run_kuai, iters=100), timed(run_cublas, iters=100)
             gbs = (n * k + m * k + m * n) * 2 / tk / 1e9
             rows.append(f"| {label} | {m} | {n} | {k} | {tk * 1e6:.1f} | {tc * 1e6:.1f} | "
                         f"{tc / tk:.2f} | {gbs:.0f} | {100 * gbs / 3000:.0f}% | {err:.1e} |")
             print(rows[-1], flush=True)
-    with open(args.out, "w") as f:
-        f.write("\n".join(rows) + "\n")
+    write_table(args.out, rows)
     return 0
 
 

@@ -29,12 +29,12 @@ std::optional<std::pair<Value, bool>> matchWeight(Value w) {
   return std::nullopt;
 }
 
-/// A linear that replaces `anchor` when its inferred type passes `accept`;
-/// null, with nothing left built, otherwise (a failing pattern must not
-/// change the IR). A null `bias` means none.
-Value createLinear(PatternRewriter &rewriter, Operation *anchor, Value x,
-                   Value w, Value bias, bool transposed,
-                   function_ref<bool(Type)> accept) {
+/// Replaces `anchor` by a linear when the linear's inferred type passes
+/// `accept`; otherwise fails with nothing left built (a failing pattern must
+/// not change the IR). A null `bias` means none.
+LogicalResult replaceWithLinear(PatternRewriter &rewriter, Operation *anchor,
+                                Value x, Value w, Value bias, bool transposed,
+                                function_ref<bool(Type)> accept) {
   Operation *none = nullptr;
   if (!bias) {
     none = NoneOp::create(rewriter, anchor->getLoc(), rewriter.getNoneType());
@@ -47,9 +47,10 @@ Value createLinear(PatternRewriter &rewriter, Operation *anchor, Value x,
     rewriter.eraseOp(op);
     if (none)
       rewriter.eraseOp(none);
-    return {};
+    return failure();
   }
-  return op.getResult();
+  rewriter.replaceOp(anchor, op.getResult());
+  return success();
 }
 
 struct MatMulToLinear : OpRewritePattern<MatMulOp> {
@@ -59,13 +60,9 @@ struct MatMulToLinear : OpRewritePattern<MatMulOp> {
     auto weight = matchWeight(op.getRhs());
     if (!weight || getRank(op.getLhs()) < 2)
       return failure();
-    Value y =
-        createLinear(rewriter, op, op.getLhs(), weight->first, Value(),
-                     weight->second, [&](Type t) { return t == op.getType(); });
-    if (!y)
-      return failure();
-    rewriter.replaceOp(op, y);
-    return success();
+    return replaceWithLinear(rewriter, op, op.getLhs(), weight->first, Value(),
+                             weight->second,
+                             [&](Type t) { return t == op.getType(); });
   }
 };
 
@@ -80,12 +77,8 @@ struct GemmToLinear : OpRewritePattern<GemmOp> {
     if (!isa<NoneType>(bias.getType()) &&
         !(isConstantTensor(bias) && getRank(bias) == 1))
       return failure();
-    Value y = createLinear(rewriter, op, op.getA(), op.getB(), bias,
-                           op.getTransB() != 0, [](Type) { return true; });
-    if (!y)
-      return failure();
-    rewriter.replaceOp(op, y);
-    return success();
+    return replaceWithLinear(rewriter, op, op.getA(), op.getB(), bias,
+                             op.getTransB() != 0, [](Type) { return true; });
   }
 };
 
@@ -137,13 +130,10 @@ struct LinearThroughFlatten : OpRewritePattern<ReshapeOp> {
     for (size_t i = 0; i + 1 < x->size(); ++i)
       if (!(*x)[i].isKnown() || (*x)[i] != (*out)[i])
         return failure();
-    Value y = createLinear(rewriter, op, flatten.getData(), linear.getWeight(),
-                           linear.getBias(), linear.getTransposeWeight(),
-                           [&](Type t) { return getSymDims(t) == out; });
-    if (!y)
-      return failure();
-    rewriter.replaceOp(op, y);
-    return success();
+    return replaceWithLinear(rewriter, op, flatten.getData(),
+                             linear.getWeight(), linear.getBias(),
+                             linear.getTransposeWeight(),
+                             [&](Type t) { return getSymDims(t) == out; });
   }
 };
 
