@@ -1,11 +1,12 @@
 //===- CompileDriver.cpp - kuai-compile -----------------------------------===//
 //
 // One phase table drives the stop points (`--emit`), the way IREE's
-// `--compile-to` does. Phases that later issues add (transformer, kernels,
-// ptx, artifact) extend the table.
+// `--compile-to` does: import, graph, transformer (MLIR pass pipelines),
+// then kernels, ptx and artifact (lib/Codegen).
 //
 //===----------------------------------------------------------------------===//
 
+#include "kuai/Codegen/KernelProgram.h"
 #include "kuai/Dialect/KuaiDialect.h"
 #include "kuai/Driver/Drivers.h"
 #include "kuai/Import/ModelLoader.h"
@@ -22,6 +23,7 @@
 #include "llvm/Support/Format.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/ToolOutputFile.h"
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -30,7 +32,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Phase { Import, Graph, Transformer };
+enum class Phase { Import, Graph, Transformer, Kernels, Ptx, Artifact };
 
 struct PhaseInfo {
   Phase phase;
@@ -48,7 +50,40 @@ const PhaseInfo kPhases[] = {
     {Phase::Transformer, "transformer",
      "transformer IR after kuai-raise (attention, norms, rotary, linear, ...)",
      kuai::buildRaisePipeline},
+    {Phase::Kernels, "kernels",
+     "kernel launches over buffers after kuai-lower-to-kernels, "
+     "kuai-fuse-kernels and kuai-plan-memory",
+     nullptr},
+    {Phase::Ptx, "ptx", "the PTX modules (generated kernels, then templates)",
+     nullptr},
+    {Phase::Artifact, "artifact", "model.kuai for the runtime (needs -o)",
+     nullptr},
 };
+
+/// Prints one line per finished phase once compiling takes a while.
+class Progress {
+public:
+  void done(const char *phase) {
+    double s = std::chrono::duration<double>(
+                   std::chrono::steady_clock::now() - start)
+                   .count();
+    if (s >= 2.0 || shown) {
+      llvm::errs() << llvm::format("kuai-compile: %-12s done at %6.1f s\n",
+                                   phase, s);
+      shown = true;
+    }
+  }
+
+private:
+  std::chrono::steady_clock::time_point start =
+      std::chrono::steady_clock::now();
+  bool shown = false;
+};
+
+int fail(const llvm::Twine &message) {
+  llvm::errs() << "kuai-compile: error: " << message << "\n";
+  return 1;
+}
 
 /// Ops that are transformer-level, single-op activations (a pooler's tanh),
 /// or data movement and index plumbing (position and token-type ids) that
@@ -150,7 +185,31 @@ int kuai::compileMain(int argc, char **argv) {
       cl::values(
           clEnumValN(Phase::Import, "import", kPhases[0].help),
           clEnumValN(Phase::Graph, "graph", kPhases[1].help),
-          clEnumValN(Phase::Transformer, "transformer", kPhases[2].help)));
+          clEnumValN(Phase::Transformer, "transformer", kPhases[2].help),
+          clEnumValN(Phase::Kernels, "kernels", kPhases[3].help),
+          clEnumValN(Phase::Ptx, "ptx", kPhases[4].help),
+          clEnumValN(Phase::Artifact, "artifact", kPhases[5].help)));
+  cl::opt<std::string> dtype(
+      "dtype",
+      cl::desc("Precision of weights and activations on the GPU: auto (the "
+               "model's), fp32, fp16 or bf16; accumulation is fp32"),
+      cl::init("auto"));
+  cl::opt<int64_t> maxBatch("max-batch",
+                            cl::desc("Largest `batch` the artifact runs "
+                                     "(memory is planned for it)"),
+                            cl::init(16));
+  cl::opt<int64_t> maxSeq("max-seq",
+                          cl::desc("Largest `seq` the artifact runs"),
+                          cl::init(1024));
+  cl::list<std::string> maxDims(
+      "max-dim", cl::desc("Bound of another symbolic dimension"),
+      cl::value_desc("name=N"));
+  cl::opt<std::string> target("target",
+                              cl::desc("GPU architecture (default sm_90)"),
+                              cl::init("sm_90"));
+  cl::opt<bool> noFuse("no-fuse",
+                       cl::desc("Skip kuai-fuse-kernels (one launch per op)"),
+                       cl::init(false));
   cl::opt<bool> requireRaised(
       "require-raised",
       cl::desc("Fail, listing them, when primitive ops are left after "
@@ -185,8 +244,18 @@ int kuai::compileMain(int argc, char **argv) {
   OwningOpRef<ModuleOp> module = loadModel(&context, input);
   if (!module)
     return 1;
+  if (dtype != "auto" && dtype != "fp32" && dtype != "fp16" &&
+      dtype != "bf16")
+    return fail("--dtype must be auto, fp32, fp16 or bf16, got '" + dtype +
+                "'");
+  if (emit == Phase::Artifact && output == "-")
+    return fail("--emit=artifact writes a file: give -o model.kuai");
+  Progress progress;
+  progress.done("import");
   std::map<std::string, int> beforeRaise;
   for (const PhaseInfo &info : kPhases) {
+    if (!info.build && info.phase != Phase::Import)
+      break; // the codegen phases follow below
     if (info.phase == Phase::Transformer)
       beforeRaise = histogram(*module);
     if (info.build) {
@@ -194,9 +263,71 @@ int kuai::compileMain(int argc, char **argv) {
       info.build(pm);
       if (failed(pm.run(*module)))
         return 1;
+      progress.done(info.name);
     }
     if (info.phase == emit)
       break;
+  }
+  if (emit >= Phase::Kernels) {
+    auto func = module->lookupSymbol<func::FuncOp>("main");
+    if (!func)
+      return fail(input + ": no func.func @main");
+    kuai::codegen::CompileOptions options;
+    options.dtype = dtype;
+    options.target = target;
+    options.fuse = !noFuse;
+    options.bounds["batch"] = maxBatch;
+    options.bounds["seq"] = maxSeq;
+    for (const std::string &d : maxDims) {
+      auto [name, value] = llvm::StringRef(d).split('=');
+      int64_t v;
+      if (value.getAsInteger(10, v) || v <= 0)
+        return fail("--max-dim expects name=N, got '" + d + "'");
+      options.bounds[name] = v;
+    }
+    auto program = kuai::codegen::lowerToKernels(func, options);
+    if (!program)
+      return fail(llvm::toString(program.takeError()));
+    if (options.fuse)
+      kuai::codegen::fuseKernels(*program);
+    kuai::codegen::finalizeGeneratedLaunches(*program);
+    if (llvm::Error e = kuai::codegen::planMemory(*program))
+      return fail(llvm::toString(std::move(e)));
+    progress.done("kernels");
+    std::string error;
+    if (emit == Phase::Kernels) {
+      auto out = openOutputFile(output, &error);
+      if (!out)
+        return fail(error);
+      kuai::codegen::printKernelProgram(*program, out->os());
+      out->keep();
+      return 0;
+    }
+    auto generated = kuai::codegen::generateElementwisePtx(*program);
+    if (!generated)
+      return fail(llvm::toString(generated.takeError()));
+    auto templates = kuai::codegen::compileTemplatesPtx(*program);
+    if (!templates)
+      return fail(llvm::toString(templates.takeError()));
+    progress.done("ptx");
+    if (emit == Phase::Ptx) {
+      auto out = openOutputFile(output, &error);
+      if (!out)
+        return fail(error);
+      out->os() << "// module generated\n" << *generated
+                << "\n// module templates\n" << *templates;
+      out->keep();
+      return 0;
+    }
+    if (llvm::Error e = kuai::codegen::writeArtifact(*program, *generated,
+                                                     *templates, output))
+      return fail(llvm::toString(std::move(e)));
+    progress.done("artifact");
+    llvm::errs() << "kuai-compile: wrote " << output << ": "
+                 << program->launches.size() << " launches, arena "
+                 << program->arenaBytes << " bytes at the bounds, weights "
+                 << program->weights.size() << " bytes\n";
+    return 0;
   }
   if (emit == Phase::Transformer) {
     // `--stats` is LLVM's own flag (registered by the command-line parser);

@@ -1,0 +1,162 @@
+//===- FuseKernels.cpp - Merge elementwise producers into consumers -------===//
+//
+// kuai-fuse-kernels: a generated kernel whose result is read by exactly
+// one other generated kernel, through one load that visits the result
+// contiguously, broadcast or permuted (a transpose), is inlined into that
+// load: its own loads are re-expressed over the consumer's coordinates, so
+// the intermediate buffer and a pass over memory disappear. Producers that
+// are model outputs or viewed by reshapes stay.
+//
+//===----------------------------------------------------------------------===//
+
+#include "kuai/Codegen/KernelProgram.h"
+#include "llvm/ADT/DenseMap.h"
+
+using namespace kuai;
+using namespace kuai::codegen;
+
+namespace {
+
+Dims contiguous(const Dims &dims) {
+  Dims s(dims.size(), SymExpr::constant(1));
+  for (int d = int(dims.size()) - 2; d >= 0; --d)
+    s[d] = s[d + 1] * dims[d + 1];
+  return s;
+}
+
+/// For each consumer dim, the producer dim it walks (-1: none, coordinate
+/// 0), or std::nullopt when the load is not a permutation/broadcast of the
+/// producer's contiguous layout.
+std::optional<llvm::SmallVector<int>> coordinateMap(const ExprNode &load,
+                                                    const Dims &consumerDims,
+                                                    const Dims &producerDims) {
+  if (load.indexBuffer >= 0 || load.base != SymExpr::constant(0))
+    return std::nullopt;
+  Dims contig = contiguous(producerDims);
+  llvm::SmallVector<int> map(consumerDims.size(), -1);
+  llvm::SmallVector<bool> covered(producerDims.size(), false);
+  for (size_t d = 0; d < consumerDims.size(); ++d) {
+    if (load.strides[d] == SymExpr::constant(0))
+      continue;
+    int found = -1;
+    for (size_t j = 0; j < producerDims.size(); ++j)
+      if (!covered[j] && producerDims[j] != SymExpr::constant(1) &&
+          contig[j] == load.strides[d] && producerDims[j] == consumerDims[d])
+        found = found < 0 ? int(j) : -2;
+    if (found < 0)
+      return std::nullopt; // no producer dim, or ambiguous
+    map[d] = found;
+    covered[found] = true;
+  }
+  for (size_t j = 0; j < producerDims.size(); ++j)
+    if (!covered[j] && producerDims[j] != SymExpr::constant(1))
+      return std::nullopt;
+  return map;
+}
+
+/// Strides over producer coordinates re-expressed over consumer ones.
+Dims remap(const Dims &strides, llvm::ArrayRef<int> map) {
+  Dims out;
+  for (int j : map)
+    out.push_back(j < 0 ? SymExpr::constant(0) : strides[j]);
+  return out;
+}
+
+bool tryFuse(KernelProgram &p, size_t consumerIndex) {
+  Launch &c = p.launches[consumerIndex];
+  if (!c.elementwise)
+    return false;
+  ElementwiseKernel &ck = *c.elementwise;
+  for (size_t ni = 0; ni < ck.nodes.size(); ++ni) {
+    if (ck.nodes[ni].kind != ExprNode::Kind::Load)
+      continue;
+    int x = ck.nodes[ni].buffer;
+    const Buffer &xb = p.buffers[x];
+    if (xb.kind != Buffer::Kind::Arena || xb.inputIndex >= 0 ||
+        xb.outputIndex >= 0)
+      continue;
+    // One writer (a generated kernel writing contiguously), one reader, no
+    // views of x.
+    int writer = -1, readers = 0;
+    bool viewed = false;
+    for (const Buffer &b : p.buffers)
+      viewed |= b.kind == Buffer::Kind::View && b.viewOf == x;
+    for (size_t li = 0; li < p.launches.size(); ++li) {
+      const Launch &l = p.launches[li];
+      for (int w : l.writes)
+        if (w == x)
+          writer = writer == -1 ? int(li) : -2;
+      for (int r : l.reads)
+        readers += r == x;
+    }
+    if (viewed || writer < 0 || readers != 1 || size_t(writer) > consumerIndex)
+      continue;
+    Launch &prod = p.launches[writer];
+    if (!prod.elementwise)
+      continue;
+    const ElementwiseKernel &pk = *prod.elementwise;
+    if (pk.outBase != SymExpr::constant(0) ||
+        pk.outStrides != contiguous(pk.dims) || pk.dims != xb.dims)
+      continue;
+    auto map = coordinateMap(ck.nodes[ni], ck.dims, pk.dims);
+    if (!map)
+      continue;
+    // Append the producer's nodes, re-expressed; the load becomes its root.
+    int offset = int(ck.nodes.size());
+    for (const ExprNode &n : pk.nodes) {
+      ExprNode m = n;
+      for (int &o : m.operands)
+        o += offset;
+      if (m.kind == ExprNode::Kind::Load) {
+        m.strides = remap(n.strides, *map);
+        if (m.indexBuffer >= 0)
+          m.indexStrides = remap(n.indexStrides, *map);
+      }
+      if (m.kind == ExprNode::Kind::Iota) {
+        int axis = -1;
+        for (size_t d = 0; d < map->size(); ++d)
+          if ((*map)[d] == n.axis)
+            axis = int(d);
+        if (axis < 0) { // a dim of size 1: coordinate 0
+          m.kind = ExprNode::Kind::Const;
+          m.value = 0;
+        } else {
+          m.axis = axis;
+        }
+      }
+      ck.nodes.push_back(std::move(m));
+    }
+    ExprNode &load = ck.nodes[ni];
+    DType stored = load.type;
+    load = ExprNode();
+    load.kind = ExprNode::Kind::Op;
+    load.op = "cast"; // keeps the rounding of the stored dtype
+    load.type = stored;
+    load.operands = {pk.root + offset};
+    // Reads: the consumer's minus x, plus the producer's.
+    llvm::erase(c.reads, x);
+    c.reads.append(prod.reads.begin(), prod.reads.end());
+    c.what = prod.what + "+" + c.what;
+    c.bytes = SymExpr::constant(0);
+    p.launches.erase(p.launches.begin() + writer);
+    return true;
+  }
+  return false;
+}
+
+} // namespace
+
+int kuai::codegen::fuseKernels(KernelProgram &program) {
+  int removed = 0;
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (size_t i = 0; i < program.launches.size(); ++i)
+      if (tryFuse(program, i)) {
+        ++removed;
+        changed = true;
+        break;
+      }
+  }
+  return removed;
+}

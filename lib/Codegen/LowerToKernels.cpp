@@ -1,0 +1,1011 @@
+//===- LowerToKernels.cpp - Transformer IR to kernel launches -------------===//
+//
+// kuai-lower-to-kernels: walks @main in order and gives every op a launch
+// over buffers. Matrix, norm, rotary, attention and MoE work goes to the
+// CUDA templates (generic_kernels.cu); elementwise arithmetic, casts and
+// data movement (transpose, slice, expand, split, concat, gather,
+// embedding, range) become generated kernels: an expression tree whose
+// leaves are strided loads, so movement costs no extra pass over memory
+// once fused. Reshapes, squeezes and unsqueezes are views (no launch).
+//
+//===----------------------------------------------------------------------===//
+
+#include "kuai/Codegen/KernelProgram.h"
+#include "kuai/Dialect/KuaiDialect.h"
+#include "kuai/Reference/Tensor.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringSet.h"
+#include <cmath>
+#include <cstring>
+
+using namespace mlir;
+using namespace kuai;
+using namespace kuai::codegen;
+
+namespace {
+
+uint16_t floatToHalfBits(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000;
+  int32_t exp = int32_t((x >> 23) & 0xff) - 127 + 15;
+  uint32_t mant = x & 0x7fffff;
+  if (((x >> 23) & 0xff) == 0xff) // inf / nan
+    return uint16_t(sign | 0x7c00 | (mant ? 0x200 : 0));
+  if (exp >= 31)
+    return uint16_t(sign | 0x7c00);
+  if (exp <= 0) { // subnormal or zero, round to nearest even
+    if (exp < -10)
+      return uint16_t(sign);
+    mant |= 0x800000;
+    uint32_t shift = uint32_t(14 - exp);
+    uint32_t half = mant >> shift, rest = mant & ((1u << shift) - 1),
+             mid = 1u << (shift - 1);
+    if (rest > mid || (rest == mid && (half & 1)))
+      ++half;
+    return uint16_t(sign | half);
+  }
+  uint32_t half = sign | (uint32_t(exp) << 10) | (mant >> 13);
+  uint32_t rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (half & 1)))
+    ++half; // may carry into the exponent, which is right
+  return uint16_t(half);
+}
+
+uint16_t floatToBf16Bits(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7fffffff) > 0x7f800000)
+    return uint16_t((x >> 16) | 0x40);
+  x += 0x7fff + ((x >> 16) & 1);
+  return uint16_t(x >> 16);
+}
+
+class Lowering {
+public:
+  Lowering(func::FuncOp func, const CompileOptions &options)
+      : func(func) {
+    program.options = options;
+  }
+
+  llvm::Expected<KernelProgram> run();
+
+private:
+  func::FuncOp func;
+  KernelProgram program;
+  llvm::DenseMap<Value, int> buffers;
+  std::string error;
+
+  llvm::Error fail(Operation *op, const llvm::Twine &message) {
+    std::string where;
+    if (auto name = dyn_cast<NameLoc>(op->getLoc()))
+      where = " (node '" + name.getName().str() + "')";
+    return llvm::createStringError(op->getName().getStringRef().str() + where +
+                                   ": " + message.str());
+  }
+
+  std::optional<DType> mapType(Type t) {
+    const std::string &want = program.options.dtype;
+    if (t.isF32() || t.isF16() || t.isBF16()) {
+      if (want == "fp16")
+        return DType::F16;
+      if (want == "bf16")
+        return DType::BF16;
+      if (want == "fp32")
+        return DType::F32;
+      return t.isF32() ? DType::F32 : t.isF16() ? DType::F16 : DType::BF16;
+    }
+    if (t.isInteger(64))
+      return DType::I64;
+    if (t.isInteger(32))
+      return DType::I32;
+    if (t.isInteger(1))
+      return DType::Bool;
+    if (t.isSignlessInteger(8) || t.isSignedInteger(8))
+      return DType::I8;
+    if (t.isUnsignedInteger(8))
+      return DType::U8;
+    return std::nullopt;
+  }
+
+  static Dims dimsOf(Value v) {
+    auto d = getSymDims(v.getType());
+    return d ? Dims(d->begin(), d->end()) : Dims();
+  }
+
+  static Dims contiguous(const Dims &dims) {
+    Dims s(dims.size(), SymExpr::constant(1));
+    for (int d = int(dims.size()) - 2; d >= 0; --d)
+      s[d] = s[d + 1] * dims[d + 1];
+    return s;
+  }
+
+  /// The strides of `in` read as `out` under numpy broadcasting.
+  static Dims broadcastStrides(const Dims &in, const Dims &out) {
+    Dims c = contiguous(in), s(out.size(), SymExpr::constant(0));
+    size_t shift = out.size() - in.size();
+    for (size_t d = 0; d < in.size(); ++d)
+      if (!(in[d].getConstant() == int64_t(1) &&
+            out[d + shift].getConstant() != int64_t(1)))
+        s[d + shift] = c[d];
+    return s;
+  }
+
+  llvm::Expected<int> weightBuffer(Operation *user, ConstantOp c, DType dtype);
+  llvm::Expected<int> bufferOf(Operation *user, Value v);
+  llvm::Expected<int> newArena(Operation *op, Value result);
+  llvm::Error lowerOp(Operation *op);
+  llvm::Error lowerElementwise(Operation *op, StringRef name);
+  llvm::Error lowerMovement(Operation *op);
+  llvm::Error lowerTransformer(Operation *op);
+  int copyKernel(int from, int to, const std::string &what);
+
+  // Expression building.
+  llvm::Expected<int> leaf(ElementwiseKernel &k, Operation *user, Value v,
+                           const Dims &outDims);
+  static int addNode(ElementwiseKernel &k, ExprNode n) {
+    k.nodes.push_back(std::move(n));
+    return int(k.nodes.size() - 1);
+  }
+  static int opNode(ElementwiseKernel &k, const std::string &name, DType type,
+                    llvm::ArrayRef<int> operands) {
+    ExprNode n;
+    n.kind = ExprNode::Kind::Op;
+    n.op = name;
+    n.type = type;
+    n.operands.assign(operands.begin(), operands.end());
+    return addNode(k, std::move(n));
+  }
+  void addElementwiseLaunch(ElementwiseKernel k, const std::string &what);
+};
+
+llvm::Expected<int> Lowering::weightBuffer(Operation *user, ConstantOp c,
+                                           DType dtype) {
+  ref::Tensor t = ref::tensorFromAttr(c.getValue());
+  Buffer b;
+  b.kind = Buffer::Kind::Weight;
+  b.dtype = dtype;
+  for (int64_t d : t.shape)
+    b.dims.push_back(SymExpr::constant(d));
+  if (auto name = dyn_cast<NameLoc>(c->getLoc()))
+    b.name = name.getName().str();
+  else
+    b.name = "constant";
+  std::vector<uint8_t> &w = program.weights;
+  w.resize((w.size() + 255) / 256 * 256);
+  b.weightOffset = w.size();
+  int64_t n = t.numel(), bytes = dtypeBytes(dtype);
+  w.resize(w.size() + n * bytes);
+  uint8_t *dst = w.data() + b.weightOffset;
+  for (int64_t i = 0; i < n; ++i) {
+    switch (dtype) {
+    case DType::F32: {
+      float f = float(t.at(i));
+      std::memcpy(dst + 4 * i, &f, 4);
+      break;
+    }
+    case DType::F16: {
+      uint16_t h = floatToHalfBits(float(t.at(i)));
+      std::memcpy(dst + 2 * i, &h, 2);
+      break;
+    }
+    case DType::BF16: {
+      uint16_t h = floatToBf16Bits(float(t.at(i)));
+      std::memcpy(dst + 2 * i, &h, 2);
+      break;
+    }
+    case DType::I64: {
+      int64_t v = t.ints[i];
+      std::memcpy(dst + 8 * i, &v, 8);
+      break;
+    }
+    case DType::I32: {
+      int32_t v = int32_t(t.ints[i]);
+      std::memcpy(dst + 4 * i, &v, 4);
+      break;
+    }
+    default:
+      dst[i] = uint8_t(t.ints[i]);
+    }
+  }
+  (void)user;
+  return program.addBuffer(std::move(b));
+}
+
+llvm::Expected<int> Lowering::bufferOf(Operation *user, Value v) {
+  auto it = buffers.find(v);
+  if (it != buffers.end())
+    return it->second;
+  if (auto c = v.getDefiningOp<ConstantOp>()) {
+    auto dtype = mapType(c.getValue().getElementType());
+    if (!dtype)
+      return fail(user, "constant of an element type without GPU support");
+    auto b = weightBuffer(user, c, *dtype);
+    if (b)
+      buffers[v] = *b;
+    return b;
+  }
+  if (v.getDefiningOp<SymTensorOp>()) {
+    // A runtime shape used as data: computed by a small kernel of params.
+    auto values = getShapeValues(v);
+    Buffer b;
+    b.dtype = DType::I64;
+    b.dims = dimsOf(v);
+    b.name = "shape";
+    int id = program.addBuffer(std::move(b));
+    ElementwiseKernel k;
+    k.dims = program.buffers[id].dims;
+    k.out = id;
+    k.outStrides = contiguous(k.dims);
+    // Select the i-th value by comparing the coordinate (few elements).
+    int result = -1;
+    for (size_t i = 0; i < values->size(); ++i) {
+      ExprNode p;
+      p.kind = ExprNode::Kind::Param;
+      p.type = DType::I64;
+      p.param = (*values)[i];
+      int value = addNode(k, p);
+      if (result < 0) {
+        result = value;
+        continue;
+      }
+      ExprNode iota;
+      iota.kind = ExprNode::Kind::Iota;
+      iota.type = DType::I64;
+      int coord = addNode(k, iota);
+      ExprNode idx;
+      idx.kind = ExprNode::Kind::Const;
+      idx.type = DType::I64;
+      idx.value = double(i);
+      int at = addNode(k, idx);
+      int eq = opNode(k, "equal", DType::Bool, {coord, at});
+      result = opNode(k, "select", DType::I64, {eq, value, result});
+    }
+    k.root = result;
+    addElementwiseLaunch(std::move(k), "sym_tensor");
+    buffers[v] = id;
+    return id;
+  }
+  return fail(user, "operand has no buffer (unsupported producer)");
+}
+
+llvm::Expected<int> Lowering::newArena(Operation *op, Value result) {
+  auto dtype = mapType(getElementTypeOrSelf(result.getType()));
+  if (!dtype)
+    return fail(op, "result element type has no GPU support");
+  Buffer b;
+  b.dtype = *dtype;
+  b.dims = dimsOf(result);
+  for (const SymExpr &d : b.dims)
+    if (!d.isKnown())
+      return fail(op, "result has a dimension of unknown size");
+  if (auto name = dyn_cast<NameLoc>(op->getLoc()))
+    b.name = name.getName().str();
+  else
+    b.name = op->getName().stripDialect().str();
+  int id = program.addBuffer(std::move(b));
+  buffers[result] = id;
+  return id;
+}
+
+void Lowering::addElementwiseLaunch(ElementwiseKernel k,
+                                    const std::string &what) {
+  Launch l;
+  l.module = "generated";
+  l.what = what;
+  l.writes.push_back(k.out);
+  for (const ExprNode &n : k.nodes) {
+    if (n.buffer >= 0)
+      l.reads.push_back(n.buffer);
+    if (n.indexBuffer >= 0)
+      l.reads.push_back(n.indexBuffer);
+  }
+  l.elementwise = std::move(k);
+  program.launches.push_back(std::move(l));
+}
+
+int Lowering::copyKernel(int from, int to, const std::string &what) {
+  ElementwiseKernel k;
+  k.dims = program.buffers[to].dims;
+  k.out = to;
+  k.outStrides = contiguous(k.dims);
+  ExprNode n;
+  n.kind = ExprNode::Kind::Load;
+  n.type = program.buffers[from].dtype;
+  n.buffer = from;
+  n.strides = contiguous(k.dims);
+  k.root = addNode(k, n);
+  addElementwiseLaunch(std::move(k), what);
+  return to;
+}
+
+llvm::Expected<int> Lowering::leaf(ElementwiseKernel &k, Operation *user,
+                                   Value v, const Dims &outDims) {
+  // Scalars known at compile time fold into the expression.
+  if (auto c = v.getDefiningOp<ConstantOp>()) {
+    if (c.getValue().getNumElements() == 1) {
+      ref::Tensor t = ref::tensorFromAttr(c.getValue());
+      ExprNode n;
+      n.kind = ExprNode::Kind::Const;
+      auto dtype = mapType(c.getValue().getElementType());
+      if (!dtype)
+        return fail(user, "constant type without GPU support");
+      n.type = *dtype;
+      n.value = t.at(0);
+      return addNode(k, n);
+    }
+  }
+  if (v.getDefiningOp<SymTensorOp>()) {
+    auto values = getShapeValues(v);
+    if (values && values->size() == 1) {
+      ExprNode n;
+      n.kind = ExprNode::Kind::Param;
+      n.type = DType::I64;
+      n.param = (*values)[0];
+      return addNode(k, n);
+    }
+  }
+  auto b = bufferOf(user, v);
+  if (!b)
+    return b.takeError();
+  ExprNode n;
+  n.kind = ExprNode::Kind::Load;
+  n.type = program.buffers[*b].dtype;
+  n.buffer = *b;
+  n.strides = broadcastStrides(program.buffers[*b].dims, outDims);
+  return addNode(k, n);
+}
+
+/// Elementwise op names and their arity; the expression op is the same name.
+const llvm::StringSet<> &unaryOps() {
+  static llvm::StringSet<> ops = {
+      "neg",  "abs",  "exp",  "log",   "sqrt",    "reciprocal", "sigmoid",
+      "tanh", "erf",  "sin",  "cos",   "relu",    "floor",      "ceil",
+      "not",  "silu", "gelu", "round", "softplus", "sign",      "identity"};
+  return ops;
+}
+const llvm::StringSet<> &binaryOps() {
+  static llvm::StringSet<> ops = {
+      "add",  "sub", "mul", "div",     "pow",     "max",           "min",
+      "equal", "less", "greater", "less_or_equal", "greater_or_equal", "and",
+      "or",   "xor", "mod"};
+  return ops;
+}
+
+llvm::Error Lowering::lowerElementwise(Operation *op, StringRef name) {
+  Value result = op->getResult(0);
+  auto out = newArena(op, result);
+  if (!out)
+    return out.takeError();
+  ElementwiseKernel k;
+  k.dims = program.buffers[*out].dims;
+  k.out = *out;
+  k.outStrides = contiguous(k.dims);
+  DType outType = program.buffers[*out].dtype;
+  llvm::SmallVector<int, 3> operands;
+  for (Value v : op->getOperands()) {
+    auto n = leaf(k, op, v, k.dims);
+    if (!n)
+      return n.takeError();
+    operands.push_back(*n);
+  }
+  std::string exprOp = name.str();
+  if (name == "gelu" && cast<GeluOp>(op).getApproximate() == "tanh")
+    exprOp = "gelu_tanh";
+  if (name == "where")
+    exprOp = "select";
+  if (name == "cast")
+    exprOp = "cast";
+  if (auto glu = dyn_cast<GluOp>(op)) {
+    std::string act = glu.getActivation().str();
+    std::string fn = act == "silu"   ? "silu"
+                     : act == "gelu" ? "gelu"
+                                     : "gelu_tanh";
+    int g = opNode(k, fn, outType, {operands[0]});
+    k.root = opNode(k, "mul", outType, {g, operands[1]});
+  } else if ((name == "max" || name == "min" || name == "add" ||
+              name == "mul") &&
+             operands.size() > 2) {
+    int acc = operands[0];
+    for (size_t i = 1; i < operands.size(); ++i)
+      acc = opNode(k, exprOp, outType, {acc, operands[i]});
+    k.root = acc;
+  } else {
+    k.root = opNode(k, exprOp, outType, operands);
+  }
+  addElementwiseLaunch(std::move(k), name.str());
+  return llvm::Error::success();
+}
+
+llvm::Error Lowering::lowerMovement(Operation *op) {
+  auto loadOf = [&](ElementwiseKernel &k, int b) {
+    ExprNode n;
+    n.kind = ExprNode::Kind::Load;
+    n.type = program.buffers[b].dtype;
+    n.buffer = b;
+    return n;
+  };
+  if (auto t = dyn_cast<TransposeOp>(op)) {
+    auto in = bufferOf(op, t.getData());
+    auto out = newArena(op, t.getResult());
+    if (!in || !out)
+      return in ? out.takeError() : in.takeError();
+    Dims inDims = program.buffers[*in].dims, inStrides = contiguous(inDims);
+    size_t rank = inDims.size();
+    llvm::SmallVector<int64_t> perm;
+    if (auto p = t.getPerm())
+      perm.assign(p->begin(), p->end());
+    else
+      for (size_t d = 0; d < rank; ++d)
+        perm.push_back(rank - 1 - d);
+    ElementwiseKernel k;
+    k.dims = program.buffers[*out].dims;
+    k.out = *out;
+    k.outStrides = contiguous(k.dims);
+    ExprNode n = loadOf(k, *in);
+    for (size_t d = 0; d < rank; ++d)
+      n.strides.push_back(inStrides[perm[d]]);
+    k.root = addNode(k, n);
+    addElementwiseLaunch(std::move(k), "transpose");
+    return llvm::Error::success();
+  }
+  if (isa<SliceOp, SplitOp>(op)) {
+    auto in = bufferOf(op, op->getOperand(0));
+    if (!in)
+      return in.takeError();
+    Dims inDims = program.buffers[*in].dims, inStrides = contiguous(inDims);
+    int64_t rank = inDims.size();
+    // Per result: start and step per axis.
+    std::vector<std::pair<Value, llvm::SmallVector<std::pair<SymExpr, int64_t>>>>
+        parts;
+    if (auto s = dyn_cast<SliceOp>(op)) {
+      auto starts = getShapeValues(s.getStarts());
+      std::optional<llvm::SmallVector<int64_t>> axes, steps;
+      if (!isa<NoneType>(s.getAxes().getType()))
+        axes = getConstantInts(s.getAxes());
+      if (!isa<NoneType>(s.getSteps().getType()))
+        steps = getConstantInts(s.getSteps());
+      if (!starts || (!axes && !isa<NoneType>(s.getAxes().getType())) ||
+          (!steps && !isa<NoneType>(s.getSteps().getType())))
+        return fail(op, "starts, axes and steps must be known at compile "
+                        "time on the GPU");
+      llvm::SmallVector<std::pair<SymExpr, int64_t>> spec(
+          rank, {SymExpr::constant(0), 1});
+      for (size_t i = 0; i < starts->size(); ++i) {
+        int64_t axis = axes ? (*axes)[i] : int64_t(i);
+        if (axis < 0)
+          axis += rank;
+        int64_t step = steps ? (*steps)[i] : 1;
+        if (step <= 0)
+          return fail(op, "negative slice steps have no GPU kernel yet");
+        SymExpr start = (*starts)[i];
+        if (auto c = start.getConstant()) {
+          if (*c < 0)
+            start = inDims[axis] + start;
+          else if (auto dim = inDims[axis].getConstant(); dim && *c > *dim)
+            start = SymExpr::constant(*dim);
+        }
+        spec[axis] = {start, step};
+      }
+      parts.push_back({s.getResult(), spec});
+    } else {
+      auto split = cast<SplitOp>(op);
+      int64_t axis =
+          split.getAxis() < 0 ? split.getAxis() + rank : split.getAxis();
+      SymExpr offset = SymExpr::constant(0);
+      for (Value r : split.getResults()) {
+        llvm::SmallVector<std::pair<SymExpr, int64_t>> spec(
+            rank, {SymExpr::constant(0), 1});
+        spec[axis] = {offset, 1};
+        offset = offset + dimsOf(r)[axis];
+        parts.push_back({r, spec});
+      }
+    }
+    for (auto &[result, spec] : parts) {
+      auto out = newArena(op, result);
+      if (!out)
+        return out.takeError();
+      ElementwiseKernel k;
+      k.dims = program.buffers[*out].dims;
+      k.out = *out;
+      k.outStrides = contiguous(k.dims);
+      ExprNode n = loadOf(k, *in);
+      for (int64_t d = 0; d < rank; ++d) {
+        n.base = n.base + spec[d].first * inStrides[d];
+        n.strides.push_back(inStrides[d] * SymExpr::constant(spec[d].second));
+      }
+      k.root = addNode(k, n);
+      addElementwiseLaunch(std::move(k), op->getName().stripDialect().str());
+    }
+    return llvm::Error::success();
+  }
+  if (auto e = dyn_cast<ExpandOp>(op)) {
+    auto out = newArena(op, e.getResult());
+    if (!out)
+      return out.takeError();
+    ElementwiseKernel k;
+    k.dims = program.buffers[*out].dims;
+    k.out = *out;
+    k.outStrides = contiguous(k.dims);
+    auto n = leaf(k, op, e.getInput(), k.dims);
+    if (!n)
+      return n.takeError();
+    k.root = *n;
+    addElementwiseLaunch(std::move(k), "expand");
+    return llvm::Error::success();
+  }
+  if (auto c = dyn_cast<ConcatOp>(op)) {
+    auto out = newArena(op, c.getResult());
+    if (!out)
+      return out.takeError();
+    Dims outDims = program.buffers[*out].dims, outStrides = contiguous(outDims);
+    int64_t rank = outDims.size();
+    int64_t axis = c.getAxis() < 0 ? c.getAxis() + rank : c.getAxis();
+    SymExpr offset = SymExpr::constant(0);
+    for (Value v : c.getInputs()) {
+      Dims inDims = dimsOf(v);
+      ElementwiseKernel k;
+      k.dims = inDims;
+      k.out = *out;
+      k.outStrides = outStrides;
+      k.outBase = offset * outStrides[axis];
+      auto n = leaf(k, op, v, inDims);
+      if (!n)
+        return n.takeError();
+      k.root = *n;
+      addElementwiseLaunch(std::move(k), "concat");
+      offset = offset + inDims[axis];
+    }
+    return llvm::Error::success();
+  }
+  if (isa<GatherOp, GatherElementsOp, EmbeddingOp>(op)) {
+    bool elements = isa<GatherElementsOp>(op);
+    Value data = op->getOperand(isa<EmbeddingOp>(op) ? 0 : 0),
+          indices = op->getOperand(1);
+    int64_t axis = 0;
+    if (auto g = dyn_cast<GatherOp>(op))
+      axis = g.getAxis();
+    if (auto g = dyn_cast<GatherElementsOp>(op))
+      axis = g.getAxis();
+    auto in = bufferOf(op, data);
+    auto idx = bufferOf(op, indices);
+    auto out = newArena(op, op->getResult(0));
+    if (!in || !idx || !out)
+      return !in ? in.takeError() : !idx ? idx.takeError() : out.takeError();
+    Dims inDims = program.buffers[*in].dims, inStrides = contiguous(inDims);
+    Dims idxDims = program.buffers[*idx].dims,
+         idxStrides = contiguous(idxDims);
+    int64_t rank = inDims.size(), idxRank = idxDims.size();
+    if (axis < 0)
+      axis += rank;
+    ElementwiseKernel k;
+    k.dims = program.buffers[*out].dims;
+    k.out = *out;
+    k.outStrides = contiguous(k.dims);
+    ExprNode n = loadOf(k, *in);
+    n.indexBuffer = *idx;
+    n.gatherStride = inStrides[axis];
+    n.gatherExtent = inDims[axis];
+    if (elements) {
+      for (int64_t d = 0; d < rank; ++d)
+        n.strides.push_back(d == axis ? SymExpr::constant(0) : inStrides[d]);
+      n.indexStrides = idxStrides;
+    } else {
+      for (int64_t d = 0; d < axis; ++d) {
+        n.strides.push_back(inStrides[d]);
+        n.indexStrides.push_back(SymExpr::constant(0));
+      }
+      for (int64_t d = 0; d < idxRank; ++d) {
+        n.strides.push_back(SymExpr::constant(0));
+        n.indexStrides.push_back(idxStrides[d]);
+      }
+      for (int64_t d = axis + 1; d < rank; ++d) {
+        n.strides.push_back(inStrides[d]);
+        n.indexStrides.push_back(SymExpr::constant(0));
+      }
+    }
+    k.root = addNode(k, n);
+    addElementwiseLaunch(std::move(k), op->getName().stripDialect().str());
+    return llvm::Error::success();
+  }
+  if (auto r = dyn_cast<RangeOp>(op)) {
+    auto out = newArena(op, r.getResult());
+    if (!out)
+      return out.takeError();
+    ElementwiseKernel k;
+    k.dims = program.buffers[*out].dims;
+    k.out = *out;
+    k.outStrides = contiguous(k.dims);
+    DType type = program.buffers[*out].dtype;
+    auto start = leaf(k, op, r.getStart(), {});
+    auto delta = leaf(k, op, r.getDelta(), {});
+    if (!start || !delta)
+      return start ? delta.takeError() : start.takeError();
+    ExprNode iota;
+    iota.kind = ExprNode::Kind::Iota;
+    iota.type = DType::I64;
+    int i = addNode(k, iota);
+    int ic = opNode(k, "cast", type, {i});
+    int step = opNode(k, "mul", type, {ic, *delta});
+    k.root = opNode(k, "add", type, {*start, step});
+    addElementwiseLaunch(std::move(k), "range");
+    return llvm::Error::success();
+  }
+  return fail(op, "has no GPU kernel yet");
+}
+
+llvm::Error Lowering::lowerTransformer(Operation *op) {
+  auto in = [&](unsigned i) -> llvm::Expected<int> {
+    Value v = op->getOperand(i);
+    if (isa<NoneType>(v.getType()))
+      return -1;
+    return bufferOf(op, v);
+  };
+  auto out = newArena(op, op->getResult(0));
+  if (!out)
+    return out.takeError();
+  DType dtype = program.buffers[*out].dtype;
+  std::string suffix = dtype == DType::F32   ? "f32"
+                       : dtype == DType::F16 ? "f16"
+                       : dtype == DType::BF16 ? "bf16"
+                                              : "";
+  if (suffix.empty())
+    return fail(op, "needs a float result");
+  Launch l;
+  l.module = "templates";
+  l.what = op->getName().stripDialect().str();
+  llvm::SmallVector<int> operands;
+  for (unsigned i = 0; i < op->getNumOperands(); ++i) {
+    auto b = in(i);
+    if (!b)
+      return b.takeError();
+    if (*b >= 0 && program.buffers[*b].dtype != dtype &&
+        isFloat(program.buffers[*b].dtype) && !isa<AttentionOp>(op))
+      return fail(op, "operand " + llvm::Twine(i) + " is " +
+                          dtypeName(program.buffers[*b].dtype) +
+                          " but the result is " + dtypeName(dtype));
+    operands.push_back(*b);
+    if (*b >= 0)
+      l.reads.push_back(*b);
+  }
+  l.writes.push_back(*out);
+  auto arg = [&](int b) { return b < 0 ? Arg::null() : Arg::buf(b); };
+  Dims outDims = program.buffers[*out].dims;
+  SymExpr total = program.buffers[*out].numel();
+  int64_t elem = dtypeBytes(dtype);
+
+  if (auto lin = dyn_cast<LinearOp>(op)) {
+    Dims xDims = program.buffers[operands[0]].dims;
+    Dims wDims = program.buffers[operands[1]].dims;
+    bool t = lin.getTransposeWeight();
+    SymExpr k = xDims.back(), n = t ? wDims[0] : wDims[1];
+    SymExpr m = total.exactDiv(n);
+    if (!m.isKnown())
+      return fail(op, "cannot derive the row count symbolically");
+    l.function = "kuai_linear_" + suffix;
+    l.grid[0] = {n, 64};
+    l.grid[1] = {m, 64};
+    l.block[0] = 256;
+    l.args = {arg(operands[0]), arg(operands[1]), arg(operands[2]),
+              Arg::null(),      Arg::buf(*out),   Arg::i64(m),
+              Arg::i64(n),      Arg::i64(k),      Arg::i32(t ? 1 : 0)};
+    l.flops = SymExpr::constant(2) * m * n * k;
+    l.bytes = (m * k + k * n + m * n) * SymExpr::constant(elem);
+  } else if (isa<RmsNormOp, LayerNormOp>(op)) {
+    bool rms = isa<RmsNormOp>(op);
+    SymExpr inner = outDims.back();
+    float eps;
+    int weight = operands[1], bias = -1;
+    if (auto ln = dyn_cast<LayerNormOp>(op)) {
+      int64_t rank = outDims.size(),
+              axis = ln.getAxis() < 0 ? ln.getAxis() + rank : ln.getAxis();
+      inner = SymExpr::constant(1);
+      for (int64_t d = axis; d < rank; ++d)
+        inner = inner * outDims[d];
+      eps = ln.getEpsilon().convertToFloat();
+      bias = operands[2];
+    } else {
+      eps = cast<RmsNormOp>(op).getEpsilon().convertToFloat();
+    }
+    l.function = "kuai_norm_" + suffix;
+    l.grid[0] = {total.exactDiv(inner), 1};
+    l.block[0] = 256;
+    l.args = {arg(operands[0]), arg(weight),  arg(bias),
+              Arg::buf(*out),   Arg::i64(inner), Arg::f(eps),
+              Arg::i32(rms ? 1 : 0)};
+    l.bytes = total * SymExpr::constant(2 * elem);
+  } else if (auto rot = dyn_cast<RotaryOp>(op)) {
+    auto freq = rot.getInvFreq();
+    if (!freq)
+      return fail(op, "rotary from cos/sin tables has no GPU kernel yet "
+                      "(only inv_freq)");
+    Buffer f;
+    f.kind = Buffer::Kind::Weight;
+    f.dtype = DType::F32;
+    f.dims = {SymExpr::constant(int64_t(freq->size()))};
+    f.name = "inv_freq";
+    std::vector<uint8_t> &w = program.weights;
+    w.resize((w.size() + 255) / 256 * 256);
+    f.weightOffset = w.size();
+    w.resize(w.size() + 4 * freq->size());
+    std::memcpy(w.data() + f.weightOffset, freq->data(), 4 * freq->size());
+    int fb = program.addBuffer(std::move(f));
+    l.reads.push_back(fb);
+    int64_t rank = outDims.size();
+    SymExpr d = outDims.back();
+    SymExpr rd = rot.getRotaryDim() ? SymExpr::constant(rot.getRotaryDim()) : d;
+    l.function = "kuai_rotary_" + suffix;
+    l.grid[0] = {total, 256};
+    l.block[0] = 256;
+    l.args = {arg(operands[0]), Arg::buf(*out), Arg::buf(fb),
+              Arg::i64(total),  Arg::i64(outDims[rank - 2]),
+              Arg::i64(d),      Arg::i64(rd),
+              Arg::i32(rot.getInterleaved() ? 1 : 0)};
+    l.bytes = total * SymExpr::constant(2 * elem);
+  } else if (auto att = dyn_cast<AttentionOp>(op)) {
+    Dims q = program.buffers[operands[0]].dims,
+         k = program.buffers[operands[1]].dims,
+         v = program.buffers[operands[2]].dims;
+    if (q.size() != 4 || k.size() != 4 || v.size() != 4)
+      return fail(op, "needs rank-4 query, key and value");
+    if (auto d = q[3].getConstant(); !d || *d > 256)
+      return fail(op, "head dims above 256 or unknown have no GPU kernel");
+    for (int i = 0; i < 3; ++i)
+      if (program.buffers[operands[i]].dtype != dtype)
+        return fail(op, "query, key and value must share the result dtype");
+    StringRef kind = att.getMaskKind();
+    int64_t maskKind = kind == "none"             ? 0
+                       : kind == "causal"         ? 1
+                       : kind == "sliding_window" ? 2
+                       : kind == "padding"        ? 3
+                       : kind == "causal_padding" ? 4
+                                                  : 5;
+    int mask = operands.size() > 3 ? operands[3] : -1;
+    int64_t maskType = 0;
+    Dims maskStrides(4, SymExpr::constant(0));
+    if (mask >= 0) {
+      DType mt = program.buffers[mask].dtype;
+      maskType = mt == DType::I64   ? 0
+                 : mt == DType::I32 ? 1
+                 : mt == DType::F32 ? 3
+                 : mt == DType::F16 ? 4
+                 : mt == DType::BF16 ? 5
+                                     : 2;
+      if (maskKind == 5)
+        maskStrides = broadcastStrides(program.buffers[mask].dims,
+                                       {q[0], q[1], q[2], k[2]});
+    }
+    Dims qs = contiguous(q), ks = contiguous(k), vs = contiguous(v),
+         os = contiguous(outDims);
+    llvm::SmallVector<SymExpr> pack = {q[0], q[1], k[1], q[2], k[2], q[3],
+                                       v[3]};
+    for (const Dims *s : {&qs, &ks, &vs, &os})
+      pack.append(s->begin(), s->begin() + 3);
+    pack.append(maskStrides.begin(), maskStrides.end());
+    pack.push_back(SymExpr::constant(att.getWindow()));
+    pack.push_back(SymExpr::constant(maskKind));
+    pack.push_back(SymExpr::constant(maskType));
+    Arg shape;
+    shape.kind = Arg::Kind::Pack;
+    shape.pack = pack;
+    l.function = "kuai_attention_" + suffix;
+    l.grid[0] = {q[0] * q[1] * q[2], 4};
+    l.block[0] = 128;
+    l.args = {arg(operands[0]), arg(operands[1]), arg(operands[2]),
+              arg(mask),        Arg::buf(*out),   shape,
+              Arg::f(att.getScale().convertToFloat())};
+    l.flops = SymExpr::constant(4) * q[0] * q[1] * q[2] * k[2] * q[3];
+    l.bytes = (program.buffers[operands[0]].numel() * SymExpr::constant(2) +
+               program.buffers[operands[1]].numel() +
+               program.buffers[operands[2]].numel()) *
+              SymExpr::constant(elem);
+  } else if (auto moe = dyn_cast<MoeOp>(op)) {
+    int64_t experts = (op->getNumOperands() - 2) / 3;
+    if (experts < 1 || experts > 64 || moe.getTopK() > 16)
+      return fail(op, "needs 1..64 experts and top_k <= 16");
+    // Pack each kind of expert weight contiguously: [E][...].
+    int packed[3];
+    Dims gDims;
+    for (int kind = 0; kind < 3; ++kind) {
+      std::vector<uint8_t> &w = program.weights;
+      w.resize((w.size() + 255) / 256 * 256);
+      uint64_t start = w.size();
+      Dims first;
+      for (int64_t e = 0; e < experts; ++e) {
+        int b = operands[2 + 3 * e + kind];
+        const Buffer &src = program.buffers[b];
+        if (src.kind != Buffer::Kind::Weight)
+          return fail(op, "expert weights must be constants");
+        if (e == 0)
+          first = src.dims;
+        else if (src.dims != first)
+          return fail(op, "experts of different shapes");
+        uint64_t bytes = *src.numel().getConstant() * dtypeBytes(src.dtype);
+        uint64_t from = src.weightOffset;
+        w.resize(w.size() + bytes);
+        std::memcpy(w.data() + w.size() - bytes, w.data() + from, bytes);
+      }
+      if (kind == 0)
+        gDims = first;
+      Buffer p;
+      p.kind = Buffer::Kind::Weight;
+      p.dtype = dtype;
+      p.dims = {SymExpr::constant(experts)};
+      p.dims.append(first.begin(), first.end());
+      p.name = kind == 0 ? "experts_gate" : kind == 1 ? "experts_up"
+                                                      : "experts_down";
+      p.weightOffset = start;
+      packed[kind] = program.addBuffer(std::move(p));
+      l.reads.push_back(packed[kind]);
+    }
+    bool et = moe.getExpertsTransposed();
+    SymExpr d = outDims.back(), f = et ? gDims[0] : gDims[1];
+    StringRef act = moe.getActivation();
+    int64_t actCode = act == "silu" ? 0 : act == "gelu" ? 1 : 2;
+    l.function = "kuai_moe_" + suffix;
+    l.grid[0] = {total.exactDiv(d), 1};
+    l.block[0] = 256;
+    auto smem = (d * SymExpr::constant(2) + f + SymExpr::constant(experts))
+                    .getConstant();
+    if (!smem || *smem * 4 > 48 * 1024)
+      return fail(op, "hidden sizes too large for the generic MoE kernel");
+    l.sharedBytes = *smem * 4;
+    l.args = {arg(operands[0]),
+              arg(operands[1]),
+              Arg::buf(packed[0]),
+              Arg::buf(packed[1]),
+              Arg::buf(packed[2]),
+              Arg::buf(*out),
+              Arg::i64(d),
+              Arg::i64(f),
+              Arg::i64(SymExpr::constant(experts)),
+              Arg::i64(SymExpr::constant(moe.getTopK())),
+              Arg::i32(moe.getNormalize() ? 1 : 0),
+              Arg::i32(actCode),
+              Arg::i32(moe.getRouterTransposed() ? 1 : 0),
+              Arg::i32(et ? 1 : 0)};
+  }
+  program.launches.push_back(std::move(l));
+  return llvm::Error::success();
+}
+
+llvm::Error Lowering::lowerOp(Operation *op) {
+  if (isa<ConstantOp, NoneOp, SymTensorOp>(op))
+    return llvm::Error::success(); // materialised where used as data
+  if (isa<ReshapeOp, SqueezeOp, UnsqueezeOp, FlattenOp, IdentityOp>(op)) {
+    auto in = bufferOf(op, op->getOperand(0));
+    if (!in)
+      return in.takeError();
+    Buffer b;
+    b.kind = Buffer::Kind::View;
+    b.dtype = program.buffers[*in].dtype;
+    b.dims = dimsOf(op->getResult(0));
+    b.viewOf = *in;
+    b.name = program.buffers[*in].name;
+    buffers[op->getResult(0)] = program.addBuffer(std::move(b));
+    return llvm::Error::success();
+  }
+  if (isa<LinearOp, RmsNormOp, LayerNormOp, RotaryOp, AttentionOp, MoeOp>(op))
+    return lowerTransformer(op);
+  StringRef name = op->getName().stripDialect();
+  if (isa<GluOp, CastOp, WhereOp>(op) || unaryOps().contains(name) ||
+      binaryOps().contains(name))
+    return lowerElementwise(op, name);
+  return lowerMovement(op);
+}
+
+llvm::Expected<KernelProgram> Lowering::run() {
+  for (BlockArgument arg : func.getArguments()) {
+    auto dtype = mapType(getElementTypeOrSelf(arg.getType()));
+    std::string name = "input" + std::to_string(arg.getArgNumber());
+    if (auto n = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
+                                                   "kuai.name"))
+      name = n.str();
+    if (!dtype)
+      return llvm::createStringError("input '" + name +
+                                     "' has an element type without GPU "
+                                     "support");
+    Buffer b;
+    b.dtype = *dtype;
+    b.dims = dimsOf(arg);
+    b.name = name;
+    b.inputIndex = int(program.inputs.size());
+    for (const SymExpr &d : b.dims)
+      if (!d.isConstant() && !d.getSymbolName())
+        return llvm::createStringError(
+            "input '" + name + "' has a dimension that is not a constant or "
+                               "a named symbol: " + d.str());
+    int id = program.addBuffer(std::move(b));
+    buffers[arg] = id;
+    program.inputs.push_back({name, id});
+  }
+  for (Operation &op : func.getBody().front()) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+        auto b = bufferOf(&op, v);
+        if (!b)
+          return b.takeError();
+        std::string name = "output" + std::to_string(i);
+        if (auto n = func.getResultAttrOfType<StringAttr>(i, "kuai.name"))
+          name = n.str();
+        int id = *b;
+        const Buffer &src = program.buffers[id];
+        // Outputs own arena storage of their own: copy views, weights,
+        // inputs and values returned twice.
+        if (src.kind != Buffer::Kind::Arena || src.inputIndex >= 0 ||
+            src.outputIndex >= 0) {
+          Buffer copy;
+          copy.dtype = src.dtype;
+          copy.dims = src.dims;
+          copy.name = name;
+          int to = program.addBuffer(std::move(copy));
+          id = copyKernel(program.root(*b) == *b ? *b : *b, to,
+                          "output copy");
+        }
+        program.buffers[id].outputIndex = int(program.outputs.size());
+        program.outputs.push_back({name, id});
+      }
+      continue;
+    }
+    if (llvm::Error e = lowerOp(&op))
+      return std::move(e);
+  }
+  return std::move(program);
+}
+
+} // namespace
+
+const char *kuai::codegen::dtypeName(DType t) {
+  switch (t) {
+  case DType::F32:
+    return "f32";
+  case DType::F16:
+    return "f16";
+  case DType::BF16:
+    return "bf16";
+  case DType::I64:
+    return "i64";
+  case DType::I32:
+    return "i32";
+  case DType::I8:
+    return "i8";
+  case DType::U8:
+    return "u8";
+  case DType::Bool:
+    return "bool";
+  }
+  return "?";
+}
+
+int64_t kuai::codegen::dtypeBytes(DType t) {
+  switch (t) {
+  case DType::F32:
+  case DType::I32:
+    return 4;
+  case DType::F16:
+  case DType::BF16:
+    return 2;
+  case DType::I64:
+    return 8;
+  default:
+    return 1;
+  }
+}
+
+bool kuai::codegen::isFloat(DType t) {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+}
+
+SymExpr Buffer::numel() const {
+  SymExpr n = SymExpr::constant(1);
+  for (const SymExpr &d : dims)
+    n = n * d;
+  return n;
+}
+
+llvm::Expected<KernelProgram>
+kuai::codegen::lowerToKernels(func::FuncOp func,
+                              const CompileOptions &options) {
+  return Lowering(func, options).run();
+}
