@@ -8,8 +8,10 @@
 |* Status: kuai_status_t is NULL on success. A non-NULL status is owned by   *|
 |* the caller and released with kuai_status_free.                            *|
 |*                                                                            *|
-|* What exists today: artifact validation and inspection, device discovery,  *|
-|* weight upload and PTX loading. Execution arrives with the code generator. *|
+|* A model is loaded once (weights uploaded, PTX loaded, arena allocated),   *|
+|* then run any number of times: set every input, execute, read outputs.     *|
+|* Sizes of symbolic dims (batch, seq) come from the inputs of each run and  *|
+|* must stay within the bounds the model was compiled for.                   *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 #ifndef KUAI_RUNTIME_H
@@ -95,9 +97,51 @@ typedef struct kuai_model_s *kuai_model_t;
  * caller (kuai_model_release) and keeps `runtime` alive until released. */
 kuai_status_t kuai_model_load(kuai_runtime_t runtime, const char *path,
                               kuai_model_t *out_model);
-/* Bytes the model holds on the GPU per pool ("weights", ...). */
+/* Bytes the model holds on the GPU per pool ("weights", "arena"). */
 uint64_t kuai_model_pool_bytes(kuai_model_t model, const char *pool);
 void kuai_model_release(kuai_model_t model);
+
+/*===-- Running a model ---------------------------------------------------===*/
+
+size_t kuai_model_input_count(kuai_model_t model);
+size_t kuai_model_output_count(kuai_model_t model);
+/* Name ("input_ids"), element type ("f32", "f16", "bf16", "i64", "i32",
+ * "i8", "u8", "bool") and rank of an input or output. Strings are owned by
+ * the model. */
+kuai_status_t kuai_model_io_info(kuai_model_t model, int is_output,
+                                 size_t index, const char **out_name,
+                                 const char **out_dtype, size_t *out_rank);
+/* Copies an input for the next runs: `data` holds the elements in the
+ * input's element type, row-major, with shape `dims[rank]`. The caller keeps
+ * ownership of `data` and `dims`. */
+kuai_status_t kuai_model_set_input(kuai_model_t model, size_t index,
+                                   const void *data, const int64_t *dims,
+                                   size_t rank);
+/* Runs every launch of the plan on the current inputs and waits for the
+ * GPU. Errors name the kernel that failed. */
+kuai_status_t kuai_model_execute(kuai_model_t model);
+/* Shape of an output after a run: writes up to `capacity` dims. */
+kuai_status_t kuai_model_output_dims(kuai_model_t model, size_t index,
+                                     int64_t *out_dims, size_t capacity,
+                                     size_t *out_rank);
+/* Copies an output of the last run into `data` (`bytes` must be its size). */
+kuai_status_t kuai_model_read_output(kuai_model_t model, size_t index,
+                                     void *data, size_t bytes);
+
+/* One kernel launch of a profiled run. */
+typedef struct kuai_launch_profile {
+  const char *function; /* PTX entry point, owned by the model */
+  const char *what;     /* the ops it computes, owned by the model */
+  double milliseconds;  /* GPU time between events around the launch */
+  double bytes;         /* estimated bytes read + written */
+  double flops;         /* floating-point operations (matrix work) */
+} kuai_launch_profile;
+
+/* Runs once with an event pair around every launch. Writes up to
+ * `capacity` entries and the launch count to *out_count. */
+kuai_status_t kuai_model_profile(kuai_model_t model,
+                                 kuai_launch_profile *out_launches,
+                                 size_t capacity, size_t *out_count);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 //===- RunDriver.cpp - kuai-run -------------------------------------------===//
 //
-// Runs a model on the reference executor (the GPU runtime arrives with the
-// GPU backend). Exit status: 0 when every compared output is within
+// Runs a model on the reference executor (.onnx, .mlir) or, compiled, on the
+// GPU through the runtime (.kuai, GpuRunDriver.cpp). Exit status: 0 when every compared output is within
 // tolerance (or nothing was compared), 1 when an output is not, 2 on any
 // error (bad model, bad input, failed run).
 //
@@ -9,6 +9,7 @@
 
 #include "kuai/Dialect/KuaiDialect.h"
 #include "kuai/Driver/Drivers.h"
+#include "RunOptions.h"
 #include "kuai/Import/ModelLoader.h"
 #include "kuai/Passes/Passes.h"
 #include "kuai/Reference/Executor.h"
@@ -28,52 +29,6 @@ namespace cl = llvm::cl;
 
 namespace {
 
-struct Options {
-  cl::opt<std::string> model{cl::Positional,
-                             cl::desc("<model.onnx|model.mlir>"), cl::Required};
-  cl::list<std::string> inputs{"input",
-                               cl::desc("Input tensor file (.pb or .npy), in "
-                                        "the order of the model's inputs"),
-                               cl::value_desc("file")};
-  cl::list<std::string> expect{
-      "expect",
-      cl::desc("ONNX test data set: inputs from DIR/input_*.pb, outputs "
-               "compared with DIR/output_*.pb; repeat to check several sets "
-               "with one import"),
-      cl::value_desc("dir")};
-  cl::opt<double> rtol{"rtol",
-                       cl::desc("Largest relative L2 error accepted (default "
-                                "1e-5, or 1e-3 for models with fp16/bf16 "
-                                "weights)"),
-                       cl::init(-1.0)};
-  cl::opt<double> atol{"atol",
-                       cl::desc("Also accept an output whose max abs error is "
-                                "at most this (default 0: off)"),
-                       cl::init(0.0)};
-  cl::list<std::string> dims{"dim",
-                             cl::desc("Size of a symbolic dimension for random "
-                                      "inputs, e.g. --dim seq=16 (default 1)"),
-                             cl::value_desc("name=size")};
-  cl::opt<uint64_t> seed{"seed", cl::desc("Seed of random inputs"),
-                         cl::init(0)};
-  cl::opt<int64_t> intMax{"int-max",
-                          cl::desc("Random integer inputs lie in [0, N)"),
-                          cl::init(100)};
-  cl::opt<std::string> saveOutputs{
-      "save-outputs", cl::desc("Write each output as DIR/<name>.npy"),
-      cl::value_desc("dir")};
-  cl::opt<bool> noFold{"no-fold",
-                       cl::desc("Run the imported graph without "
-                                "kuai-graph-cleanup"),
-                       cl::init(false)};
-  cl::opt<bool> raise{"raise",
-                      cl::desc("Also run kuai-raise (transformer ops) "
-                               "before executing"),
-                      cl::init(false)};
-  cl::opt<unsigned> printValues{"print-values",
-                                cl::desc("Leading values printed per output"),
-                                cl::init(6)};
-};
 
 std::string typeName(Type t) {
   std::string s;
@@ -82,7 +37,9 @@ std::string typeName(Type t) {
   return s;
 }
 
-llvm::Expected<ref::Tensor> loadTensor(MLIRContext *ctx, StringRef path) {
+} // namespace
+
+llvm::Expected<ref::Tensor> kuai::loadTensor(MLIRContext *ctx, StringRef path) {
   if (path.ends_with(".npy"))
     return ref::readNpy(ctx, path);
   auto attr = readTensorProtoFile(ctx, path, nullptr);
@@ -90,6 +47,13 @@ llvm::Expected<ref::Tensor> loadTensor(MLIRContext *ctx, StringRef path) {
     return attr.takeError();
   return ref::tensorFromAttr(*attr);
 }
+
+int kuai::runFail(const llvm::Twine &message) {
+  llvm::errs() << "kuai-run: error: " << message << "\n";
+  return 2;
+}
+
+namespace {
 
 bool hasHalfWeights(func::FuncOp func) {
   bool half = false;
@@ -100,10 +64,7 @@ bool hasHalfWeights(func::FuncOp func) {
   return half;
 }
 
-int fail(const llvm::Twine &message) {
-  llvm::errs() << "kuai-run: error: " << message << "\n";
-  return 2;
-}
+int fail(const llvm::Twine &message) { return runFail(message); }
 
 /// Runs one set of inputs (a test data set when `expect` is not empty) and
 /// compares the outputs with its references.
@@ -236,12 +197,14 @@ int kuai::runMain(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   Options opts;
   cl::ParseCommandLineOptions(
-      argc, argv, "kuai-run: run a model on the reference executor\n");
+      argc, argv, "kuai-run: run a model on the reference executor or the GPU\n");
 
   DialectRegistry registry;
   registerKuaiDialects(registry);
   MLIRContext context(registry);
   installDiagnosticPrinter(&context);
+  if (StringRef(opts.model).ends_with(".kuai"))
+    return runArtifact(opts, context);
   OwningOpRef<ModuleOp> module = loadModel(&context, opts.model);
   if (!module)
     return 2;

@@ -21,6 +21,9 @@ using CUdeviceptr = unsigned long long;
 using CUcontext = struct CUctx_st *;
 using CUmodule = struct CUmod_st *;
 using CUjit_option = int;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
+using CUevent = struct CUevent_st *;
 
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_OUT_OF_MEMORY = 2;
@@ -45,7 +48,19 @@ constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
   X(cuModuleUnload, CUresult, (CUmodule))                                      \
   X(cuMemAlloc_v2, CUresult, (CUdeviceptr *, size_t))                          \
   X(cuMemFree_v2, CUresult, (CUdeviceptr))                                     \
-  X(cuMemcpyHtoD_v2, CUresult, (CUdeviceptr, const void *, size_t))
+  X(cuMemcpyHtoD_v2, CUresult, (CUdeviceptr, const void *, size_t))          \
+  X(cuMemcpyDtoH_v2, CUresult, (void *, CUdeviceptr, size_t))                \
+  X(cuModuleGetFunction, CUresult, (CUfunction *, CUmodule, const char *))   \
+  X(cuFuncSetAttribute, CUresult, (CUfunction, int, int))                    \
+  X(cuLaunchKernel, CUresult,                                                \
+    (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, \
+     unsigned, CUstream, void **, void **))                                  \
+  X(cuCtxSynchronize, CUresult, ())                                          \
+  X(cuEventCreate, CUresult, (CUevent *, unsigned))                          \
+  X(cuEventRecord, CUresult, (CUevent, CUstream))                            \
+  X(cuEventSynchronize, CUresult, (CUevent))                                 \
+  X(cuEventElapsedTime, CUresult, (float *, CUevent, CUevent))               \
+  X(cuEventDestroy_v2, CUresult, (CUevent))
 
 struct Driver {
   void *library = nullptr;

@@ -2,7 +2,9 @@
 
 #include "Artifact.h"
 #include "Driver.h"
+#include "Plan.h"
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <vector>
 
@@ -21,7 +23,17 @@ struct kuai_model_s {
   std::unique_ptr<kuai_artifact_s> artifact;
   std::vector<CUdeviceptr> buffers;
   std::vector<CUmodule> modules;
+  std::map<std::string, CUmodule> moduleByName;
   std::map<std::string, uint64_t> poolBytes;
+  std::map<std::string, CUdeviceptr> weightSections;
+  Plan plan;
+  CUdeviceptr weights = 0, arena = 0;
+  std::vector<CUfunction> functions; // one per launch
+  // Inputs of the next run: host bytes and dims.
+  std::vector<std::vector<char>> inputData;
+  std::vector<std::vector<int64_t>> inputDims;
+  std::vector<int64_t> symbolValues;
+  bool ran = false;
 };
 
 static void releaseRuntime(kuai_runtime_t runtime) {
@@ -88,6 +100,53 @@ extern "C" void kuai_runtime_release(kuai_runtime_t runtime) {
   releaseRuntime(runtime);
 }
 
+/// Parses the plan, resolves every launch's function and allocates the
+/// arena (the pool "arena").
+static kuai_status_t preparePlan(kuai_model_s &model) {
+  const kuai_artifact_s &a = *model.artifact;
+  const kuai_artifact_section *planSection = nullptr;
+  for (const kuai_artifact_section &s : a.sections)
+    if (s.kind == KUAI_SECTION_PLAN)
+      planSection = &s;
+  if (!planSection)
+    return nullptr; // an artifact without a plan loads but cannot run
+  if (kuai_status_t s = parsePlan(
+          std::string(a.base + planSection->offset, planSection->size),
+          model.plan))
+    return s;
+  Driver &d = model.runtime->driver;
+  auto w = model.weightSections.find("weights");
+  model.weights = w == model.weightSections.end() ? 0 : w->second;
+  for (const PlanLaunch &l : model.plan.launches) {
+    auto m = model.moduleByName.find(l.module);
+    if (m == model.moduleByName.end())
+      return makeStatus(KUAI_DATA_LOSS, "the plan launches " + l.function +
+                                            " from module '" + l.module +
+                                            "', which the artifact lacks");
+    CUfunction f = nullptr;
+    if (CUresult r = d.cuModuleGetFunction(&f, m->second, l.function.c_str()))
+      return makeStatus(KUAI_DATA_LOSS,
+                        "kernel " + l.function + " is not in module '" +
+                            l.module + "': " +
+                            d.describe("cuModuleGetFunction", r));
+    if (l.sharedBytes > 48 * 1024)
+      d.cuFuncSetAttribute(f, 8 /* MAX_DYNAMIC_SHARED_SIZE_BYTES */,
+                           int(l.sharedBytes));
+    model.functions.push_back(f);
+  }
+  uint64_t bytes = model.plan.arenaBytes ? model.plan.arenaBytes : 256;
+  if (CUresult r = d.cuMemAlloc_v2(&model.arena, bytes))
+    return makeStatus(r == CUDA_ERROR_OUT_OF_MEMORY ? KUAI_RESOURCE_EXHAUSTED
+                                                    : KUAI_INTERNAL,
+                      "pool 'arena': allocating " + std::to_string(bytes) +
+                          " bytes failed: " + d.describe("cuMemAlloc", r));
+  model.buffers.push_back(model.arena);
+  model.poolBytes["arena"] = bytes;
+  model.inputData.resize(model.plan.inputs.size());
+  model.inputDims.resize(model.plan.inputs.size());
+  return nullptr;
+}
+
 extern "C" kuai_status_t kuai_model_load(kuai_runtime_t runtime,
                                          const char *path,
                                          kuai_model_t *out_model) {
@@ -118,6 +177,7 @@ extern "C" kuai_status_t kuai_model_load(kuai_runtime_t runtime,
                            " bytes for '" + s.name +
                            "' failed: " + d.describe("cuMemAlloc", r)));
       model->buffers.push_back(ptr);
+      model->weightSections[s.name] = ptr;
       model->poolBytes["weights"] += s.size;
       if (CUresult r = d.cuMemcpyHtoD_v2(ptr, data, s.size))
         return guard(makeStatus(KUAI_INTERNAL, d.describe("cuMemcpyHtoD", r)));
@@ -135,8 +195,11 @@ extern "C" kuai_status_t kuai_model_load(kuai_runtime_t runtime,
             std::string("PTX module '") + s.name + "' does not load: " +
                 d.describe("cuModuleLoadDataEx", r) + "\ndriver log:\n" + log));
       model->modules.push_back(module);
+      model->moduleByName[s.name] = module;
     }
   }
+  if (kuai_status_t s = preparePlan(*model))
+    return guard(s);
   *out_model = model.release();
   return nullptr;
 }
@@ -161,4 +224,302 @@ extern "C" void kuai_model_release(kuai_model_t model) {
     d.cuMemFree_v2(p);
   releaseRuntime(model->runtime);
   delete model;
+}
+
+//===-- Running -----------------------------------------------------------===//
+
+extern "C" size_t kuai_model_input_count(kuai_model_t model) {
+  return model ? model->plan.inputs.size() : 0;
+}
+
+extern "C" size_t kuai_model_output_count(kuai_model_t model) {
+  return model ? model->plan.outputs.size() : 0;
+}
+
+extern "C" kuai_status_t kuai_model_io_info(kuai_model_t model, int is_output,
+                                            size_t index,
+                                            const char **out_name,
+                                            const char **out_dtype,
+                                            size_t *out_rank) {
+  if (!model)
+    return makeStatus(KUAI_INVALID_ARGUMENT, "no model");
+  const std::vector<PlanIO> &list =
+      is_output ? model->plan.outputs : model->plan.inputs;
+  if (index >= list.size())
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      std::string(is_output ? "output " : "input ") +
+                          std::to_string(index) + " does not exist (" +
+                          std::to_string(list.size()) + ")");
+  const PlanBuffer &b = model->plan.buffers.at(list[index].buffer);
+  if (out_name)
+    *out_name = list[index].name.c_str();
+  if (out_dtype)
+    *out_dtype = b.dtype.c_str();
+  if (out_rank)
+    *out_rank = b.dims.size();
+  return nullptr;
+}
+
+extern "C" kuai_status_t kuai_model_set_input(kuai_model_t model,
+                                              size_t index, const void *data,
+                                              const int64_t *dims,
+                                              size_t rank) {
+  if (!model || (!data && rank) || index >= model->plan.inputs.size())
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "set_input: no model, no data or no input " +
+                          std::to_string(index));
+  const PlanIO &io = model->plan.inputs[index];
+  const PlanBuffer &b = model->plan.buffers.at(io.buffer);
+  if (rank != b.dims.size())
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "input '" + io.name + "' has rank " +
+                          std::to_string(b.dims.size()) + ", got " +
+                          std::to_string(rank));
+  uint64_t count = 1;
+  for (size_t i = 0; i < rank; ++i) {
+    if (dims[i] < 0)
+      return makeStatus(KUAI_INVALID_ARGUMENT,
+                        "input '" + io.name + "': negative dim");
+    count *= uint64_t(dims[i]);
+  }
+  uint64_t bytes = count * b.elementBytes;
+  if (bytes > b.slotBytes)
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "input '" + io.name + "' of " + std::to_string(bytes) +
+                          " bytes exceeds the " +
+                          std::to_string(b.slotBytes) +
+                          " bytes planned at the compiled bounds "
+                          "(recompile with larger --max-batch/--max-seq)");
+  model->inputDims[index].assign(dims, dims + rank);
+  const char *p = static_cast<const char *>(data);
+  model->inputData[index].assign(p, p + bytes);
+  return nullptr;
+}
+
+/// Binds the symbols from the inputs' dims and checks every bound.
+static kuai_status_t bindSymbols(kuai_model_s &m) {
+  const Plan &plan = m.plan;
+  std::vector<int64_t> values(plan.symbols.size(), -1);
+  for (size_t i = 0; i < plan.inputs.size(); ++i) {
+    const PlanIO &io = plan.inputs[i];
+    if (m.inputDims[i].size() != plan.buffers.at(io.buffer).dims.size())
+      return makeStatus(KUAI_INVALID_ARGUMENT,
+                        "input '" + io.name + "' was not set");
+    const std::vector<Poly> &dims = plan.buffers.at(io.buffer).dims;
+    for (size_t d = 0; d < dims.size(); ++d) {
+      int64_t got = m.inputDims[i][d];
+      const Poly &p = dims[d];
+      if (p.isConstant()) {
+        int64_t want = p.eval(values);
+        if (got != want)
+          return makeStatus(KUAI_INVALID_ARGUMENT,
+                            "input '" + io.name + "' dim " +
+                                std::to_string(d) + " must be " +
+                                std::to_string(want) + ", got " +
+                                std::to_string(got));
+        continue;
+      }
+      int s = p.terms[0].symbols[0];
+      if (values[s] >= 0 && values[s] != got)
+        return makeStatus(KUAI_INVALID_ARGUMENT,
+                          "input '" + io.name + "' dim " + std::to_string(d) +
+                              " is " + std::to_string(got) + " but '" +
+                              plan.symbols[s] + "' is already " +
+                              std::to_string(values[s]));
+      if (got > plan.bounds[s])
+        return makeStatus(KUAI_INVALID_ARGUMENT,
+                          "'" + plan.symbols[s] + "' = " +
+                              std::to_string(got) +
+                              " exceeds the compiled bound " +
+                              std::to_string(plan.bounds[s]) +
+                              " (recompile with a larger --max-" +
+                              plan.symbols[s] + ")");
+      values[s] = got;
+    }
+  }
+  for (size_t s = 0; s < values.size(); ++s)
+    if (values[s] < 0)
+      values[s] = 1; // a bound symbol no input carries
+  for (const auto &[id, b] : plan.buffers) {
+    if (b.weight)
+      continue;
+    int64_t count = 1;
+    for (const Poly &p : b.dims)
+      count *= p.eval(values);
+    if (uint64_t(count) * b.elementBytes > b.slotBytes)
+      return makeStatus(KUAI_INVALID_ARGUMENT,
+                        "buffer " + std::to_string(id) + " needs " +
+                            std::to_string(count * b.elementBytes) +
+                            " bytes at these sizes, more than planned");
+  }
+  m.symbolValues = values;
+  return nullptr;
+}
+
+/// Launches every kernel; with `events`, records one before each launch
+/// and one at the end.
+static kuai_status_t runLaunches(kuai_model_s &m, std::vector<CUevent> *events) {
+  Driver &d = m.runtime->driver;
+  if (CUresult r = d.cuCtxSetCurrent(m.runtime->context))
+    return makeStatus(KUAI_INTERNAL, d.describe("cuCtxSetCurrent", r));
+  if (kuai_status_t s = bindSymbols(m))
+    return s;
+  for (size_t i = 0; i < m.plan.inputs.size(); ++i) {
+    const PlanBuffer &b = m.plan.buffers.at(m.plan.inputs[i].buffer);
+    const std::vector<char> &data = m.inputData[i];
+    if (!data.empty())
+      if (CUresult r =
+              d.cuMemcpyHtoD_v2(m.arena + b.offset, data.data(), data.size()))
+        return makeStatus(KUAI_INTERNAL, d.describe("cuMemcpyHtoD", r));
+  }
+  const std::vector<int64_t> &values = m.symbolValues;
+  std::vector<uint64_t> scalars;
+  std::vector<std::vector<int64_t>> packs;
+  std::vector<void *> params;
+  for (size_t li = 0; li < m.plan.launches.size(); ++li) {
+    const PlanLaunch &l = m.plan.launches[li];
+    unsigned grid[3];
+    bool empty = false;
+    for (int k = 0; k < 3; ++k) {
+      int64_t v = l.grid[k].eval(values);
+      int64_t g = (v + l.divisor[k] - 1) / l.divisor[k];
+      empty |= g <= 0;
+      grid[k] = unsigned(g > 0 ? g : 0);
+    }
+    if (events)
+      d.cuEventRecord((*events)[li], nullptr);
+    if (empty)
+      continue; // an empty tensor: nothing to compute
+    scalars.assign(l.args.size(), 0);
+    packs.assign(l.args.size(), {});
+    params.assign(l.args.size(), nullptr);
+    for (size_t ai = 0; ai < l.args.size(); ++ai) {
+      const PlanArg &a = l.args[ai];
+      uint64_t &slot = scalars[ai];
+      switch (a.kind) {
+      case PlanArg::Buffer: {
+        const PlanBuffer &b = m.plan.buffers.at(a.buffer);
+        slot = (b.weight ? m.weights : m.arena) + b.offset;
+        break;
+      }
+      case PlanArg::Null:
+        slot = 0;
+        break;
+      case PlanArg::I64:
+        slot = uint64_t(a.value.eval(values));
+        break;
+      case PlanArg::I32: {
+        int32_t v = int32_t(a.value.eval(values));
+        std::memcpy(&slot, &v, 4);
+        break;
+      }
+      case PlanArg::F32:
+        std::memcpy(&slot, &a.f32, 4);
+        break;
+      case PlanArg::Pack:
+        for (const Poly &p : a.pack)
+          packs[ai].push_back(p.eval(values));
+        params[ai] = packs[ai].data();
+        continue;
+      }
+      params[ai] = &slot;
+    }
+    if (CUresult r = d.cuLaunchKernel(
+            m.functions[li], grid[0], grid[1], grid[2], l.block[0],
+            l.block[1], l.block[2], l.sharedBytes, nullptr, params.data(),
+            nullptr))
+      return makeStatus(KUAI_INTERNAL, "launch " + std::to_string(li) + " (" +
+                                           l.function + ", " + l.what +
+                                           "): " +
+                                           d.describe("cuLaunchKernel", r));
+  }
+  if (events)
+    d.cuEventRecord(events->back(), nullptr);
+  if (CUresult r = d.cuCtxSynchronize())
+    return makeStatus(KUAI_INTERNAL,
+                      "running the model failed: " +
+                          d.describe("cuCtxSynchronize", r));
+  m.ran = true;
+  return nullptr;
+}
+
+extern "C" kuai_status_t kuai_model_execute(kuai_model_t model) {
+  if (!model)
+    return makeStatus(KUAI_INVALID_ARGUMENT, "no model");
+  if (model->functions.size() != model->plan.launches.size() ||
+      model->plan.launches.empty())
+    return makeStatus(KUAI_INVALID_ARGUMENT, "the artifact has no plan");
+  return runLaunches(*model, nullptr);
+}
+
+extern "C" kuai_status_t kuai_model_profile(kuai_model_t model,
+                                            kuai_launch_profile *out,
+                                            size_t capacity,
+                                            size_t *out_count) {
+  if (!model || model->plan.launches.empty())
+    return makeStatus(KUAI_INVALID_ARGUMENT, "no model or no plan");
+  Driver &d = model->runtime->driver;
+  size_t n = model->plan.launches.size();
+  std::vector<CUevent> events(n + 1, nullptr);
+  for (CUevent &e : events)
+    if (CUresult r = d.cuEventCreate(&e, 0))
+      return makeStatus(KUAI_INTERNAL, d.describe("cuEventCreate", r));
+  kuai_status_t status = runLaunches(*model, &events);
+  for (size_t i = 0; !status && i < n && i < capacity; ++i) {
+    const PlanLaunch &l = model->plan.launches[i];
+    float ms = 0;
+    d.cuEventElapsedTime(&ms, events[i], events[i + 1]);
+    out[i].function = l.function.c_str();
+    out[i].what = l.what.c_str();
+    out[i].milliseconds = ms;
+    out[i].bytes = double(l.bytes.eval(model->symbolValues));
+    out[i].flops = double(l.flops.eval(model->symbolValues));
+  }
+  for (CUevent e : events)
+    if (e)
+      d.cuEventDestroy_v2(e);
+  if (out_count)
+    *out_count = n;
+  return status;
+}
+
+extern "C" kuai_status_t kuai_model_output_dims(kuai_model_t model,
+                                                size_t index,
+                                                int64_t *out_dims,
+                                                size_t capacity,
+                                                size_t *out_rank) {
+  if (!model || index >= model->plan.outputs.size())
+    return makeStatus(KUAI_INVALID_ARGUMENT, "no such output");
+  if (!model->ran)
+    return makeStatus(KUAI_INVALID_ARGUMENT, "the model has not run yet");
+  const PlanBuffer &b =
+      model->plan.buffers.at(model->plan.outputs[index].buffer);
+  for (size_t d = 0; d < b.dims.size() && d < capacity; ++d)
+    out_dims[d] = b.dims[d].eval(model->symbolValues);
+  if (out_rank)
+    *out_rank = b.dims.size();
+  return nullptr;
+}
+
+extern "C" kuai_status_t kuai_model_read_output(kuai_model_t model,
+                                                size_t index, void *data,
+                                                size_t bytes) {
+  int64_t dims[16];
+  size_t rank = 0;
+  if (kuai_status_t s = kuai_model_output_dims(model, index, dims, 16, &rank))
+    return s;
+  const PlanIO &io = model->plan.outputs[index];
+  const PlanBuffer &b = model->plan.buffers.at(io.buffer);
+  uint64_t want = b.elementBytes;
+  for (size_t d = 0; d < rank; ++d)
+    want *= uint64_t(dims[d]);
+  if (bytes != want)
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "output '" + io.name + "' has " + std::to_string(want) +
+                          " bytes, " + std::to_string(bytes) + " asked");
+  Driver &d = model->runtime->driver;
+  d.cuCtxSetCurrent(model->runtime->context);
+  if (CUresult r = d.cuMemcpyDtoH_v2(data, model->arena + b.offset, bytes))
+    return makeStatus(KUAI_INTERNAL, d.describe("cuMemcpyDtoH", r));
+  return nullptr;
 }

@@ -1,0 +1,377 @@
+//===- GpuRunDriver.cpp - kuai-run on a compiled model.kuai ---------------===//
+//
+// Runs a compiled model through the runtime's C API: inputs from a test
+// data set, files or random values (converted to the compiled dtypes),
+// outputs compared with references (relative L2, max abs, and top-1
+// agreement over the last axis for logits), optional timing (--bench) and
+// a per-kernel profile (--profile). Exit status as for the reference path.
+//
+//===----------------------------------------------------------------------===//
+
+#include "RunOptions.h"
+#include "kuai/Reference/TensorIO.h"
+#include "kuai/Support/Float16.h"
+#include "kuai/kuai_runtime.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+using namespace mlir;
+using namespace kuai;
+
+namespace {
+
+/// Owns a kuai_status_t; false when it holds an error.
+struct StatusCheck {
+  kuai_status_t status;
+  explicit operator bool() const { return status == nullptr; }
+  std::string message() const { return kuai_status_message(status); }
+  ~StatusCheck() { kuai_status_free(status); }
+};
+
+struct Io {
+  std::string name, dtype;
+  size_t rank;
+};
+
+Io ioInfo(kuai_model_t model, bool output, size_t i) {
+  const char *name = "", *dtype = "";
+  size_t rank = 0;
+  kuai_status_free(kuai_model_io_info(model, output, i, &name, &dtype, &rank));
+  return {name, dtype, rank};
+}
+
+/// The tensor's values in the bytes of `dtype`.
+std::vector<char> encode(const ref::Tensor &t, const std::string &dtype) {
+  int64_t n = t.numel();
+  std::vector<char> out;
+  auto put = [&](const void *p, size_t bytes) {
+    const char *c = static_cast<const char *>(p);
+    out.insert(out.end(), c, c + bytes);
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    double v = t.at(i);
+    if (dtype == "f32") {
+      float f = float(v);
+      put(&f, 4);
+    } else if (dtype == "f16") {
+      uint16_t h = floatToHalfBits(float(v));
+      put(&h, 2);
+    } else if (dtype == "bf16") {
+      uint16_t h = floatToBf16Bits(float(v));
+      put(&h, 2);
+    } else if (dtype == "i64") {
+      int64_t x = int64_t(v);
+      put(&x, 8);
+    } else if (dtype == "i32") {
+      int32_t x = int32_t(v);
+      put(&x, 4);
+    } else {
+      int8_t x = int8_t(v);
+      put(&x, 1);
+    }
+  }
+  return out;
+}
+
+/// GPU bytes of `dtype` as a reference tensor (floats as f32, integers as
+/// i64) for comparison and saving.
+ref::Tensor decode(MLIRContext &ctx, const std::vector<char> &bytes,
+                   const std::string &dtype, std::vector<int64_t> shape) {
+  Builder b(&ctx);
+  bool fl = dtype == "f32" || dtype == "f16" || dtype == "bf16";
+  ref::Tensor t(fl ? Type(b.getF32Type()) : Type(b.getI64Type()), shape);
+  int64_t n = t.numel();
+  const char *p = bytes.data();
+  for (int64_t i = 0; i < n; ++i) {
+    if (dtype == "f32") {
+      std::memcpy(&t.floats[i], p + 4 * i, 4);
+    } else if (dtype == "f16" || dtype == "bf16") {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      t.floats[i] = dtype == "f16" ? halfBitsToFloat(h) : bf16BitsToFloat(h);
+    } else if (dtype == "i64") {
+      std::memcpy(&t.ints[i], p + 8 * i, 8);
+    } else if (dtype == "i32") {
+      int32_t x;
+      std::memcpy(&x, p + 4 * i, 4);
+      t.ints[i] = x;
+    } else {
+      t.ints[i] = dtype == "u8" || dtype == "bool" ? uint8_t(p[i])
+                                                   : int8_t(p[i]);
+    }
+  }
+  return t;
+}
+
+/// Share of rows (all axes but the last) whose argmax agrees.
+double top1Agreement(const ref::Tensor &a, const ref::Tensor &b) {
+  int64_t last = a.shape.empty() ? 1 : a.shape.back();
+  if (last < 2 || a.numel() != b.numel())
+    return -1;
+  int64_t rows = a.numel() / last, same = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t ia = 0, ib = 0;
+    for (int64_t j = 1; j < last; ++j) {
+      if (a.at(r * last + j) > a.at(r * last + ia))
+        ia = j;
+      if (b.at(r * last + j) > b.at(r * last + ib))
+        ib = j;
+    }
+    same += ia == ib;
+  }
+  return double(same) / double(rows);
+}
+
+std::string manifestField(kuai_artifact_t a, const std::string &key) {
+  std::string m = kuai_artifact_manifest(a);
+  size_t at = m.find("\"" + key + "\": \"");
+  if (at == std::string::npos)
+    return "";
+  at += key.size() + 5;
+  return m.substr(at, m.find('"', at) - at);
+}
+
+int runSet(Options &opts, MLIRContext &context, kuai_model_t model,
+           const std::string &expect, const std::string &compiledDtype) {
+  size_t numInputs = kuai_model_input_count(model);
+  std::vector<std::string> files(opts.inputs.begin(), opts.inputs.end());
+  if (!expect.empty() && files.empty())
+    for (size_t i = 0; i < numInputs; ++i)
+      files.push_back(expect + "/input_" + std::to_string(i) + ".pb");
+  if (!files.empty() && files.size() != numInputs)
+    return runFail("the model has " + llvm::Twine(numInputs) +
+                   " inputs but " + llvm::Twine(files.size()) +
+                   " input files were given");
+  for (size_t i = 0; i < numInputs; ++i) {
+    Io io = ioInfo(model, false, i);
+    ref::Tensor t;
+    if (!files.empty()) {
+      auto loaded = loadTensor(&context, files[i]);
+      if (!loaded)
+        return runFail(llvm::toString(loaded.takeError()));
+      t = std::move(*loaded);
+    } else {
+      return runFail("random inputs for model.kuai are not supported yet; "
+                     "give --expect DIR or --input files (.pb, .npy)");
+    }
+    std::vector<char> bytes = encode(t, io.dtype);
+    llvm::outs() << "input  '" << io.name << "' " << t.shapeString() << " -> "
+                 << io.dtype << "\n";
+    StatusCheck s{kuai_model_set_input(model, i, bytes.data(), t.shape.data(),
+                                       t.shape.size())};
+    if (!s)
+      return runFail(s.message());
+  }
+  auto start = std::chrono::steady_clock::now();
+  {
+    StatusCheck s{kuai_model_execute(model)};
+    if (!s)
+      return runFail(s.message());
+  }
+  double ms = std::chrono::duration<double, std::milli>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+  llvm::outs() << "ran on the GPU in " << llvm::format("%.2f", ms)
+               << " ms (first run, includes input upload)\n";
+
+  bool allOk = true;
+  unsigned compared = 0;
+  for (size_t i = 0; i < kuai_model_output_count(model); ++i) {
+    Io io = ioInfo(model, true, i);
+    std::vector<int64_t> shape(io.rank);
+    size_t rank = 0;
+    StatusCheck sd{
+        kuai_model_output_dims(model, i, shape.data(), shape.size(), &rank)};
+    if (!sd)
+      return runFail(sd.message());
+    int64_t count = 1;
+    for (int64_t d : shape)
+      count *= d;
+    std::vector<char> bytes(count * (io.dtype == "f32" || io.dtype == "i32"
+                                         ? 4
+                                     : io.dtype == "i64"                        ? 8
+                                     : io.dtype == "f16" || io.dtype == "bf16" ? 2
+                                                                               : 1));
+    StatusCheck sr{kuai_model_read_output(model, i, bytes.data(), bytes.size())};
+    if (!sr)
+      return runFail(sr.message());
+    ref::Tensor t = decode(context, bytes, io.dtype, shape);
+    llvm::outs() << "output '" << io.name << "' " << t.shapeString() << " "
+                 << io.dtype << ":";
+    for (int64_t k = 0; k < std::min<int64_t>(t.numel(), opts.printValues); ++k)
+      llvm::outs() << " " << llvm::format("%.6g", t.at(k));
+    llvm::outs() << (t.numel() > opts.printValues ? " ...\n" : "\n");
+    if (!opts.saveOutputs.empty()) {
+      llvm::sys::fs::create_directories(opts.saveOutputs);
+      std::string name = io.name;
+      std::replace(name.begin(), name.end(), '/', '_');
+      if (llvm::Error e =
+              ref::writeNpy(t, opts.saveOutputs + "/" + name + ".npy"))
+        return runFail(llvm::toString(std::move(e)));
+    }
+    if (expect.empty())
+      continue;
+    std::string file = expect + "/output_" + std::to_string(i) + ".pb";
+    if (!llvm::sys::fs::exists(file)) {
+      llvm::outs() << "compare '" << io.name << "': no reference (" << file
+                   << " absent)\n";
+      continue;
+    }
+    auto expected = loadTensor(&context, file);
+    if (!expected)
+      return runFail(llvm::toString(expected.takeError()));
+    // Defaults: 1e-4 for fp32, 5e-3 for a model stored in fp16/bf16, 1e-2
+    // when compiled down to fp16/bf16.
+    double rtol = opts.rtol >= 0 ? double(opts.rtol)
+                  : compiledDtype == "fp16" || compiledDtype == "bf16" ? 1e-2
+                  : io.dtype == "f16" || io.dtype == "bf16"            ? 5e-3
+                                                                       : 1e-4;
+    ref::Comparison c = ref::compareTensors(t, *expected);
+    ++compared;
+    llvm::outs() << "compare '" << io.name << "': ";
+    if (!c.shapeMatches) {
+      llvm::outs() << "FAIL shape " << t.shapeString()
+                   << " but the reference is " << expected->shapeString()
+                   << "\n";
+      allOk = false;
+      continue;
+    }
+    bool ok = c.mismatches == 0 &&
+              (c.relL2 <= rtol || (opts.atol > 0 && c.maxAbs <= opts.atol));
+    llvm::outs() << (ok ? "ok" : "FAIL") << " rel_l2 "
+                 << llvm::format("%.3e", c.relL2) << " max_abs "
+                 << llvm::format("%.3e", c.maxAbs) << " (rtol "
+                 << llvm::format("%.0e", rtol) << ")";
+    if (t.isFloat() && rank >= 2) {
+      double top1 = top1Agreement(t, *expected);
+      if (top1 >= 0)
+        llvm::outs() << " top1 " << llvm::format("%.2f%%", 100 * top1);
+    }
+    if (c.mismatches)
+      llvm::outs() << " mismatched elements " << c.mismatches;
+    llvm::outs() << "\n";
+    allOk &= ok;
+  }
+  if (expect.empty())
+    return 0;
+  if (compared == 0)
+    return runFail("no output_*.pb in " + expect + " to compare with");
+  llvm::outs() << (allOk ? "PASS" : "FAIL") << " (" << compared << " output"
+               << (compared == 1 ? "" : "s") << " compared)\n";
+  return allOk ? 0 : 1;
+}
+
+int benchAndProfile(Options &opts, kuai_model_t model) {
+  std::vector<kuai_launch_profile> launches(100000);
+  size_t count = 0;
+  StatusCheck s{
+      kuai_model_profile(model, launches.data(), launches.size(), &count)};
+  if (!s)
+    return runFail(s.message());
+  launches.resize(std::min(count, launches.size()));
+  double bytes = 0, flops = 0, kernelMs = 0;
+  for (const kuai_launch_profile &l : launches) {
+    bytes += l.bytes;
+    flops += l.flops;
+    kernelMs += l.milliseconds;
+  }
+  if (opts.bench) {
+    for (int i = 0; i < 3; ++i)
+      kuai_status_free(kuai_model_execute(model));
+    std::vector<double> times;
+    for (unsigned i = 0; i < opts.bench; ++i) {
+      auto start = std::chrono::steady_clock::now();
+      StatusCheck r{kuai_model_execute(model)};
+      if (!r)
+        return runFail(r.message());
+      times.push_back(std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - start)
+                          .count());
+    }
+    std::sort(times.begin(), times.end());
+    double median = times[times.size() / 2];
+    llvm::outs() << llvm::format(
+        "bench: %u runs, median %.3f ms (min %.3f, max %.3f), %zu launches; "
+        "%.1f GB/s, %.2f TFLOP/s (estimated bytes and flops of the plan)\n",
+        unsigned(opts.bench), median, times.front(), times.back(), launches.size(),
+        bytes / median / 1e6, flops / median / 1e9);
+  }
+  if (opts.profile) {
+    struct Row {
+      int launches = 0;
+      double ms = 0, bytes = 0, flops = 0;
+    };
+    std::map<std::string, Row> rows;
+    for (const kuai_launch_profile &l : launches) {
+      Row &r = rows[std::string(l.function) + " (" + l.what + ")"];
+      ++r.launches;
+      r.ms += l.milliseconds;
+      r.bytes += l.bytes;
+      r.flops += l.flops;
+    }
+    std::vector<std::pair<std::string, Row>> sorted(rows.begin(), rows.end());
+    std::sort(sorted.begin(), sorted.end(), [](const auto &a, const auto &b) {
+      return a.second.ms > b.second.ms;
+    });
+    llvm::outs() << llvm::format("%-44s %8s %10s %7s %9s %9s\n", "kernel",
+                                 "launches", "ms", "share", "GB/s", "TFLOP/s");
+    for (const auto &[name, r] : sorted)
+      llvm::outs() << llvm::format(
+          "%-44s %8d %10.4f %6.1f%% %9.1f %9.3f\n", name.substr(0, 44).c_str(),
+          r.launches, r.ms, kernelMs > 0 ? 100 * r.ms / kernelMs : 0.0,
+          r.ms > 0 ? r.bytes / r.ms / 1e6 : 0.0,
+          r.ms > 0 ? r.flops / r.ms / 1e9 : 0.0);
+    llvm::outs() << llvm::format("%-44s %8zu %10.4f\n", "total (events)",
+                                 launches.size(), kernelMs);
+  }
+  return 0;
+}
+
+} // namespace
+
+int kuai::runArtifact(Options &opts, MLIRContext &context) {
+  kuai_artifact_t artifact = nullptr;
+  if (StatusCheck s{kuai_artifact_open(opts.model.c_str(), &artifact)}; !s)
+    return runFail(s.message());
+  std::string dtype = manifestField(artifact, "dtype");
+  kuai_artifact_release(artifact);
+
+  kuai_runtime_options options;
+  kuai_runtime_options_initialize(&options);
+  kuai_runtime_t runtime = nullptr;
+  if (StatusCheck s{kuai_runtime_create(&options, &runtime)}; !s)
+    return runFail(s.message());
+  llvm::outs() << "device: " << kuai_runtime_device_description(runtime)
+               << "\n";
+  kuai_model_t model = nullptr;
+  StatusCheck loaded{kuai_model_load(runtime, opts.model.c_str(), &model)};
+  kuai_runtime_release(runtime); // the model keeps it alive
+  if (!loaded)
+    return runFail(loaded.message());
+  llvm::outs() << "loaded " << opts.model << ": weights "
+               << kuai_model_pool_bytes(model, "weights") << " bytes, arena "
+               << kuai_model_pool_bytes(model, "arena") << " bytes\n";
+  int status = 0;
+  std::vector<std::string> sets(opts.expect.begin(), opts.expect.end());
+  if (sets.empty())
+    sets.push_back("");
+  for (const std::string &dir : sets) {
+    if (!dir.empty())
+      llvm::outs() << "== " << dir << "\n";
+    status = std::max(status, runSet(opts, context, model, dir, dtype));
+    if (status == 2)
+      break;
+  }
+  if (status != 2 && (opts.bench || opts.profile))
+    status = std::max(status, benchAndProfile(opts, model));
+  if (sets.size() > 1 && status != 2)
+    llvm::outs() << (status == 0 ? "PASS" : "FAIL") << ": " << sets.size()
+                 << " data sets\n";
+  kuai_model_release(model);
+  return status;
+}

@@ -1,0 +1,220 @@
+//===- Plan.cpp - Parsing the launch plan ---------------------------------===//
+
+#include "Plan.h"
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+
+using namespace kuai::rt;
+
+int64_t Poly::eval(const std::vector<int64_t> &values) const {
+  int64_t sum = 0;
+  for (const Term &t : terms) {
+    int64_t v = t.coeff;
+    for (int s : t.symbols)
+      v *= values[s];
+    sum += v;
+  }
+  return sum;
+}
+
+int kuai::rt::dtypeBytes(const std::string &dtype) {
+  if (dtype == "f32" || dtype == "i32")
+    return 4;
+  if (dtype == "f16" || dtype == "bf16")
+    return 2;
+  if (dtype == "i64")
+    return 8;
+  return 1;
+}
+
+namespace {
+
+struct Parser {
+  Plan &plan;
+  int line = 0;
+  std::string error;
+
+  bool fail(const std::string &message) {
+    if (error.empty())
+      error = "plan line " + std::to_string(line) + ": " + message;
+    return false;
+  }
+
+  int symbolIndex(const std::string &name) {
+    for (size_t i = 0; i < plan.symbols.size(); ++i)
+      if (plan.symbols[i] == name)
+        return int(i);
+    return -1;
+  }
+
+  /// "128*batch*seq+2*seq-1"
+  bool poly(const std::string &text, Poly &out) {
+    out.terms.clear();
+    size_t i = 0;
+    while (i < text.size()) {
+      int64_t sign = 1;
+      if (text[i] == '+' || text[i] == '-') {
+        sign = text[i] == '-' ? -1 : 1;
+        ++i;
+      }
+      size_t end = text.find_first_of("+-", i);
+      std::string term = text.substr(i, end == std::string::npos ? end : end - i);
+      i = end == std::string::npos ? text.size() : end;
+      Poly::Term t{sign, {}};
+      std::stringstream factors(term);
+      std::string f;
+      while (std::getline(factors, f, '*')) {
+        if (f.empty())
+          return fail("bad expression '" + text + "'");
+        if (std::isdigit((unsigned char)f[0])) {
+          t.coeff *= std::strtoll(f.c_str(), nullptr, 10);
+        } else {
+          int s = symbolIndex(f);
+          if (s < 0)
+            return fail("unknown symbol '" + f + "' in '" + text + "'");
+          t.symbols.push_back(s);
+        }
+      }
+      out.terms.push_back(t);
+    }
+    return true;
+  }
+
+  bool list(const std::string &text, std::vector<Poly> &out) {
+    out.clear();
+    if (text == "-")
+      return true;
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      Poly p;
+      if (!poly(item, p))
+        return false;
+      out.push_back(p);
+    }
+    return true;
+  }
+
+  bool arg(const std::string &text, PlanArg &a) {
+    if (text == "null") {
+      a.kind = PlanArg::Null;
+      return true;
+    }
+    if (text[0] == 'b') {
+      a.kind = PlanArg::Buffer;
+      a.buffer = std::atoi(text.c_str() + 1);
+      if (!plan.buffers.count(a.buffer))
+        return fail("launch uses undeclared buffer " + text);
+      return true;
+    }
+    size_t colon = text.find(':');
+    if (colon == std::string::npos)
+      return fail("bad argument '" + text + "'");
+    std::string kind = text.substr(0, colon), value = text.substr(colon + 1);
+    if (kind == "i64" || kind == "i32") {
+      a.kind = kind == "i64" ? PlanArg::I64 : PlanArg::I32;
+      return poly(value, a.value);
+    }
+    if (kind == "f32") {
+      a.kind = PlanArg::F32;
+      uint32_t bits = uint32_t(std::strtoul(value.c_str(), nullptr, 16));
+      std::memcpy(&a.f32, &bits, 4);
+      return true;
+    }
+    if (kind == "pack") {
+      a.kind = PlanArg::Pack;
+      return list(value, a.pack);
+    }
+    return fail("bad argument kind '" + kind + "'");
+  }
+
+  bool parseLine(const std::string &text) {
+    std::istringstream in(text);
+    std::string word;
+    in >> word;
+    if (word.empty())
+      return true;
+    if (word == "symbol") {
+      std::string name;
+      int64_t bound = 0;
+      in >> name >> bound;
+      plan.symbols.push_back(name);
+      plan.bounds.push_back(bound);
+    } else if (word == "arena") {
+      in >> plan.arenaBytes;
+    } else if (word == "buffer") {
+      int id;
+      std::string pool, dims;
+      PlanBuffer b;
+      in >> id >> pool >> b.offset >> b.slotBytes >> b.dtype >> dims;
+      b.weight = pool == "w";
+      b.elementBytes = dtypeBytes(b.dtype);
+      if (!list(dims, b.dims))
+        return false;
+      plan.buffers[id] = b;
+    } else if (word == "input" || word == "output") {
+      int index;
+      PlanIO io;
+      in >> index >> io.buffer;
+      std::getline(in >> std::ws, io.name);
+      if (!plan.buffers.count(io.buffer))
+        return fail(word + " of an undeclared buffer");
+      (word == "input" ? plan.inputs : plan.outputs).push_back(io);
+    } else if (word == "launch") {
+      PlanLaunch l;
+      in >> l.module >> l.function;
+      for (int d = 0; d < 3; ++d) {
+        std::string g;
+        in >> g;
+        size_t slash = g.rfind('/');
+        if (slash == std::string::npos || !poly(g.substr(0, slash), l.grid[d]))
+          return fail("bad grid '" + g + "'");
+        l.divisor[d] = std::strtoll(g.c_str() + slash + 1, nullptr, 10);
+        if (l.divisor[d] <= 0)
+          return fail("bad grid divisor in '" + g + "'");
+      }
+      std::string bytes, flops;
+      size_t count = 0;
+      in >> l.block[0] >> l.block[1] >> l.block[2] >> l.sharedBytes >> bytes >>
+          flops >> count;
+      if (!poly(bytes, l.bytes) || !poly(flops, l.flops))
+        return false;
+      for (size_t i = 0; i < count; ++i) {
+        std::string a;
+        in >> a;
+        PlanArg arg;
+        if (a.empty() || !this->arg(a, arg))
+          return fail("bad or missing argument " + std::to_string(i));
+        l.args.push_back(arg);
+      }
+      std::getline(in >> std::ws, l.what);
+      plan.launches.push_back(l);
+    } else if (word == "kuai-plan") {
+      int version = 0;
+      in >> version;
+      if (version != 1)
+        return fail("plan version " + std::to_string(version) +
+                    " is not 1: recompile the model");
+    } else {
+      return fail("unknown record '" + word + "'");
+    }
+    if (in.fail())
+      return fail("malformed '" + word + "' record");
+    return true;
+  }
+};
+
+} // namespace
+
+kuai_status_t kuai::rt::parsePlan(const std::string &text, Plan &out) {
+  Parser p{out};
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    ++p.line;
+    if (!p.parseLine(line))
+      return makeStatus(KUAI_DATA_LOSS, p.error);
+  }
+  return nullptr;
+}

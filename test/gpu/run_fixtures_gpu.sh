@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# On the GPU machine: compiles every fixture model under FIXTURES (dirs with
+# model.onnx and test_data_set_*) with the kuai bundle, runs each artifact
+# with kuai-run --expect on every data set, and appends a results table.
+#   test/gpu/run_fixtures_gpu.sh BUNDLE_DIR FIXTURES_DIR RESULTS.md
+# tiny-llama is compiled three times (--dtype=auto, fp16, bf16); the others
+# with their own dtype. Exit status: 0 when every run passes.
+set -uo pipefail
+bundle="$1" fixtures="$2" results="$3"
+work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
+status=0
+row() { echo "$*" | tee -a "$results"; }
+for model in $(find "$fixtures" -name model.onnx | sort); do
+  dir="$(dirname "$model")"; name="${dir#$fixtures/}"
+  dtypes="auto"
+  [[ "$name" == *tiny-llama* ]] && dtypes="auto fp16 bf16"
+  sets=(); for s in "$dir"/test_data_set_*; do sets+=(--expect "$s"); done
+  for dtype in $dtypes; do
+    art="$work/${name//\//_}-$dtype.kuai"
+    if ! "$bundle/bin/kuai-compile" "$model" --emit=artifact --dtype="$dtype" \
+         -o "$art" > "$work/compile.log" 2>&1; then
+      row "| $name | $dtype | compile FAILED: $(tail -1 "$work/compile.log") | | |"
+      status=1; continue
+    fi
+    "$bundle/bin/kuai-run" "$art" "${sets[@]}" > "$work/run.log" 2>&1
+    rc=$?
+    [[ $rc -ne 0 ]] && status=1
+    verdict=$([[ $rc -eq 0 ]] && echo PASS || echo "FAIL (exit $rc)")
+    errs="$(grep '^compare' "$work/run.log" | sed -E 's/.*rel_l2 ([^ ]+).*/\1/' | paste -sd, -)"
+    top1="$(grep -o 'top1 [0-9.]*%' "$work/run.log" | cut -d' ' -f2 | paste -sd, -)"
+    row "| $name | $dtype | $verdict | $errs | ${top1:--} |"
+    [[ $rc -ne 0 ]] && sed 's/^/    /' "$work/run.log" | tail -20
+  done
+done
+exit $status
