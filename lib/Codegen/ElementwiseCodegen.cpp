@@ -4,8 +4,8 @@
 // the linear index is split into coordinates, every load leaf computes its
 // offset from its strides (sizes known at compile time are constants, the
 // rest kernel arguments), the expression is evaluated in f32 / i64 / i1
-// (16-bit floats rounded after every op, as if stored), and the result is
-// stored. The gpu.module then goes through convert-gpu-to-nvvm and
+// (floats in f32, rounded to 16 bits only by explicit Casts and the final
+// store), and the result is stored. The gpu.module then goes through convert-gpu-to-nvvm and
 // gpu-module-to-binary (NVVM target, LLVM's NVPTX back end) to PTX.
 //
 //===----------------------------------------------------------------------===//
@@ -299,12 +299,12 @@ FailureOr<Value> KernelBuilder::evalOp(const ExprNode &n,
   Rep out = repOf(n.type);
   if (op == "cast" || op == "identity")
     return convert(in[0], reps[0], n.type);
+  if (op == "fused") // a fused intermediate: converted, not rounded
+    return reps[0] == out ? in[0] : convert(in[0], reps[0], n.type);
   if (op == "select")
-    return round(arith::SelectOp::create(b, loc, in[0], in[1], in[2]), n.type);
+    return Value(arith::SelectOp::create(b, loc, in[0], in[1], in[2]));
   bool fl = reps[0] == Rep::Float;
-  auto done = [&](Value v) -> FailureOr<Value> {
-    return out == Rep::Float ? round(v, n.type) : v;
-  };
+  auto done = [&](Value v) -> FailureOr<Value> { return v; };
   if (in.size() == 2) {
     Value x = in[0], y = in[1];
     using P = arith::CmpFPredicate;

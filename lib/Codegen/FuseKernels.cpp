@@ -4,7 +4,9 @@
 // one other generated kernel, through one load that visits the result
 // contiguously, broadcast or permuted (a transpose), is inlined into that
 // load: its own loads are re-expressed over the consumer's coordinates, so
-// the intermediate buffer and a pass over memory disappear. Producers that
+// the intermediate buffer and a pass over memory disappear. The value
+// is no longer rounded to the intermediate's dtype: only stores and
+// explicit Casts round. Producers that
 // are model outputs or viewed by reshapes stay.
 //
 //===----------------------------------------------------------------------===//
@@ -130,7 +132,9 @@ bool tryFuse(KernelProgram &p, size_t consumerIndex) {
     DType stored = load.type;
     load = ExprNode();
     load.kind = ExprNode::Kind::Op;
-    load.op = "cast"; // keeps the rounding of the stored dtype
+    // Intermediates of a fused kernel stay in fp32 (they are not stored);
+    // explicit Casts still round.
+    load.op = "fused";
     load.type = stored;
     load.operands = {pk.root + offset};
     // Reads: the consumer's minus x, plus the producer's.

@@ -342,6 +342,11 @@ llvm::Error Lowering::lowerElementwise(Operation *op, StringRef name) {
   auto out = newArena(op, result);
   if (!out)
     return out.takeError();
+  // Compiled to 16 bits, sums the model computes in fp32 (the residual
+  // stream) stay fp32: rounding them every layer costs the most accuracy.
+  if (name == "add" && isFloat(program.buffers[*out].dtype) &&
+      getElementTypeOrSelf(result.getType()).isF32())
+    program.buffers[*out].dtype = DType::F32;
   ElementwiseKernel k;
   k.dims = program.buffers[*out].dims;
   k.out = *out;
@@ -620,15 +625,39 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
   l.module = "templates";
   l.what = op->getName().stripDialect().str();
   llvm::SmallVector<int> operands;
+  bool normInF32 = false;
   for (unsigned i = 0; i < op->getNumOperands(); ++i) {
     auto b = in(i);
     if (!b)
       return b.takeError();
-    if (*b >= 0 && program.buffers[*b].dtype != dtype &&
-        isFloat(program.buffers[*b].dtype) && !isa<AttentionOp>(op))
-      return fail(op, "operand " + llvm::Twine(i) + " is " +
-                          dtypeName(program.buffers[*b].dtype) +
-                          " but the result is " + dtypeName(dtype));
+    bool mask = isa<AttentionOp>(op) && i == 3;
+    if (*b >= 0 && !mask && isFloat(program.buffers[*b].dtype) &&
+        program.buffers[*b].dtype != dtype) {
+      if (i == 0 && isa<RmsNormOp, LayerNormOp>(op) &&
+          program.buffers[*b].dtype == DType::F32) {
+        normInF32 = true; // the norm reads fp32 itself
+      } else {
+        // The template computes in one dtype: convert the operand first.
+        Buffer c;
+        c.dtype = dtype;
+        c.dims = program.buffers[*b].dims;
+        c.name = program.buffers[*b].name + ".cast";
+        int to = program.addBuffer(std::move(c));
+        ElementwiseKernel k;
+        k.dims = program.buffers[to].dims;
+        k.out = to;
+        k.outStrides = contiguous(k.dims);
+        ExprNode n;
+        n.kind = ExprNode::Kind::Load;
+        n.type = program.buffers[*b].dtype;
+        n.buffer = *b;
+        n.strides = contiguous(k.dims);
+        int load = addNode(k, n);
+        k.root = opNode(k, "cast", dtype, {load});
+        addElementwiseLaunch(std::move(k), "cast");
+        *b = to;
+      }
+    }
     operands.push_back(*b);
     if (*b >= 0)
       l.reads.push_back(*b);
@@ -640,6 +669,17 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
   int64_t elem = dtypeBytes(dtype);
 
   if (auto lin = dyn_cast<LinearOp>(op)) {
+    // A model output the model declares fp32 (logits) stays fp32 when the
+    // model is compiled to 16 bits: rounding logits to bf16 flips argmaxes.
+    Value result = op->getResult(0);
+    bool fp32Output =
+        dtype != DType::F32 &&
+        getElementTypeOrSelf(result.getType()).isF32() &&
+        llvm::all_of(result.getUsers(),
+                     [](Operation *u) { return isa<func::ReturnOp>(u); }) &&
+        !result.use_empty();
+    if (fp32Output)
+      program.buffers[*out].dtype = DType::F32;
     Dims xDims = program.buffers[operands[0]].dims;
     Dims wDims = program.buffers[operands[1]].dims;
     bool t = lin.getTransposeWeight();
@@ -647,7 +687,7 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     SymExpr m = total.exactDiv(n);
     if (!m.isKnown())
       return fail(op, "cannot derive the row count symbolically");
-    l.function = "kuai_linear_" + suffix;
+    l.function = "kuai_linear_" + suffix + (fp32Output ? "_out_f32" : "");
     l.grid[0] = {n, 64};
     l.grid[1] = {m, 64};
     l.block[0] = 256;
@@ -672,7 +712,7 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     } else {
       eps = cast<RmsNormOp>(op).getEpsilon().convertToFloat();
     }
-    l.function = "kuai_norm_" + suffix;
+    l.function = "kuai_norm_" + suffix + (normInF32 ? "_in_f32" : "");
     l.grid[0] = {total.exactDiv(inner), 1};
     l.block[0] = 256;
     l.args = {arg(operands[0]), arg(weight),  arg(bias),

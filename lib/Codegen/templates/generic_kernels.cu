@@ -67,9 +67,9 @@ __device__ float block_sum(float v) {
 // W is [K, N], or [N, K] when `w_transposed`. 64x64 tiles, 256 threads,
 // 4x4 outputs per thread, fp32 accumulation.
 
-template <typename T>
+template <typename T, typename TO>
 __device__ void linear_tiled(const T *x, const T *w, const T *bias,
-                             const T *residual, T *y, i64 M, i64 N, i64 K,
+                             const TO *residual, TO *y, i64 M, i64 N, i64 K,
                              int w_transposed) {
   __shared__ float as[16][68];
   __shared__ float bs[16][68];
@@ -122,17 +122,17 @@ __device__ void linear_tiled(const T *x, const T *w, const T *bias,
         v += to_f32(bias[c]);
       if (residual)
         v += to_f32(residual[r * N + c]);
-      y[r * N + c] = from_f32<T>(v);
+      y[r * N + c] = from_f32<TO>(v);
     }
   }
 }
 
 //===-- rms_norm / layer_norm over rows of `inner` elements ---------------===//
 
-template <typename T>
-__device__ void norm_rows(const T *x, const T *weight, const T *bias, T *y,
+template <typename TI, typename T>
+__device__ void norm_rows(const TI *x, const T *weight, const T *bias, T *y,
                           i64 inner, float eps, int rms) {
-  const T *row = x + i64(blockIdx.x) * inner;
+  const TI *row = x + i64(blockIdx.x) * inner;
   T *out = y + i64(blockIdx.x) * inner;
   float mean = 0;
   if (!rms) {
@@ -404,12 +404,25 @@ __device__ void moe_token(const T *x, const T *router, const T *gate,
       kuai_linear_##SUFFIX(const T *x, const T *w, const T *bias,              \
                            const T *residual, T *y, i64 M, i64 N, i64 K,       \
                            int w_transposed) {                                 \
-    linear_tiled<T>(x, w, bias, residual, y, M, N, K, w_transposed);           \
+    linear_tiled<T, T>(x, w, bias, residual, y, M, N, K, w_transposed);        \
+  }                                                                            \
+  /* fp32 result from 16-bit operands: logits of a model compiled to fp16 */   \
+  extern "C" __global__ void __launch_bounds__(256)                            \
+      kuai_linear_##SUFFIX##_out_f32(const T *x, const T *w, const T *bias,    \
+                                     const float *residual, float *y, i64 M,   \
+                                     i64 N, i64 K, int w_transposed) {         \
+    linear_tiled<T, float>(x, w, bias, residual, y, M, N, K, w_transposed);    \
   }                                                                            \
   extern "C" __global__ void kuai_norm_##SUFFIX(                               \
       const T *x, const T *weight, const T *bias, T *y, i64 inner, float eps,  \
       int rms) {                                                               \
-    norm_rows<T>(x, weight, bias, y, inner, eps, rms);                         \
+    norm_rows<T, T>(x, weight, bias, y, inner, eps, rms);                      \
+  }                                                                            \
+  /* fp32 input (the residual stream of a model compiled to 16 bits) */        \
+  extern "C" __global__ void kuai_norm_##SUFFIX##_in_f32(                      \
+      const float *x, const T *weight, const T *bias, T *y, i64 inner,         \
+      float eps, int rms) {                                                    \
+    norm_rows<float, T>(x, weight, bias, y, inner, eps, rms);                  \
   }                                                                            \
   extern "C" __global__ void kuai_rotary_##SUFFIX(                             \
       const T *x, T *y, const float *inv_freq, i64 total, i64 seq, i64 d,      \
