@@ -9,6 +9,9 @@
 // explicit Casts round. Producers that
 // are model outputs or viewed by reshapes stay.
 //
+// Epilogues: the activation (GELU, SiLU, ReLU) and then the residual add
+// that read a tensor-core linear's result move into the linear's epilogue.
+//
 //===----------------------------------------------------------------------===//
 
 #include "kuai/Codegen/KernelProgram.h"
@@ -148,6 +151,86 @@ bool tryFuse(KernelProgram &p, size_t consumerIndex) {
   return false;
 }
 
+/// The generated launches reading buffer `x` (directly; views excluded).
+std::vector<size_t> readersOf(const KernelProgram &p, int x, bool &viewed) {
+  viewed = false;
+  for (const Buffer &b : p.buffers)
+    viewed |= b.kind == Buffer::Kind::View && b.viewOf == x;
+  std::vector<size_t> readers;
+  for (size_t li = 0; li < p.launches.size(); ++li)
+    if (llvm::is_contained(p.launches[li].reads, x))
+      readers.push_back(li);
+  return readers;
+}
+
+/// A load of `x` visiting it contiguously over the kernel's own dims.
+bool identityLoad(const ElementwiseKernel &k, const ExprNode &n, int x,
+                  const Dims &xDims) {
+  return n.kind == ExprNode::Kind::Load && n.buffer == x &&
+         n.indexBuffer < 0 && n.base == SymExpr::constant(0) &&
+         k.dims == xDims && n.strides == contiguous(xDims) &&
+         k.outBase == SymExpr::constant(0) &&
+         k.outStrides == contiguous(k.dims);
+}
+
+/// Folds the activation and the residual add that follow a tensor-core
+/// linear into its epilogue: y = act(x·Wᵀ + b) + residual.
+bool tryFuseEpilogue(KernelProgram &p, size_t li) {
+  Launch &l = p.launches[li];
+  if (!llvm::StringRef(l.function).starts_with("kuai_linear_tc"))
+    return false;
+  int x = l.args[4].buffer;
+  const Buffer &xb = p.buffers[x];
+  if (xb.outputIndex >= 0)
+    return false;
+  bool viewed;
+  std::vector<size_t> readers = readersOf(p, x, viewed);
+  if (viewed || readers.size() != 1 || !p.launches[readers[0]].elementwise)
+    return false;
+  size_t gi = readers[0];
+  Launch &g = p.launches[gi];
+  const ElementwiseKernel &k = *g.elementwise;
+  const ExprNode &root = k.nodes[k.root];
+  if (root.kind != ExprNode::Kind::Op)
+    return false;
+  static const llvm::StringMap<int> acts = {
+      {"gelu", 1}, {"gelu_tanh", 2}, {"silu", 3}, {"relu", 4}};
+  const Buffer &out = p.buffers[k.out];
+  auto act = acts.find(root.op);
+  if (act != acts.end() && l.args[8].value == SymExpr::constant(0) &&
+      l.args[3].kind == Arg::Kind::Null && out.dtype == xb.dtype &&
+      identityLoad(k, k.nodes[root.operands[0]], x, xb.dims)) {
+    l.args[8] = Arg::i32(act->second);
+  } else if (root.op == "add" && l.args[3].kind == Arg::Kind::Null) {
+    int a = root.operands[0], b = root.operands[1];
+    if (!identityLoad(k, k.nodes[a], x, xb.dims))
+      std::swap(a, b);
+    const ExprNode &rn = k.nodes[b];
+    if (!identityLoad(k, k.nodes[a], x, xb.dims) ||
+        rn.kind != ExprNode::Kind::Load || rn.buffer == x ||
+        !identityLoad(k, rn, rn.buffer, xb.dims) ||
+        p.buffers[rn.buffer].dtype != out.dtype)
+      return false;
+    bool toF32 = out.dtype == DType::F32 && xb.dtype != DType::F32;
+    if (out.dtype != xb.dtype && !toF32)
+      return false;
+    if (toF32) {
+      if (llvm::StringRef(l.function).ends_with("_out_f32"))
+        return false;
+      l.function += "_out_f32";
+    }
+    l.args[3] = Arg::buf(rn.buffer);
+    l.reads.push_back(rn.buffer);
+  } else {
+    return false;
+  }
+  l.args[4] = Arg::buf(k.out);
+  l.writes = {k.out};
+  l.what += "+" + g.what;
+  p.launches.erase(p.launches.begin() + gi);
+  return true;
+}
+
 } // namespace
 
 int kuai::codegen::fuseKernels(KernelProgram &program) {
@@ -156,7 +239,7 @@ int kuai::codegen::fuseKernels(KernelProgram &program) {
   while (changed) {
     changed = false;
     for (size_t i = 0; i < program.launches.size(); ++i)
-      if (tryFuse(program, i)) {
+      if (tryFuse(program, i) || tryFuseEpilogue(program, i)) {
         ++removed;
         changed = true;
         break;

@@ -97,6 +97,8 @@ private:
   }
 
   llvm::Expected<int> weightBuffer(Operation *user, ConstantOp c, DType dtype);
+  /// A [N, K] copy of the [K, N] weight buffer `b` (appended to the weights).
+  int transposedWeight(int b);
   llvm::Expected<int> bufferOf(Operation *user, Value v);
   llvm::Expected<int> newArena(Operation *op, Value result);
   llvm::Error lowerOp(Operation *op);
@@ -175,6 +177,27 @@ llvm::Expected<int> Lowering::weightBuffer(Operation *user, ConstantOp c,
   }
   (void)user;
   return program.addBuffer(std::move(b));
+}
+
+int Lowering::transposedWeight(int b) {
+  Buffer src = program.buffers[b];
+  int64_t rows = *src.dims[0].getConstant(), cols = *src.dims[1].getConstant(),
+          elem = dtypeBytes(src.dtype);
+  std::vector<uint8_t> &w = program.weights;
+  w.resize((w.size() + 255) / 256 * 256);
+  uint64_t offset = w.size();
+  w.resize(w.size() + rows * cols * elem);
+  const uint8_t *from = w.data() + src.weightOffset;
+  uint8_t *to = w.data() + offset;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      std::memcpy(to + (c * rows + r) * elem, from + (r * cols + c) * elem,
+                  elem);
+  Buffer t = src;
+  t.dims = {src.dims[1], src.dims[0]};
+  t.weightOffset = offset;
+  t.name = src.name + ".T";
+  return program.addBuffer(std::move(t));
 }
 
 llvm::Expected<int> Lowering::bufferOf(Operation *user, Value v) {
@@ -687,13 +710,41 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     SymExpr m = total.exactDiv(n);
     if (!m.isKnown())
       return fail(op, "cannot derive the row count symbolically");
-    l.function = "kuai_linear_" + suffix + (fp32Output ? "_out_f32" : "");
-    l.grid[0] = {n, 64};
-    l.grid[1] = {m, 64};
-    l.block[0] = 256;
-    l.args = {arg(operands[0]), arg(operands[1]), arg(operands[2]),
-              Arg::null(),      Arg::buf(*out),   Arg::i64(m),
-              Arg::i64(n),      Arg::i64(k),      Arg::i32(t ? 1 : 0)};
+    const Buffer &wb = program.buffers[operands[1]];
+    bool tensorCores = (dtype == DType::F16 || dtype == DType::BF16) &&
+                       wb.kind == Buffer::Kind::Weight &&
+                       program.buffers[operands[0]].dtype == dtype &&
+                       k.getConstant() && *k.getConstant() % 32 == 0 &&
+                       n.getConstant();
+    if (tensorCores) {
+      // Tensor cores read W as [N, K]: store a transposed copy of a [K, N]
+      // constant once, at compile time.
+      int w = operands[1];
+      if (!t)
+        w = transposedWeight(operands[1]);
+      // Big tiles when the bound row count fills the GPU with them.
+      auto mBound = m.evaluate(program.options.bounds);
+      int tile = mBound && *mBound >= 2048 && *n.getConstant() >= 512 ? 128
+                                                                       : 64;
+      l.function = "kuai_linear_tc" + std::to_string(tile) + "_" + suffix +
+                   (fp32Output ? "_out_f32" : "");
+      l.grid[0] = {n, tile};
+      l.grid[1] = {m, tile};
+      l.block[0] = tile == 128 ? 256 : 128;
+      l.sharedBytes = 3 * (2 * tile) * 40 * 2;
+      l.reads[1] = w;
+      l.args = {arg(operands[0]), Arg::buf(w),    arg(operands[2]),
+                Arg::null(),      Arg::buf(*out), Arg::i64(m),
+                Arg::i64(n),      Arg::i64(k),    Arg::i32(0)};
+    } else {
+      l.function = "kuai_linear_" + suffix + (fp32Output ? "_out_f32" : "");
+      l.grid[0] = {n, 64};
+      l.grid[1] = {m, 64};
+      l.block[0] = 256;
+      l.args = {arg(operands[0]), arg(operands[1]), arg(operands[2]),
+                Arg::null(),      Arg::buf(*out),   Arg::i64(m),
+                Arg::i64(n),      Arg::i64(k),      Arg::i32(t ? 1 : 0)};
+    }
     l.flops = SymExpr::constant(2) * m * n * k;
     l.bytes = (m * k + k * n + m * n) * SymExpr::constant(elem);
   } else if (isa<RmsNormOp, LayerNormOp>(op)) {

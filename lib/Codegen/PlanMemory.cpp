@@ -5,7 +5,8 @@
 // (--max-batch, --max-seq, ...). A buffer lives from the launch that first
 // touches it to the last one (inputs from the start, outputs to the end);
 // buffers whose lifetimes do not overlap share bytes. Placement is greedy,
-// largest first, at the lowest offset free for the whole lifetime.
+// largest first, at the lowest offset free for the whole lifetime. The
+// weights section keeps only the weights that launches read.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,7 +17,34 @@
 using namespace kuai;
 using namespace kuai::codegen;
 
+/// Drops weights no launch reads (a [K, N] original replaced by its [N, K]
+/// copy, constants folded into expressions) and packs the rest.
+static void compactWeights(KernelProgram &program) {
+  std::vector<bool> used(program.buffers.size(), false);
+  for (const Launch &l : program.launches)
+    for (const Arg &a : l.args)
+      if (a.kind == Arg::Kind::Buffer)
+        used[program.root(a.buffer)] = true;
+  std::vector<uint8_t> packed;
+  for (size_t b = 0; b < program.buffers.size(); ++b) {
+    Buffer &buf = program.buffers[b];
+    if (buf.kind != Buffer::Kind::Weight || !used[b])
+      continue;
+    uint64_t bytes = 1;
+    for (const SymExpr &d : buf.dims)
+      bytes *= uint64_t(*d.getConstant());
+    bytes *= dtypeBytes(buf.dtype);
+    packed.resize((packed.size() + 255) / 256 * 256);
+    uint64_t offset = packed.size();
+    packed.insert(packed.end(), program.weights.begin() + buf.weightOffset,
+                  program.weights.begin() + buf.weightOffset + bytes);
+    buf.weightOffset = offset;
+  }
+  program.weights = std::move(packed);
+}
+
 llvm::Error kuai::codegen::planMemory(KernelProgram &program) {
+  compactWeights(program);
   size_t n = program.buffers.size();
   std::vector<int> first(n, INT_MAX), last(n, -1);
   int end = int(program.launches.size());

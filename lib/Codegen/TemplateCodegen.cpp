@@ -7,8 +7,30 @@
 //===----------------------------------------------------------------------===//
 
 #include "kuai/Codegen/KernelProgram.h"
-#include "kuai/Codegen/GenericKernels.inc"
+#include "kuai/Codegen/templates/generic_kernels.cu.inc"
+#include "kuai/Codegen/templates/kuai_mma.cuh.inc"
+#include "kuai/Codegen/templates/kuai_types.cuh.inc"
+#include "kuai/Codegen/templates/linear_tc.cu.inc"
+#include "kuai/artifact_format.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+#include <cstdlib>
+#include <unistd.h>
 #include <nvrtc.h>
+
+/// Where compiled template PTX is cached: $KUAI_CACHE_DIR, else
+/// $XDG_CACHE_HOME/kuai, else ~/.cache/kuai ("" when none; "off" disables).
+static std::string cacheDir() {
+  if (const char *d = std::getenv("KUAI_CACHE_DIR"))
+    return std::string(d) == "off" ? "" : d;
+  if (const char *d = std::getenv("XDG_CACHE_HOME"))
+    return std::string(d) + "/kuai";
+  if (const char *h = std::getenv("HOME"))
+    return std::string(h) + "/.cache/kuai";
+  return "";
+}
 
 using namespace kuai;
 using namespace kuai::codegen;
@@ -26,14 +48,52 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
                                    program.options.target + "'");
   std::string arch = "--gpu-architecture=compute_" + target.str();
   nvrtcProgram prog;
-  if (nvrtcResult r = nvrtcCreateProgram(&prog, kGenericKernelsSource,
-                                         "generic_kernels.cu", 0, nullptr,
-                                         nullptr))
+  // One program over every template file (they are its headers).
+  const char *headers[] = {kTemplate_generic_kernels_cu, kTemplate_linear_tc_cu,
+                           kTemplate_kuai_types_cuh, kTemplate_kuai_mma_cuh};
+  const char *names[] = {"generic_kernels.cu", "linear_tc.cu",
+                         "kuai_types.cuh", "kuai_mma.cuh"};
+  const char *main = "#include \"generic_kernels.cu\"\n"
+                     "#include \"linear_tc.cu\"\n";
+  if (nvrtcResult r =
+          nvrtcCreateProgram(&prog, main, "kuai_templates.cu", 4, headers, names))
     return llvm::createStringError(std::string("NVRTC: ") +
                                    nvrtcGetErrorString(r));
-  const char *options[] = {arch.c_str(), "--std=c++17", "-default-device",
-                           "--use_fast_math=false"};
-  nvrtcResult r = nvrtcCompileProgram(prog, 3, options);
+  std::vector<const char *> options = {arch.c_str(), "--std=c++17",
+                                       "-default-device"};
+  // Only the dtypes the launches use.
+  for (const char *suffix : {"f32", "f16", "bf16"}) {
+    std::string tag = std::string("_") + suffix;
+    bool used = llvm::any_of(program.launches, [&](const Launch &l) {
+      return l.module == "templates" &&
+             (llvm::StringRef(l.function).ends_with(tag) ||
+              llvm::StringRef(l.function).contains(tag + "_"));
+    });
+    if (used)
+      options.push_back(suffix == std::string("f32")   ? "-DKUAI_WITH_F32"
+                        : suffix == std::string("f16") ? "-DKUAI_WITH_F16"
+                                                       : "-DKUAI_WITH_BF16");
+  }
+  // NVRTC takes seconds for the templates: reuse PTX compiled before from
+  // the same sources and options.
+  std::string key;
+  for (const char *h : headers)
+    key += h;
+  for (const char *o : options)
+    key += std::string("\n") + o;
+  std::string cached;
+  if (std::string dir = cacheDir(); !dir.empty()) {
+    char name[40];
+    std::snprintf(name, sizeof(name), "templates-%016llx.ptx",
+                  (unsigned long long)kuai_artifact_checksum(key.data(),
+                                                             key.size()));
+    cached = dir + "/" + name;
+    if (auto buf = llvm::MemoryBuffer::getFile(cached)) {
+      nvrtcDestroyProgram(&prog);
+      return (*buf)->getBuffer().str();
+    }
+  }
+  nvrtcResult r = nvrtcCompileProgram(prog, int(options.size()), options.data());
   size_t logSize = 0;
   nvrtcGetProgramLogSize(prog, &logSize);
   std::string log(logSize, '\0');
@@ -52,5 +112,18 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
   nvrtcDestroyProgram(&prog);
   while (!ptx.empty() && ptx.back() == '\0')
     ptx.pop_back();
+  if (!cached.empty() &&
+      !llvm::sys::fs::create_directories(llvm::sys::path::parent_path(cached))) {
+    // Written aside and renamed, so concurrent compiles never read half.
+    std::string tmp = cached + ".tmp" + std::to_string(::getpid());
+    std::error_code ec;
+    {
+      llvm::raw_fd_ostream os(tmp, ec);
+      if (!ec)
+        os << ptx;
+    }
+    if (!ec)
+      llvm::sys::fs::rename(tmp, cached);
+  }
   return ptx;
 }

@@ -24,6 +24,8 @@ using CUjit_option = int;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
 using CUevent = struct CUevent_st *;
+using CUgraph = struct CUgraph_st *;
+using CUgraphExec = struct CUgraphExec_st *;
 
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_OUT_OF_MEMORY = 2;
@@ -60,7 +62,17 @@ constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
   X(cuEventRecord, CUresult, (CUevent, CUstream))                            \
   X(cuEventSynchronize, CUresult, (CUevent))                                 \
   X(cuEventElapsedTime, CUresult, (float *, CUevent, CUevent))               \
-  X(cuEventDestroy_v2, CUresult, (CUevent))
+  X(cuEventDestroy_v2, CUresult, (CUevent))                                  \
+  X(cuStreamCreate, CUresult, (CUstream *, unsigned))                        \
+  X(cuStreamDestroy_v2, CUresult, (CUstream))                                \
+  X(cuStreamSynchronize, CUresult, (CUstream))                               \
+  X(cuStreamBeginCapture_v2, CUresult, (CUstream, int))                      \
+  X(cuStreamEndCapture, CUresult, (CUstream, CUgraph *))                     \
+  X(cuGraphInstantiateWithFlags, CUresult,                                   \
+    (CUgraphExec *, CUgraph, unsigned long long))                            \
+  X(cuGraphLaunch, CUresult, (CUgraphExec, CUstream))                        \
+  X(cuGraphExecDestroy, CUresult, (CUgraphExec))                             \
+  X(cuGraphDestroy, CUresult, (CUgraph))
 
 struct Driver {
   void *library = nullptr;

@@ -4,6 +4,7 @@
 #include "Driver.h"
 #include "Plan.h"
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <vector>
@@ -34,6 +35,11 @@ struct kuai_model_s {
   std::vector<std::vector<int64_t>> inputDims;
   std::vector<int64_t> symbolValues;
   bool ran = false;
+  CUstream stream = nullptr;
+  // One CUDA graph of all launches per set of symbol values: a run is then
+  // one graph launch instead of one driver call per kernel.
+  std::map<std::vector<int64_t>, CUgraphExec> graphs;
+  bool useGraphs = true;
 };
 
 static void releaseRuntime(kuai_runtime_t runtime) {
@@ -144,6 +150,10 @@ static kuai_status_t preparePlan(kuai_model_s &model) {
   model.poolBytes["arena"] = bytes;
   model.inputData.resize(model.plan.inputs.size());
   model.inputDims.resize(model.plan.inputs.size());
+  if (CUresult r = d.cuStreamCreate(&model.stream, 0))
+    return makeStatus(KUAI_INTERNAL, d.describe("cuStreamCreate", r));
+  if (const char *g = std::getenv("KUAI_CUDA_GRAPHS"))
+    model.useGraphs = std::string(g) != "0";
   return nullptr;
 }
 
@@ -218,6 +228,10 @@ extern "C" void kuai_model_release(kuai_model_t model) {
   Driver &d = model->runtime->driver;
   if (!model->modules.empty() || !model->buffers.empty())
     d.cuCtxSetCurrent(model->runtime->context);
+  for (auto &[values, exec] : model->graphs)
+    d.cuGraphExecDestroy(exec);
+  if (model->stream)
+    d.cuStreamDestroy_v2(model->stream);
   for (CUmodule m : model->modules)
     d.cuModuleUnload(m);
   for (CUdeviceptr p : model->buffers)
@@ -356,22 +370,11 @@ static kuai_status_t bindSymbols(kuai_model_s &m) {
   return nullptr;
 }
 
-/// Launches every kernel; with `events`, records one before each launch
-/// and one at the end.
-static kuai_status_t runLaunches(kuai_model_s &m, std::vector<CUevent> *events) {
+/// Enqueues every kernel on the model's stream; with `events`, records one
+/// before each launch and one at the end.
+static kuai_status_t enqueueLaunches(kuai_model_s &m,
+                                     std::vector<CUevent> *events) {
   Driver &d = m.runtime->driver;
-  if (CUresult r = d.cuCtxSetCurrent(m.runtime->context))
-    return makeStatus(KUAI_INTERNAL, d.describe("cuCtxSetCurrent", r));
-  if (kuai_status_t s = bindSymbols(m))
-    return s;
-  for (size_t i = 0; i < m.plan.inputs.size(); ++i) {
-    const PlanBuffer &b = m.plan.buffers.at(m.plan.inputs[i].buffer);
-    const std::vector<char> &data = m.inputData[i];
-    if (!data.empty())
-      if (CUresult r =
-              d.cuMemcpyHtoD_v2(m.arena + b.offset, data.data(), data.size()))
-        return makeStatus(KUAI_INTERNAL, d.describe("cuMemcpyHtoD", r));
-  }
   const std::vector<int64_t> &values = m.symbolValues;
   std::vector<uint64_t> scalars;
   std::vector<std::vector<int64_t>> packs;
@@ -387,7 +390,7 @@ static kuai_status_t runLaunches(kuai_model_s &m, std::vector<CUevent> *events) 
       grid[k] = unsigned(g > 0 ? g : 0);
     }
     if (events)
-      d.cuEventRecord((*events)[li], nullptr);
+      d.cuEventRecord((*events)[li], m.stream);
     if (empty)
       continue; // an empty tensor: nothing to compute
     scalars.assign(l.args.size(), 0);
@@ -426,7 +429,7 @@ static kuai_status_t runLaunches(kuai_model_s &m, std::vector<CUevent> *events) 
     }
     if (CUresult r = d.cuLaunchKernel(
             m.functions[li], grid[0], grid[1], grid[2], l.block[0],
-            l.block[1], l.block[2], l.sharedBytes, nullptr, params.data(),
+            l.block[1], l.block[2], l.sharedBytes, m.stream, params.data(),
             nullptr))
       return makeStatus(KUAI_INTERNAL, "launch " + std::to_string(li) + " (" +
                                            l.function + ", " + l.what +
@@ -434,11 +437,58 @@ static kuai_status_t runLaunches(kuai_model_s &m, std::vector<CUevent> *events) 
                                            d.describe("cuLaunchKernel", r));
   }
   if (events)
-    d.cuEventRecord(events->back(), nullptr);
-  if (CUresult r = d.cuCtxSynchronize())
-    return makeStatus(KUAI_INTERNAL,
-                      "running the model failed: " +
-                          d.describe("cuCtxSynchronize", r));
+    d.cuEventRecord(events->back(), m.stream);
+  return nullptr;
+}
+
+/// Uploads the inputs, runs the launches (through a cached CUDA graph
+/// unless profiling) and waits for them.
+static kuai_status_t runLaunches(kuai_model_s &m, std::vector<CUevent> *events) {
+  Driver &d = m.runtime->driver;
+  if (CUresult r = d.cuCtxSetCurrent(m.runtime->context))
+    return makeStatus(KUAI_INTERNAL, d.describe("cuCtxSetCurrent", r));
+  if (kuai_status_t s = bindSymbols(m))
+    return s;
+  for (size_t i = 0; i < m.plan.inputs.size(); ++i) {
+    const PlanBuffer &b = m.plan.buffers.at(m.plan.inputs[i].buffer);
+    const std::vector<char> &data = m.inputData[i];
+    if (!data.empty())
+      if (CUresult r =
+              d.cuMemcpyHtoD_v2(m.arena + b.offset, data.data(), data.size()))
+        return makeStatus(KUAI_INTERNAL, d.describe("cuMemcpyHtoD", r));
+  }
+  if (events || !m.useGraphs) {
+    if (kuai_status_t s = enqueueLaunches(m, events))
+      return s;
+  } else {
+    auto it = m.graphs.find(m.symbolValues);
+    if (it == m.graphs.end()) {
+      CUgraph graph = nullptr;
+      if (CUresult r = d.cuStreamBeginCapture_v2(m.stream, 2 /* relaxed */))
+        return makeStatus(KUAI_INTERNAL, d.describe("cuStreamBeginCapture", r));
+      kuai_status_t s = enqueueLaunches(m, nullptr);
+      CUresult r = d.cuStreamEndCapture(m.stream, &graph);
+      if (s) {
+        if (graph)
+          d.cuGraphDestroy(graph);
+        return s;
+      }
+      if (r)
+        return makeStatus(KUAI_INTERNAL, d.describe("cuStreamEndCapture", r));
+      CUgraphExec exec = nullptr;
+      r = d.cuGraphInstantiateWithFlags(&exec, graph, 0);
+      d.cuGraphDestroy(graph);
+      if (r)
+        return makeStatus(KUAI_INTERNAL,
+                          d.describe("cuGraphInstantiateWithFlags", r));
+      it = m.graphs.emplace(m.symbolValues, exec).first;
+    }
+    if (CUresult r = d.cuGraphLaunch(it->second, m.stream))
+      return makeStatus(KUAI_INTERNAL, d.describe("cuGraphLaunch", r));
+  }
+  if (CUresult r = d.cuStreamSynchronize(m.stream))
+    return makeStatus(KUAI_INTERNAL, "running the model failed: " +
+                                         d.describe("cuStreamSynchronize", r));
   m.ran = true;
   return nullptr;
 }

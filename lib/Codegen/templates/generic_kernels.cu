@@ -8,39 +8,7 @@
 // sizes as 64-bit arguments; the runtime computes them from the bound
 // symbols (batch, seq, ...) at each run.
 
-struct kuai_f16 {
-  unsigned short bits;
-};
-struct kuai_bf16 {
-  unsigned short bits;
-};
-
-__device__ __forceinline__ float to_f32(float v) { return v; }
-__device__ __forceinline__ float to_f32(kuai_f16 v) {
-  float f;
-  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(v.bits));
-  return f;
-}
-__device__ __forceinline__ float to_f32(kuai_bf16 v) {
-  return __int_as_float(int(v.bits) << 16);
-}
-
-template <typename T> __device__ __forceinline__ T from_f32(float v);
-template <> __device__ __forceinline__ float from_f32<float>(float v) {
-  return v;
-}
-template <> __device__ __forceinline__ kuai_f16 from_f32<kuai_f16>(float v) {
-  kuai_f16 h;
-  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h.bits) : "f"(v));
-  return h;
-}
-template <> __device__ __forceinline__ kuai_bf16 from_f32<kuai_bf16>(float v) {
-  kuai_bf16 h;
-  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h.bits) : "f"(v));
-  return h;
-}
-
-typedef long long i64;
+#include "kuai_types.cuh"
 
 __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1)
@@ -443,6 +411,12 @@ __device__ void moe_token(const T *x, const T *router, const T *gate,
                  normalize, act, router_transposed, experts_transposed);       \
   }
 
+#ifdef KUAI_WITH_F32
 KUAI_GENERIC_KERNELS(f32, float)
+#endif
+#ifdef KUAI_WITH_F16
 KUAI_GENERIC_KERNELS(f16, kuai_f16)
+#endif
+#ifdef KUAI_WITH_BF16
 KUAI_GENERIC_KERNELS(bf16, kuai_bf16)
+#endif

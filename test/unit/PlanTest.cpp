@@ -1,0 +1,72 @@
+//===- PlanTest.cpp - Parsing the launch plan of model.kuai ---------------===//
+
+#include "../../runtime/src/Plan.h"
+#include <gtest/gtest.h>
+
+using namespace kuai::rt;
+
+namespace {
+
+const char *kPlan = R"(kuai-plan 1
+symbol batch 4
+symbol seq 128
+arena 4096
+buffer 0 a 0 1024 i64 batch,seq
+buffer 1 w 256 0 f16 16,8
+buffer 2 a 1024 2048 f32 batch,seq,2
+input 0 0 input_ids
+output 0 2 logits
+launch generated kuai_ew0 2*batch*seq/256 1/1 1/1 256 1 1 0 16*batch*seq 0 4 b2 b0 i64:2*batch*seq-1 pack:batch,seq,3 add
+launch templates kuai_norm_f16 batch*seq/1 1/1 1/1 256 1 1 0 0 0 3 b1 null f32:3F800000 rms norm
+)";
+
+std::string message(kuai_status_t s) {
+  std::string m = kuai_status_message(s);
+  kuai_status_free(s);
+  return m;
+}
+
+// Tests that every record is read back and that sizes evaluate with the
+// bound symbols.
+TEST(Plan, ParsesAndEvaluates) {
+  Plan plan;
+  ASSERT_EQ(parsePlan(kPlan, plan), nullptr);
+  ASSERT_EQ(plan.symbols.size(), 2u);
+  EXPECT_EQ(plan.bounds[1], 128);
+  EXPECT_EQ(plan.arenaBytes, 4096u);
+  ASSERT_EQ(plan.buffers.size(), 3u);
+  EXPECT_TRUE(plan.buffers[1].weight);
+  EXPECT_EQ(plan.buffers[1].elementBytes, 2);
+  EXPECT_EQ(plan.inputs[0].name, "input_ids");
+  ASSERT_EQ(plan.launches.size(), 2u);
+  const PlanLaunch &l = plan.launches[0];
+  std::vector<int64_t> values = {3, 5}; // batch = 3, seq = 5
+  EXPECT_EQ(l.grid[0].eval(values), 30);
+  EXPECT_EQ(l.divisor[0], 256);
+  EXPECT_EQ(l.args[2].value.eval(values), 29);
+  ASSERT_EQ(l.args[3].pack.size(), 3u);
+  EXPECT_EQ(l.args[3].pack[2].eval(values), 3);
+  EXPECT_EQ(l.what, "add");
+  EXPECT_EQ(plan.launches[1].args[1].kind, PlanArg::Null);
+  EXPECT_FLOAT_EQ(plan.launches[1].args[2].f32, 1.0f);
+  EXPECT_EQ(plan.launches[1].what, "rms norm");
+}
+
+// Tests that damaged plans are rejected with the line and the reason.
+TEST(Plan, RejectsBadPlans) {
+  Plan a;
+  EXPECT_EQ(message(parsePlan("kuai-plan 2\n", a)),
+            "plan line 1: plan version 2 is not 1: recompile the model");
+  Plan b;
+  EXPECT_EQ(message(parsePlan("kuai-plan 1\nbuffer 0 a 0 8 f32 tokens\n", b)),
+            "plan line 2: unknown symbol 'tokens' in 'tokens'");
+  Plan c;
+  EXPECT_EQ(message(parsePlan(
+                "kuai-plan 1\nlaunch m f 1/1 1/1 1/1 1 1 1 0 0 0 1 b7 x\n", c)),
+            "plan line 2: launch uses undeclared buffer b7");
+  Plan d;
+  EXPECT_EQ(message(parsePlan("kuai-plan 1\nfrobnicate\n", d)),
+            "plan line 2: unknown record 'frobnicate'");
+}
+
+} // namespace
