@@ -26,10 +26,12 @@ namespace {
 /// What a bias tensor [.., S, S] says about visibility, per probe.
 enum class Entry { Visible, Masked, Neither };
 
+/// Masked: -inf, the fp32/bf16 lowest, or the fp16 lowest (-65504), which
+/// fp16 exports use; exp() of any of them below a visible score is 0.
 Entry classify(double v) {
   if (v == 0.0)
     return Entry::Visible;
-  if (v <= -1e30)
+  if (v <= -65504.0)
     return Entry::Masked;
   return Entry::Neither;
 }
@@ -112,7 +114,7 @@ private:
   }
 
   /// Bias [.., p or 1, p] as visibility per element; std::nullopt when the
-  /// shape is wrong or an entry is neither 0 nor <= -1e30. A query dim of 1
+  /// shape is wrong or an entry is neither 0 nor <= -65504. A query dim of 1
   /// (padding masks broadcast over queries) is allowed.
   static std::optional<std::vector<bool>> visibility(const ref::Tensor &t,
                                                      int64_t p) {
