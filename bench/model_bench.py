@@ -119,6 +119,8 @@ def main():
     ap.add_argument("--no-compile", action="store_true",
                     help="skip torch.compile (it autotunes for minutes)")
     ap.add_argument("--configs", default="bert:1:128,bert:32:128,gpt2:1:512")
+    ap.add_argument("--profile", action="store_true",
+                    help="also print kuai-run --profile (kernel table) per config")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     compile_bin = os.path.join(args.bundle, "bin", "kuai-compile")
@@ -151,8 +153,10 @@ def main():
         compile_s = time.time() - t
         outdir = os.path.join(args.work, f"{name}-{batch}x{seq}-out")
         run = subprocess.run([run_bin, art, *files, "--bench", str(args.iters),
-                              "--save-outputs", outdir], capture_output=True, text=True)
-        print(run.stdout[-1500:], run.stderr[-1500:], flush=True)
+                              "--save-outputs", outdir]
+                             + (["--profile"] if args.profile else []),
+                             capture_output=True, text=True)
+        print(run.stdout[-6000:], run.stderr[-1500:], flush=True)
         m = re.search(r"median ([0-9.]+) ms", run.stdout)
         kuai_ms = float(m.group(1)) if m else float("nan")
         gpu_inputs = [x.cuda() for x in inputs]

@@ -844,9 +844,20 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     Arg shape;
     shape.kind = Arg::Kind::Pack;
     shape.pack = pack;
-    l.function = "kuai_attention_" + suffix;
-    l.grid[0] = {q[0] * q[1] * q[2], 4};
-    l.block[0] = 128;
+    // Head dims up to 128: the tiled kernel (8 rows per block share each
+    // tile of keys); above: one warp per row.
+    bool tiled = *q[3].getConstant() <= 128 && v[3].getConstant() &&
+                 *v[3].getConstant() <= 128;
+    if (tiled) {
+      l.function = "kuai_attention_tiled_" + suffix;
+      l.grid[0] = {q[2], 8};
+      l.grid[1] = {q[0] * q[1], 1};
+      l.block[0] = 256;
+    } else {
+      l.function = "kuai_attention_" + suffix;
+      l.grid[0] = {q[0] * q[1] * q[2], 4};
+      l.block[0] = 128;
+    }
     l.args = {arg(operands[0]), arg(operands[1]), arg(operands[2]),
               arg(mask),        Arg::buf(*out),   shape,
               Arg::f(att.getScale().convertToFloat())};

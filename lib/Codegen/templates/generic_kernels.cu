@@ -267,6 +267,116 @@ __device__ void attention_rows(const T *q, const T *k, const T *v,
   }
 }
 
+//===-- attention, tiled: 8 query rows per block, 32-key tiles -------------===//
+// Same contract as attention_rows for head dims up to 128. The block's
+// warps share each tile of 32 keys and values staged in shared memory (as
+// fp32); within a warp, lane l scores key l of the tile (no reduction per
+// key), the softmax statistics are reduced once per tile, and lane l owns
+// output features l, l+32, l+64, l+96.
+
+#define ATT_ROWS 8
+#define ATT_TILE 32
+#define ATT_DMAX 128
+
+template <typename T>
+__device__ void attention_tiled(const T *q, const T *k, const T *v,
+                                const void *mask, T *o, const AttnShape &s,
+                                float scale) {
+  __shared__ float ks[ATT_TILE][ATT_DMAX + 1];
+  __shared__ float vs[ATT_TILE][ATT_DMAX];
+  __shared__ float qs[ATT_ROWS][ATT_DMAX];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  // grid: x over query rows (ATT_ROWS each), y over batch x heads.
+  const i64 bh = blockIdx.y;
+  const i64 i0 = i64(blockIdx.x) * ATT_ROWS;
+  const i64 h = bh % s.q_heads, b = bh / s.q_heads;
+  const i64 hk = h / (s.q_heads / s.kv_heads), shift = s.kv_len - s.q_len;
+  const i64 i = i0 + warp;
+  const bool row = i < s.q_len;
+  const bool causal = s.mask_kind == MASK_CAUSAL ||
+                      s.mask_kind == MASK_SLIDING ||
+                      s.mask_kind == MASK_CAUSAL_PADDING;
+  const bool padding =
+      s.mask_kind == MASK_PADDING || s.mask_kind == MASK_CAUSAL_PADDING;
+  const T *kb = k + b * s.k_stride[0] + hk * s.k_stride[1];
+  const T *vb = v + b * s.v_stride[0] + hk * s.v_stride[1];
+  if (row) {
+    const T *qr = q + b * s.q_stride[0] + h * s.q_stride[1] + i * s.q_stride[2];
+    for (i64 c = lane; c < s.d; c += 32)
+      qs[warp][c] = to_f32(qr[c]) * scale;
+  }
+  // Keys any row of the block sees.
+  i64 lastRow = min(i0 + ATT_ROWS, s.q_len) - 1;
+  i64 end = causal ? min(s.kv_len, lastRow + shift + 1) : s.kv_len;
+  i64 begin = 0;
+  if (s.mask_kind == MASK_SLIDING && s.window > 0)
+    begin = max(i64(0), i0 + shift - s.window + 1);
+  float m = -3.0e38f, l = 0.f, acc[4] = {0.f, 0.f, 0.f, 0.f};
+  for (i64 j0 = begin; j0 < end; j0 += ATT_TILE) {
+    __syncthreads(); // the previous tile is consumed
+    for (int e = threadIdx.x; e < ATT_TILE * ATT_DMAX; e += blockDim.x) {
+      int kk = e / ATT_DMAX, c = e % ATT_DMAX;
+      i64 j = j0 + kk;
+      bool in = j < end;
+      ks[kk][c] = in && c < s.d ? to_f32(kb[j * s.k_stride[2] + c]) : 0.f;
+      vs[kk][c] = in && c < s.dv ? to_f32(vb[j * s.v_stride[2] + c]) : 0.f;
+    }
+    __syncthreads();
+    if (!row)
+      continue;
+    i64 j = j0 + lane;
+    bool visible = j < end;
+    if (causal)
+      visible = visible && j <= i + shift &&
+                (s.mask_kind != MASK_SLIDING || s.window <= 0 ||
+                 i + shift - j < s.window);
+    if (visible && padding)
+      visible = mask_value(mask, s.mask_type, b * s.kv_len + j) != 0.f;
+    float score = -3.0e38f;
+    if (visible) {
+      float dot = 0.f;
+      for (int c = 0; c < s.d; ++c)
+        dot += qs[warp][c] * ks[lane][c];
+      score = dot;
+      if (s.mask_kind == MASK_BIAS)
+        score += mask_value(mask, s.mask_type,
+                            b * s.mask_stride[0] + h * s.mask_stride[1] +
+                                i * s.mask_stride[2] + j * s.mask_stride[3]);
+      if (score < -3.0e38f)
+        visible = false;
+    }
+    float tileMax = visible ? score : -3.0e38f;
+    for (int off = 16; off > 0; off >>= 1)
+      tileMax = fmaxf(tileMax, __shfl_xor_sync(0xffffffffu, tileMax, off));
+    if (tileMax <= -3.0e38f)
+      continue; // nothing visible in this tile for this row
+    float mNew = fmaxf(m, tileMax);
+    float p = visible ? __expf(score - mNew) : 0.f;
+    float correction = __expf(m - mNew);
+    l = l * correction + warp_sum(p);
+#pragma unroll
+    for (int t = 0; t < 4; ++t)
+      acc[t] *= correction;
+    for (int kk = 0; kk < ATT_TILE; ++kk) {
+      float pk = __shfl_sync(0xffffffffu, p, kk);
+#pragma unroll
+      for (int t = 0; t < 4; ++t)
+        acc[t] += pk * vs[kk][lane + 32 * t];
+    }
+    m = mNew;
+  }
+  if (!row)
+    return;
+  T *orow = o + b * s.o_stride[0] + h * s.o_stride[1] + i * s.o_stride[2];
+  float inv = l > 0.f ? 1.f / l : 0.f; // every key masked: zeros
+#pragma unroll
+  for (int t = 0; t < 4; ++t) {
+    int c = lane + 32 * t;
+    if (c < s.dv)
+      orow[c] = from_f32<T>(acc[t] * inv);
+  }
+}
+
 //===-- mixture of experts: one block per token ---------------------------===//
 // Router [E, D] (or [D, E] unless router_transposed); expert weights packed
 // per kind: gate and up [E][F][D], down [E][D][F] when experts_transposed,
@@ -402,6 +512,12 @@ __device__ void moe_token(const T *x, const T *router, const T *gate,
       const T *q, const T *k, const T *v, const void *mask, T *o,              \
       AttnShape shape, float scale) {                                          \
     attention_rows<T>(q, k, v, mask, o, shape, scale);                         \
+  }                                                                            \
+  extern "C" __global__ void __launch_bounds__(256)                            \
+      kuai_attention_tiled_##SUFFIX(const T *q, const T *k, const T *v,        \
+                                    const void *mask, T *o, AttnShape shape,   \
+                                    float scale) {                             \
+    attention_tiled<T>(q, k, v, mask, o, shape, scale);                        \
   }                                                                            \
   extern "C" __global__ void kuai_moe_##SUFFIX(                                \
       const T *x, const T *router, const T *gate, const T *up, const T *down,  \

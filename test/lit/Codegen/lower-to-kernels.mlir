@@ -12,7 +12,7 @@
 // CHECK: templates.kuai_norm_f32 <<<6/1, 1/1, 1/1 | 256x1x1>>>
 // CHECK: templates.kuai_linear_f32 <<<16/64, 6/64, 1/1 | 256x1x1>>> ({{.*}} i64:6 i64:16 i64:16 i32:1)  // linear
 // CHECK: generated.kuai_ew{{[0-9]+}} {{.*}}// transpose
-// CHECK: templates.kuai_attention_f32 <<<24/4, 1/1, 1/1 | 128x1x1>>> ({{.*}} pack:2,4,4,3,3,4,4,{{.*}})  // attention
+// CHECK: templates.kuai_attention_tiled_f32 <<<3/8, 8/1, 1/1 | 256x1x1>>> ({{.*}} pack:2,4,4,3,3,4,4,{{.*}})  // attention
 // CHECK: generated.kuai_ew{{[0-9]+}} {{.*}}// transpose
 // CHECK: generated.kuai_ew{{[0-9]+}} <<<96/256, {{.*}}// add
 // CHECK-NOT: >>>
