@@ -305,6 +305,24 @@ FailureOr<Value> KernelBuilder::evalOp(const ExprNode &n,
     return Value(arith::SelectOp::create(b, loc, in[0], in[1], in[2]));
   bool fl = reps[0] == Rep::Float;
   auto done = [&](Value v) -> FailureOr<Value> { return v; };
+  if (op == "pow") {
+    // Any mix of float and integer operands: computed in f32; an integer
+    // result rounds an integer exponent's power and truncates otherwise
+    // (numpy's power then astype).
+    auto toF = [&](Value v, Rep r) -> Value {
+      return r == Rep::Float ? v : convert(v, r, DType::F32);
+    };
+    Value pw = math::PowFOp::create(b, loc, toF(in[0], reps[0]),
+                                    toF(in[1], reps[1]));
+    if (out == Rep::Float)
+      return pw;
+    if (reps[1] != Rep::Float)
+      pw = math::RoundEvenOp::create(b, loc, pw);
+    return Value(arith::FPToSIOp::create(b, loc, b.getI64Type(), pw));
+  }
+  if (op == "fmod") // C fmod: the sign of the dividend
+    return fl ? Value(arith::RemFOp::create(b, loc, in[0], in[1]))
+              : Value(arith::RemSIOp::create(b, loc, in[0], in[1]));
   if (in.size() == 2) {
     Value x = in[0], y = in[1];
     using P = arith::CmpFPredicate;
@@ -345,8 +363,6 @@ FailureOr<Value> KernelBuilder::evalOp(const ExprNode &n,
         return done(arith::MulFOp::create(b, loc, x, y));
       if (op == "div")
         return done(arith::DivFOp::create(b, loc, x, y));
-      if (op == "pow")
-        return done(math::PowFOp::create(b, loc, x, y));
       if (op == "max")
         return done(arith::MaximumFOp::create(b, loc, x, y));
       if (op == "min")

@@ -266,7 +266,9 @@ llvm::Expected<int> Lowering::newArena(Operation *op, Value result) {
   b.dims = dimsOf(result);
   for (const SymExpr &d : b.dims)
     if (!d.isKnown())
-      return fail(op, "result has a dimension of unknown size");
+      return fail(op, "result shape depends on tensor values (data-dependent "
+                      "shapes have no GPU plan: sizes must follow from the "
+                      "input shapes)");
   if (auto name = dyn_cast<NameLoc>(op->getLoc()))
     b.name = name.getName().str();
   else
@@ -389,6 +391,10 @@ llvm::Error Lowering::lowerElementwise(Operation *op, StringRef name) {
     exprOp = "select";
   if (name == "cast")
     exprOp = "cast";
+  if ((name == "max" || name == "min") && operands.size() == 1)
+    exprOp = "identity";
+  if (auto mod = dyn_cast<ModOp>(op); mod && mod.getFmod())
+    exprOp = "fmod";
   if (auto glu = dyn_cast<GluOp>(op)) {
     std::string act = glu.getActivation().str();
     std::string fn = act == "silu"   ? "silu"
@@ -460,8 +466,9 @@ llvm::Error Lowering::lowerMovement(Operation *op) {
         steps = getConstantInts(s.getSteps());
       if (!starts || (!axes && !isa<NoneType>(s.getAxes().getType())) ||
           (!steps && !isa<NoneType>(s.getSteps().getType())))
-        return fail(op, "starts, axes and steps must be known at compile "
-                        "time on the GPU");
+        return fail(op, "result shape depends on tensor values (data-dependent "
+                        "shapes have no GPU plan: starts, axes and steps must "
+                        "be known at compile time)");
       llvm::SmallVector<std::pair<SymExpr, int64_t>> spec(
           rank, {SymExpr::constant(0), 1});
       for (size_t i = 0; i < starts->size(); ++i) {
@@ -947,6 +954,11 @@ llvm::Error Lowering::lowerOp(Operation *op) {
     b.kind = Buffer::Kind::View;
     b.dtype = program.buffers[*in].dtype;
     b.dims = dimsOf(op->getResult(0));
+    for (const SymExpr &d : b.dims)
+      if (!d.isKnown())
+        return fail(op, "result shape depends on tensor values (data-dependent "
+                        "shapes have no GPU plan: sizes must follow from the "
+                        "input shapes)");
     b.viewOf = *in;
     b.name = program.buffers[*in].name;
     buffers[op->getResult(0)] = program.addBuffer(std::move(b));

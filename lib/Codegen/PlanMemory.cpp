@@ -74,6 +74,11 @@ llvm::Error kuai::codegen::planMemory(KernelProgram &program) {
     if (buf.kind != Buffer::Kind::Arena || last[b] < 0)
       continue;
     auto count = buf.numel().evaluate(program.options.bounds);
+    if (!buf.numel().isKnown())
+      return llvm::createStringError(
+          "buffer '" + buf.name +
+          "': shape depends on tensor values (data-dependent shapes have no "
+          "GPU plan: sizes must follow from the input shapes)");
     if (!count) {
       std::string symbols;
       for (const SymExpr &d : buf.dims)
