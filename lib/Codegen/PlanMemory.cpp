@@ -71,7 +71,7 @@ llvm::Error kuai::codegen::planMemory(KernelProgram &program) {
   std::vector<Item> items;
   for (size_t b = 0; b < n; ++b) {
     Buffer &buf = program.buffers[b];
-    if (buf.kind != Buffer::Kind::Arena || last[b] < 0)
+    if (buf.kind != Buffer::Kind::Arena || first[b] == INT_MAX)
       continue;
     auto count = buf.numel().evaluate(program.options.bounds);
     if (!buf.numel().isKnown())

@@ -191,10 +191,13 @@ llvm::Error kuai::codegen::writeArtifact(const KernelProgram &program,
   writer.addSection(KUAI_SECTION_MANIFEST, "manifest", manifest.data(),
                     manifest.size());
   writer.addSection(KUAI_SECTION_PLAN, "plan", plan.data(), plan.size());
-  writer.addSection(KUAI_SECTION_PTX, "generated", generatedPtx.data(),
-                    generatedPtx.size());
-  writer.addSection(KUAI_SECTION_PTX, "templates", templatePtx.data(),
-                    templatePtx.size());
+  // A model without generated (or template) launches has no such module.
+  if (!generatedPtx.empty())
+    writer.addSection(KUAI_SECTION_PTX, "generated", generatedPtx.data(),
+                      generatedPtx.size());
+  if (!templatePtx.empty())
+    writer.addSection(KUAI_SECTION_PTX, "templates", templatePtx.data(),
+                      templatePtx.size());
   writer.addSection(KUAI_SECTION_WEIGHTS, "weights", program.weights.data(),
                     program.weights.size());
   std::string error = writer.write(path);

@@ -191,7 +191,7 @@ extern "C" kuai_status_t kuai_model_load(kuai_runtime_t runtime,
       model->poolBytes["weights"] += s.size;
       if (CUresult r = d.cuMemcpyHtoD_v2(ptr, data, s.size))
         return guard(makeStatus(KUAI_INTERNAL, d.describe("cuMemcpyHtoD", r)));
-    } else if (s.kind == KUAI_SECTION_PTX) {
+    } else if (s.kind == KUAI_SECTION_PTX && s.size > 0) {
       std::string ptx(data, s.size); // the driver wants NUL-terminated text
       char log[8192] = {};
       CUjit_option keys[] = {CU_JIT_ERROR_LOG_BUFFER,
