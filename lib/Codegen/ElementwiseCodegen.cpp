@@ -5,8 +5,9 @@
 // offset from its strides (sizes known at compile time are constants, the
 // rest kernel arguments), the expression is evaluated in f32 / i64 / i1
 // (floats in f32, rounded to 16 bits only by explicit Casts and the final
-// store), and the result is stored. The gpu.module then goes through convert-gpu-to-nvvm and
-// gpu-module-to-binary (NVVM target, LLVM's NVPTX back end) to PTX.
+// store), and the result is stored. The gpu.module then goes through
+// convert-gpu-to-nvvm and gpu-module-to-binary (NVVM target, LLVM's NVPTX back
+// end) to PTX.
 //
 //===----------------------------------------------------------------------===//
 
@@ -75,9 +76,9 @@ Type memType(OpBuilder &b, DType t) {
 
 /// The argument layout shared by the launch (plan) and the function.
 struct Signature {
-  std::vector<int> buffers;                 // distinct buffers, out first
-  std::vector<SymExpr> params;              // symbolic integer arguments
-  llvm::DenseMap<int, int> bufferIndex;     // buffer id -> position
+  std::vector<int> buffers;             // distinct buffers, out first
+  std::vector<SymExpr> params;          // symbolic integer arguments
+  llvm::DenseMap<int, int> bufferIndex; // buffer id -> position
 };
 
 /// Collects the symbolic values of a kernel in a fixed order (constants are
@@ -188,8 +189,9 @@ private:
   /// Loads an element and widens it to its computing representation.
   Value load(int buffer, DType t, Value index) {
     Type mt = memType(b, t);
-    Value p = LLVM::GEPOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()),
-                                  mt, pointer(buffer), ValueRange{index});
+    Value p =
+        LLVM::GEPOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()),
+                            mt, pointer(buffer), ValueRange{index});
     Value v = LLVM::LoadOp::create(b, loc, mt, p);
     switch (t) {
     case DType::F16:
@@ -201,9 +203,9 @@ private:
     case DType::U8:
       return arith::ExtUIOp::create(b, loc, b.getI64Type(), v);
     case DType::Bool:
-      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, v,
-                                   arith::ConstantOp::create(
-                                       b, loc, b.getI8IntegerAttr(0)));
+      return arith::CmpIOp::create(
+          b, loc, arith::CmpIPredicate::ne, v,
+          arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)));
     default:
       return v;
     }
@@ -312,8 +314,8 @@ FailureOr<Value> KernelBuilder::evalOp(const ExprNode &n,
     auto toF = [&](Value v, Rep r) -> Value {
       return r == Rep::Float ? v : convert(v, r, DType::F32);
     };
-    Value pw = math::PowFOp::create(b, loc, toF(in[0], reps[0]),
-                                    toF(in[1], reps[1]));
+    Value pw =
+        math::PowFOp::create(b, loc, toF(in[0], reps[0]), toF(in[1], reps[1]));
     if (out == Rep::Float)
       return pw;
     if (reps[1] != Rep::Float)
@@ -334,16 +336,16 @@ FailureOr<Value> KernelBuilder::evalOp(const ExprNode &n,
         y = arith::ExtUIOp::create(b, loc, b.getI64Type(), y);
       }
       if (fl) {
-        P p = op == "equal"   ? P::OEQ
-              : op == "less"  ? P::OLT
-              : op == "greater" ? P::OGT
+        P p = op == "equal"           ? P::OEQ
+              : op == "less"          ? P::OLT
+              : op == "greater"       ? P::OGT
               : op == "less_or_equal" ? P::OLE
                                       : P::OGE;
         return Value(arith::CmpFOp::create(b, loc, p, x, y));
       }
-      I p = op == "equal"   ? I::eq
-            : op == "less"  ? I::slt
-            : op == "greater" ? I::sgt
+      I p = op == "equal"           ? I::eq
+            : op == "less"          ? I::slt
+            : op == "greater"       ? I::sgt
             : op == "less_or_equal" ? I::sle
                                     : I::sge;
       return Value(arith::CmpIOp::create(b, loc, p, x, y));
@@ -471,19 +473,19 @@ FailureOr<Value> KernelBuilder::evalOp(const ExprNode &n,
   } else if (op == "gelu") {
     Value e = math::ErfOp::create(
         b, loc, arith::MulFOp::create(b, loc, x, f32(0.70710678118654752)));
-    r = arith::MulFOp::create(
-        b, loc, arith::MulFOp::create(b, loc, half, x),
-        arith::AddFOp::create(b, loc, one, e));
+    r = arith::MulFOp::create(b, loc, arith::MulFOp::create(b, loc, half, x),
+                              arith::AddFOp::create(b, loc, one, e));
   } else if (op == "gelu_tanh") {
-    Value x3 = arith::MulFOp::create(
-        b, loc, arith::MulFOp::create(b, loc, x, x), x);
+    Value x3 =
+        arith::MulFOp::create(b, loc, arith::MulFOp::create(b, loc, x, x), x);
     Value inner = arith::MulFOp::create(
         b, loc, f32(0.7978845608028654),
-        arith::AddFOp::create(b, loc, x,
-                              arith::MulFOp::create(b, loc, f32(0.044715), x3)));
+        arith::AddFOp::create(
+            b, loc, x, arith::MulFOp::create(b, loc, f32(0.044715), x3)));
     r = arith::MulFOp::create(
         b, loc, arith::MulFOp::create(b, loc, half, x),
-        arith::AddFOp::create(b, loc, one, math::TanhOp::create(b, loc, inner)));
+        arith::AddFOp::create(b, loc, one,
+                              math::TanhOp::create(b, loc, inner)));
   } else {
     error = "unary '" + op + "'";
     return failure();
@@ -532,9 +534,9 @@ LogicalResult KernelBuilder::build() {
     v = arith::TruncIOp::create(b, loc, mt, v);
   else if (outType == DType::Bool)
     v = arith::ExtUIOp::create(b, loc, mt, v);
-  Value p = LLVM::GEPOp::create(b, loc, LLVM::LLVMPointerType::get(b.getContext()),
-                                mt, pointer(k.out),
-                                ValueRange{offset(k.outBase, k.outStrides)});
+  Value p = LLVM::GEPOp::create(
+      b, loc, LLVM::LLVMPointerType::get(b.getContext()), mt, pointer(k.out),
+      ValueRange{offset(k.outBase, k.outStrides)});
   LLVM::StoreOp::create(b, loc, v, p);
   b.setInsertionPointToEnd(&entry);
   gpu::ReturnOp::create(b, loc);
@@ -566,8 +568,9 @@ void kuai::codegen::finalizeGeneratedLaunches(KernelProgram &program) {
     SymExpr bytes = SymExpr::constant(0);
     for (int b : sig.buffers)
       if (b != k.out)
-        bytes = bytes + program.buffers[b].numel() *
-                            SymExpr::constant(dtypeBytes(program.buffers[b].dtype));
+        bytes =
+            bytes + program.buffers[b].numel() *
+                        SymExpr::constant(dtypeBytes(program.buffers[b].dtype));
     l.bytes = bytes + total * SymExpr::constant(
                                   dtypeBytes(program.buffers[k.out].dtype));
   }
@@ -575,8 +578,9 @@ void kuai::codegen::finalizeGeneratedLaunches(KernelProgram &program) {
 
 llvm::Expected<std::string>
 kuai::codegen::generateElementwisePtx(const KernelProgram &program) {
-  bool any = llvm::any_of(program.launches,
-                          [](const Launch &l) { return l.elementwise.has_value(); });
+  bool any = llvm::any_of(program.launches, [](const Launch &l) {
+    return l.elementwise.has_value();
+  });
   if (!any)
     return std::string();
   DialectRegistry registry;
@@ -609,11 +613,10 @@ kuai::codegen::generateElementwisePtx(const KernelProgram &program) {
   (*module)->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                      b.getUnitAttr());
   b.setInsertionPointToEnd(module->getBody());
-  auto target = NVVM::NVVMTargetAttr::get(&context, /*optLevel=*/3,
-                                          "nvptx64-nvidia-cuda",
-                                          program.options.target);
-  auto gpuModule = gpu::GPUModuleOp::create(b, loc, "generated",
-                                            b.getArrayAttr({target}));
+  auto target = NVVM::NVVMTargetAttr::get(
+      &context, /*optLevel=*/3, "nvptx64-nvidia-cuda", program.options.target);
+  auto gpuModule =
+      gpu::GPUModuleOp::create(b, loc, "generated", b.getArrayAttr({target}));
   for (const Launch &l : program.launches) {
     if (!l.elementwise)
       continue;
@@ -623,8 +626,8 @@ kuai::codegen::generateElementwisePtx(const KernelProgram &program) {
                                  LLVM::LLVMPointerType::get(&context));
     args.append(sig.params.size(), b.getI64Type());
     b.setInsertionPointToEnd(gpuModule.getBody());
-    auto func = gpu::GPUFuncOp::create(b, loc, l.function,
-                                       b.getFunctionType(args, {}));
+    auto func =
+        gpu::GPUFuncOp::create(b, loc, l.function, b.getFunctionType(args, {}));
     func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
     KernelBuilder kb(b, loc, program, k, sig, func);
     if (failed(kb.build()))
@@ -650,7 +653,7 @@ kuai::codegen::generateElementwisePtx(const KernelProgram &program) {
         ptx = obj.getObject().str();
   });
   if (ptx.empty())
-    return llvm::createStringError("no PTX came out of gpu-module-to-binary:\n" +
-                                   diagnostics);
+    return llvm::createStringError(
+        "no PTX came out of gpu-module-to-binary:\n" + diagnostics);
   return ptx;
 }

@@ -166,10 +166,9 @@ std::vector<size_t> readersOf(const KernelProgram &p, int x, bool &viewed) {
 /// A load of `x` visiting it contiguously over the kernel's own dims.
 bool identityLoad(const ElementwiseKernel &k, const ExprNode &n, int x,
                   const Dims &xDims) {
-  return n.kind == ExprNode::Kind::Load && n.buffer == x &&
-         n.indexBuffer < 0 && n.base == SymExpr::constant(0) &&
-         k.dims == xDims && n.strides == contiguous(xDims) &&
-         k.outBase == SymExpr::constant(0) &&
+  return n.kind == ExprNode::Kind::Load && n.buffer == x && n.indexBuffer < 0 &&
+         n.base == SymExpr::constant(0) && k.dims == xDims &&
+         n.strides == contiguous(xDims) && k.outBase == SymExpr::constant(0) &&
          k.outStrides == contiguous(k.dims);
 }
 

@@ -28,8 +28,7 @@ namespace {
 
 class Lowering {
 public:
-  Lowering(func::FuncOp func, const CompileOptions &options)
-      : func(func) {
+  Lowering(func::FuncOp func, const CompileOptions &options) : func(func) {
     program.options = options;
   }
 
@@ -264,6 +263,10 @@ llvm::Expected<int> Lowering::newArena(Operation *op, Value result) {
   Buffer b;
   b.dtype = *dtype;
   b.dims = dimsOf(result);
+  if (!isa<RankedTensorType>(result.getType()))
+    return fail(op, "result shape depends on tensor values (data-dependent "
+                    "shapes have no GPU plan: sizes must follow from the "
+                    "input shapes)");
   for (const SymExpr &d : b.dims)
     if (!d.isKnown())
       return fail(op, "result shape depends on tensor values (data-dependent "
@@ -349,16 +352,16 @@ llvm::Expected<int> Lowering::leaf(ElementwiseKernel &k, Operation *user,
 /// Elementwise op names and their arity; the expression op is the same name.
 const llvm::StringSet<> &unaryOps() {
   static llvm::StringSet<> ops = {
-      "neg",  "abs",  "exp",  "log",   "sqrt",    "reciprocal", "sigmoid",
-      "tanh", "erf",  "sin",  "cos",   "relu",    "floor",      "ceil",
-      "not",  "silu", "gelu", "round", "softplus", "sign",      "identity"};
+      "neg",  "abs",  "exp",  "log",   "sqrt",     "reciprocal", "sigmoid",
+      "tanh", "erf",  "sin",  "cos",   "relu",     "floor",      "ceil",
+      "not",  "silu", "gelu", "round", "softplus", "sign",       "identity"};
   return ops;
 }
 const llvm::StringSet<> &binaryOps() {
   static llvm::StringSet<> ops = {
-      "add",  "sub", "mul", "div",     "pow",     "max",           "min",
-      "equal", "less", "greater", "less_or_equal", "greater_or_equal", "and",
-      "or",   "xor", "mod"};
+      "add", "sub",   "mul",  "div",     "pow",           "max",
+      "min", "equal", "less", "greater", "less_or_equal", "greater_or_equal",
+      "and", "or",    "xor",  "mod"};
   return ops;
 }
 
@@ -455,7 +458,8 @@ llvm::Error Lowering::lowerMovement(Operation *op) {
     Dims inDims = program.buffers[*in].dims, inStrides = contiguous(inDims);
     int64_t rank = inDims.size();
     // Per result: start and step per axis.
-    std::vector<std::pair<Value, llvm::SmallVector<std::pair<SymExpr, int64_t>>>>
+    std::vector<
+        std::pair<Value, llvm::SmallVector<std::pair<SymExpr, int64_t>>>>
         parts;
     if (auto s = dyn_cast<SliceOp>(op)) {
       auto starts = getShapeValues(s.getStarts());
@@ -573,8 +577,7 @@ llvm::Error Lowering::lowerMovement(Operation *op) {
     if (!in || !idx || !out)
       return !in ? in.takeError() : !idx ? idx.takeError() : out.takeError();
     Dims inDims = program.buffers[*in].dims, inStrides = contiguous(inDims);
-    Dims idxDims = program.buffers[*idx].dims,
-         idxStrides = contiguous(idxDims);
+    Dims idxDims = program.buffers[*idx].dims, idxStrides = contiguous(idxDims);
     int64_t rank = inDims.size(), idxRank = idxDims.size();
     if (axis < 0)
       axis += rank;
@@ -645,8 +648,8 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
   if (!out)
     return out.takeError();
   DType dtype = program.buffers[*out].dtype;
-  std::string suffix = dtype == DType::F32   ? "f32"
-                       : dtype == DType::F16 ? "f16"
+  std::string suffix = dtype == DType::F32    ? "f32"
+                       : dtype == DType::F16  ? "f16"
                        : dtype == DType::BF16 ? "bf16"
                                               : "";
   if (suffix.empty())
@@ -703,8 +706,7 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     // model is compiled to 16 bits: rounding logits to bf16 flips argmaxes.
     Value result = op->getResult(0);
     bool fp32Output =
-        dtype != DType::F32 &&
-        getElementTypeOrSelf(result.getType()).isF32() &&
+        dtype != DType::F32 && getElementTypeOrSelf(result.getType()).isF32() &&
         llvm::all_of(result.getUsers(),
                      [](Operation *u) { return isa<func::ReturnOp>(u); }) &&
         !result.use_empty();
@@ -731,8 +733,8 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
         w = transposedWeight(operands[1]);
       // Big tiles when the bound row count fills the GPU with them.
       auto mBound = m.evaluate(program.options.bounds);
-      int tile = mBound && *mBound >= 2048 && *n.getConstant() >= 512 ? 128
-                                                                       : 64;
+      int tile =
+          mBound && *mBound >= 2048 && *n.getConstant() >= 512 ? 128 : 64;
       l.function = "kuai_linear_tc" + std::to_string(tile) + "_" + suffix +
                    (fp32Output ? "_out_f32" : "");
       l.grid[0] = {n, tile};
@@ -773,8 +775,8 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     l.function = "kuai_norm_" + suffix + (normInF32 ? "_in_f32" : "");
     l.grid[0] = {total.exactDiv(inner), 1};
     l.block[0] = 256;
-    l.args = {arg(operands[0]), arg(weight),  arg(bias),
-              Arg::buf(*out),   Arg::i64(inner), Arg::f(eps),
+    l.args = {arg(operands[0]),     arg(weight),     arg(bias),
+              Arg::buf(*out),       Arg::i64(inner), Arg::f(eps),
               Arg::i32(rms ? 1 : 0)};
     l.bytes = total * SymExpr::constant(2 * elem);
   } else if (auto rot = dyn_cast<RotaryOp>(op)) {
@@ -800,9 +802,13 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     l.function = "kuai_rotary_" + suffix;
     l.grid[0] = {total, 256};
     l.block[0] = 256;
-    l.args = {arg(operands[0]), Arg::buf(*out), Arg::buf(fb),
-              Arg::i64(total),  Arg::i64(outDims[rank - 2]),
-              Arg::i64(d),      Arg::i64(rd),
+    l.args = {arg(operands[0]),
+              Arg::buf(*out),
+              Arg::buf(fb),
+              Arg::i64(total),
+              Arg::i64(outDims[rank - 2]),
+              Arg::i64(d),
+              Arg::i64(rd),
               Arg::i32(rot.getInterleaved() ? 1 : 0)};
     l.bytes = total * SymExpr::constant(2 * elem);
   } else if (auto att = dyn_cast<AttentionOp>(op)) {
@@ -828,10 +834,10 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     Dims maskStrides(4, SymExpr::constant(0));
     if (mask >= 0) {
       DType mt = program.buffers[mask].dtype;
-      maskType = mt == DType::I64   ? 0
-                 : mt == DType::I32 ? 1
-                 : mt == DType::F32 ? 3
-                 : mt == DType::F16 ? 4
+      maskType = mt == DType::I64    ? 0
+                 : mt == DType::I32  ? 1
+                 : mt == DType::F32  ? 3
+                 : mt == DType::F16  ? 4
                  : mt == DType::BF16 ? 5
                                      : 2;
       if (maskKind == 5)
@@ -840,8 +846,8 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     }
     Dims qs = contiguous(q), ks = contiguous(k), vs = contiguous(v),
          os = contiguous(outDims);
-    llvm::SmallVector<SymExpr> pack = {q[0], q[1], k[1], q[2], k[2], q[3],
-                                       v[3]};
+    llvm::SmallVector<SymExpr> pack = {q[0], q[1], k[1], q[2],
+                                       k[2], q[3], v[3]};
     for (const Dims *s : {&qs, &ks, &vs, &os})
       pack.append(s->begin(), s->begin() + 3);
     pack.append(maskStrides.begin(), maskStrides.end());
@@ -865,8 +871,12 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
       l.grid[0] = {q[0] * q[1] * q[2], 4};
       l.block[0] = 128;
     }
-    l.args = {arg(operands[0]), arg(operands[1]), arg(operands[2]),
-              arg(mask),        Arg::buf(*out),   shape,
+    l.args = {arg(operands[0]),
+              arg(operands[1]),
+              arg(operands[2]),
+              arg(mask),
+              Arg::buf(*out),
+              shape,
               Arg::f(att.getScale().convertToFloat())};
     l.flops = SymExpr::constant(4) * q[0] * q[1] * q[2] * k[2] * q[3];
     l.bytes = (program.buffers[operands[0]].numel() * SymExpr::constant(2) +
@@ -906,8 +916,9 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
       p.dtype = dtype;
       p.dims = {SymExpr::constant(experts)};
       p.dims.append(first.begin(), first.end());
-      p.name = kind == 0 ? "experts_gate" : kind == 1 ? "experts_up"
-                                                      : "experts_down";
+      p.name = kind == 0   ? "experts_gate"
+               : kind == 1 ? "experts_up"
+                           : "experts_down";
       p.weightOffset = start;
       packed[kind] = program.addBuffer(std::move(p));
       l.reads.push_back(packed[kind]);
@@ -954,11 +965,13 @@ llvm::Error Lowering::lowerOp(Operation *op) {
     b.kind = Buffer::Kind::View;
     b.dtype = program.buffers[*in].dtype;
     b.dims = dimsOf(op->getResult(0));
-    for (const SymExpr &d : b.dims)
-      if (!d.isKnown())
-        return fail(op, "result shape depends on tensor values (data-dependent "
-                        "shapes have no GPU plan: sizes must follow from the "
-                        "input shapes)");
+    bool ranked = isa<RankedTensorType>(op->getResult(0).getType());
+    bool known =
+        llvm::all_of(b.dims, [](const SymExpr &d) { return d.isKnown(); });
+    if (!ranked || !known)
+      return fail(op, "result shape depends on tensor values (data-dependent "
+                      "shapes have no GPU plan: sizes must follow from the "
+                      "input shapes)");
     b.viewOf = *in;
     b.name = program.buffers[*in].name;
     buffers[op->getResult(0)] = program.addBuffer(std::move(b));
@@ -977,8 +990,8 @@ llvm::Expected<KernelProgram> Lowering::run() {
   for (BlockArgument arg : func.getArguments()) {
     auto dtype = mapType(getElementTypeOrSelf(arg.getType()));
     std::string name = "input" + std::to_string(arg.getArgNumber());
-    if (auto n = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(),
-                                                   "kuai.name"))
+    if (auto n =
+            func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "kuai.name"))
       name = n.str();
     if (!dtype)
       return llvm::createStringError("input '" + name +
@@ -992,8 +1005,10 @@ llvm::Expected<KernelProgram> Lowering::run() {
     for (const SymExpr &d : b.dims)
       if (!d.isConstant() && !d.getSymbolName())
         return llvm::createStringError(
-            "input '" + name + "' has a dimension that is not a constant or "
-                               "a named symbol: " + d.str());
+            "input '" + name +
+            "' has a dimension that is not a constant or "
+            "a named symbol: " +
+            d.str());
     int id = program.addBuffer(std::move(b));
     buffers[arg] = id;
     program.inputs.push_back({name, id});
@@ -1018,8 +1033,7 @@ llvm::Expected<KernelProgram> Lowering::run() {
           copy.dims = src.dims;
           copy.name = name;
           int to = program.addBuffer(std::move(copy));
-          id = copyKernel(program.root(*b) == *b ? *b : *b, to,
-                          "output copy");
+          id = copyKernel(program.root(*b) == *b ? *b : *b, to, "output copy");
         }
         program.buffers[id].outputIndex = int(program.outputs.size());
         program.outputs.push_back({name, id});

@@ -92,8 +92,9 @@ llvm::Error kuai::codegen::planMemory(KernelProgram &program) {
     buf.arenaBytes = bytes;
     items.push_back({int(b), (bytes + 255) / 256 * 256});
   }
-  std::stable_sort(items.begin(), items.end(),
-                   [](const Item &a, const Item &b) { return a.bytes > b.bytes; });
+  std::stable_sort(
+      items.begin(), items.end(),
+      [](const Item &a, const Item &b) { return a.bytes > b.bytes; });
   std::vector<Item> placed;
   int64_t arena = 0;
   for (const Item &it : items) {

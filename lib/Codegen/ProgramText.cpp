@@ -87,8 +87,7 @@ void kuai::codegen::printKernelProgram(const KernelProgram &p,
        << dimsText(buf.dims) << "] ";
     switch (buf.kind) {
     case Buffer::Kind::Arena:
-      os << "arena @" << buf.arenaOffset << " (" << buf.arenaBytes
-         << " bytes)";
+      os << "arena @" << buf.arenaOffset << " (" << buf.arenaBytes << " bytes)";
       break;
     case Buffer::Kind::Weight:
       os << "weights @" << buf.weightOffset;
@@ -100,8 +99,8 @@ void kuai::codegen::printKernelProgram(const KernelProgram &p,
     os << "  " << buf.name << "\n";
   }
   for (const Launch &l : p.launches) {
-    os << l.module << "." << l.function << " <<<" << gridText(l.grid[0])
-       << ", " << gridText(l.grid[1]) << ", " << gridText(l.grid[2]) << " | "
+    os << l.module << "." << l.function << " <<<" << gridText(l.grid[0]) << ", "
+       << gridText(l.grid[1]) << ", " << gridText(l.grid[2]) << " | "
        << l.block[0] << "x" << l.block[1] << "x" << l.block[2] << ">>> (";
     for (size_t i = 0; i < l.args.size(); ++i)
       os << (i ? " " : "") << argText(l.args[i]);
@@ -173,8 +172,8 @@ std::string kuai::codegen::buildPlan(const KernelProgram &p) {
     for (const GridDim &g : l.grid)
       os << " " << gridText(g);
     os << " " << l.block[0] << " " << l.block[1] << " " << l.block[2] << " "
-       << l.sharedBytes << " " << planExpr(l.bytes) << " "
-       << planExpr(l.flops) << " " << l.args.size();
+       << l.sharedBytes << " " << planExpr(l.bytes) << " " << planExpr(l.flops)
+       << " " << l.args.size();
     for (const Arg &a : l.args)
       os << " " << argText(a);
     os << " " << l.what << "\n";

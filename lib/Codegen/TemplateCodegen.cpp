@@ -17,8 +17,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 #include <cstdlib>
-#include <unistd.h>
 #include <nvrtc.h>
+#include <unistd.h>
 
 /// Where compiled template PTX is cached: $KUAI_CACHE_DIR, else
 /// $XDG_CACHE_HOME/kuai, else ~/.cache/kuai ("" when none; "off" disables).
@@ -51,12 +51,12 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
   // One program over every template file (they are its headers).
   const char *headers[] = {kTemplate_generic_kernels_cu, kTemplate_linear_tc_cu,
                            kTemplate_kuai_types_cuh, kTemplate_kuai_mma_cuh};
-  const char *names[] = {"generic_kernels.cu", "linear_tc.cu",
-                         "kuai_types.cuh", "kuai_mma.cuh"};
+  const char *names[] = {"generic_kernels.cu", "linear_tc.cu", "kuai_types.cuh",
+                         "kuai_mma.cuh"};
   const char *main = "#include \"generic_kernels.cu\"\n"
                      "#include \"linear_tc.cu\"\n";
-  if (nvrtcResult r =
-          nvrtcCreateProgram(&prog, main, "kuai_templates.cu", 4, headers, names))
+  if (nvrtcResult r = nvrtcCreateProgram(&prog, main, "kuai_templates.cu", 4,
+                                         headers, names))
     return llvm::createStringError(std::string("NVRTC: ") +
                                    nvrtcGetErrorString(r));
   std::vector<const char *> options = {arch.c_str(), "--std=c++17",
@@ -84,16 +84,17 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
   std::string cached;
   if (std::string dir = cacheDir(); !dir.empty()) {
     char name[40];
-    std::snprintf(name, sizeof(name), "templates-%016llx.ptx",
-                  (unsigned long long)kuai_artifact_checksum(key.data(),
-                                                             key.size()));
+    std::snprintf(
+        name, sizeof(name), "templates-%016llx.ptx",
+        (unsigned long long)kuai_artifact_checksum(key.data(), key.size()));
     cached = dir + "/" + name;
     if (auto buf = llvm::MemoryBuffer::getFile(cached)) {
       nvrtcDestroyProgram(&prog);
       return (*buf)->getBuffer().str();
     }
   }
-  nvrtcResult r = nvrtcCompileProgram(prog, int(options.size()), options.data());
+  nvrtcResult r =
+      nvrtcCompileProgram(prog, int(options.size()), options.data());
   size_t logSize = 0;
   nvrtcGetProgramLogSize(prog, &logSize);
   std::string log(logSize, '\0');
@@ -112,8 +113,8 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
   nvrtcDestroyProgram(&prog);
   while (!ptx.empty() && ptx.back() == '\0')
     ptx.pop_back();
-  if (!cached.empty() &&
-      !llvm::sys::fs::create_directories(llvm::sys::path::parent_path(cached))) {
+  if (!cached.empty() && !llvm::sys::fs::create_directories(
+                             llvm::sys::path::parent_path(cached))) {
     // Written aside and renamed, so concurrent compiles never read half.
     std::string tmp = cached + ".tmp" + std::to_string(::getpid());
     std::error_code ec;

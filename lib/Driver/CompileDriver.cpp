@@ -64,9 +64,9 @@ const PhaseInfo kPhases[] = {
 class Progress {
 public:
   void done(const char *phase) {
-    double s = std::chrono::duration<double>(
-                   std::chrono::steady_clock::now() - start)
-                   .count();
+    double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
     if (s >= 2.0 || shown) {
       llvm::errs() << llvm::format("kuai-compile: %-12s done at %6.1f s\n",
                                    phase, s);
@@ -182,13 +182,12 @@ int kuai::compileMain(int argc, char **argv) {
                               cl::value_desc("file"), cl::init("-"));
   cl::opt<Phase> emit(
       "emit", cl::desc("Phase to stop after and print"), cl::init(Phase::Graph),
-      cl::values(
-          clEnumValN(Phase::Import, "import", kPhases[0].help),
-          clEnumValN(Phase::Graph, "graph", kPhases[1].help),
-          clEnumValN(Phase::Transformer, "transformer", kPhases[2].help),
-          clEnumValN(Phase::Kernels, "kernels", kPhases[3].help),
-          clEnumValN(Phase::Ptx, "ptx", kPhases[4].help),
-          clEnumValN(Phase::Artifact, "artifact", kPhases[5].help)));
+      cl::values(clEnumValN(Phase::Import, "import", kPhases[0].help),
+                 clEnumValN(Phase::Graph, "graph", kPhases[1].help),
+                 clEnumValN(Phase::Transformer, "transformer", kPhases[2].help),
+                 clEnumValN(Phase::Kernels, "kernels", kPhases[3].help),
+                 clEnumValN(Phase::Ptx, "ptx", kPhases[4].help),
+                 clEnumValN(Phase::Artifact, "artifact", kPhases[5].help)));
   cl::opt<std::string> dtype(
       "dtype",
       cl::desc("Precision of weights and activations on the GPU: auto (the "
@@ -198,12 +197,11 @@ int kuai::compileMain(int argc, char **argv) {
                             cl::desc("Largest `batch` the artifact runs "
                                      "(memory is planned for it)"),
                             cl::init(16));
-  cl::opt<int64_t> maxSeq("max-seq",
-                          cl::desc("Largest `seq` the artifact runs"),
-                          cl::init(1024));
-  cl::list<std::string> maxDims(
-      "max-dim", cl::desc("Bound of another symbolic dimension"),
-      cl::value_desc("name=N"));
+  cl::opt<int64_t> maxSeq(
+      "max-seq", cl::desc("Largest `seq` the artifact runs"), cl::init(1024));
+  cl::list<std::string> maxDims("max-dim",
+                                cl::desc("Bound of another symbolic dimension"),
+                                cl::value_desc("name=N"));
   cl::opt<std::string> target("target",
                               cl::desc("GPU architecture (default sm_90)"),
                               cl::init("sm_90"));
@@ -244,8 +242,7 @@ int kuai::compileMain(int argc, char **argv) {
   OwningOpRef<ModuleOp> module = loadModel(&context, input);
   if (!module)
     return 1;
-  if (dtype != "auto" && dtype != "fp32" && dtype != "fp16" &&
-      dtype != "bf16")
+  if (dtype != "auto" && dtype != "fp32" && dtype != "fp16" && dtype != "bf16")
     return fail("--dtype must be auto, fp32, fp16 or bf16, got '" + dtype +
                 "'");
   if (emit == Phase::Artifact && output == "-")
@@ -314,8 +311,9 @@ int kuai::compileMain(int argc, char **argv) {
       auto out = openOutputFile(output, &error);
       if (!out)
         return fail(error);
-      out->os() << "// module generated\n" << *generated
-                << "\n// module templates\n" << *templates;
+      out->os() << "// module generated\n"
+                << *generated << "\n// module templates\n"
+                << *templates;
       out->keep();
       return 0;
     }

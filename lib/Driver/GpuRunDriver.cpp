@@ -101,8 +101,8 @@ ref::Tensor decode(MLIRContext &ctx, const std::vector<char> &bytes,
       std::memcpy(&x, p + 4 * i, 4);
       t.ints[i] = x;
     } else {
-      t.ints[i] = dtype == "u8" || dtype == "bool" ? uint8_t(p[i])
-                                                   : int8_t(p[i]);
+      t.ints[i] =
+          dtype == "u8" || dtype == "bool" ? uint8_t(p[i]) : int8_t(p[i]);
     }
   }
   return t;
@@ -144,9 +144,8 @@ int runSet(Options &opts, MLIRContext &context, kuai_model_t model,
     for (size_t i = 0; i < numInputs; ++i)
       files.push_back(expect + "/input_" + std::to_string(i) + ".pb");
   if (!files.empty() && files.size() != numInputs)
-    return runFail("the model has " + llvm::Twine(numInputs) +
-                   " inputs but " + llvm::Twine(files.size()) +
-                   " input files were given");
+    return runFail("the model has " + llvm::Twine(numInputs) + " inputs but " +
+                   llvm::Twine(files.size()) + " input files were given");
   for (size_t i = 0; i < numInputs; ++i) {
     Io io = ioInfo(model, false, i);
     ref::Tensor t;
@@ -192,12 +191,13 @@ int runSet(Options &opts, MLIRContext &context, kuai_model_t model,
     int64_t count = 1;
     for (int64_t d : shape)
       count *= d;
-    std::vector<char> bytes(count * (io.dtype == "f32" || io.dtype == "i32"
-                                         ? 4
-                                     : io.dtype == "i64"                        ? 8
-                                     : io.dtype == "f16" || io.dtype == "bf16" ? 2
-                                                                               : 1));
-    StatusCheck sr{kuai_model_read_output(model, i, bytes.data(), bytes.size())};
+    std::vector<char> bytes(count * (io.dtype == "f32" || io.dtype == "i32" ? 4
+                                     : io.dtype == "i64"                    ? 8
+                                     : io.dtype == "f16" || io.dtype == "bf16"
+                                         ? 2
+                                         : 1));
+    StatusCheck sr{
+        kuai_model_read_output(model, i, bytes.data(), bytes.size())};
     if (!sr)
       return runFail(sr.message());
     ref::Tensor t = decode(context, bytes, io.dtype, shape);
@@ -298,8 +298,8 @@ int benchAndProfile(Options &opts, kuai_model_t model) {
     llvm::outs() << llvm::format(
         "bench: %u runs, median %.3f ms (min %.3f, max %.3f), %zu launches; "
         "%.1f GB/s, %.2f TFLOP/s (estimated bytes and flops of the plan)\n",
-        unsigned(opts.bench), median, times.front(), times.back(), launches.size(),
-        bytes / median / 1e6, flops / median / 1e9);
+        unsigned(opts.bench), median, times.front(), times.back(),
+        launches.size(), bytes / median / 1e6, flops / median / 1e9);
   }
   if (opts.profile) {
     struct Row {
@@ -321,11 +321,11 @@ int benchAndProfile(Options &opts, kuai_model_t model) {
     llvm::outs() << llvm::format("%-44s %8s %10s %7s %9s %9s\n", "kernel",
                                  "launches", "ms", "share", "GB/s", "TFLOP/s");
     for (const auto &[name, r] : sorted)
-      llvm::outs() << llvm::format(
-          "%-44s %8d %10.4f %6.1f%% %9.1f %9.3f\n", name.substr(0, 44).c_str(),
-          r.launches, r.ms, kernelMs > 0 ? 100 * r.ms / kernelMs : 0.0,
-          r.ms > 0 ? r.bytes / r.ms / 1e6 : 0.0,
-          r.ms > 0 ? r.flops / r.ms / 1e9 : 0.0);
+      llvm::outs() << llvm::format("%-44s %8d %10.4f %6.1f%% %9.1f %9.3f\n",
+                                   name.substr(0, 44).c_str(), r.launches, r.ms,
+                                   kernelMs > 0 ? 100 * r.ms / kernelMs : 0.0,
+                                   r.ms > 0 ? r.bytes / r.ms / 1e6 : 0.0,
+                                   r.ms > 0 ? r.flops / r.ms / 1e9 : 0.0);
     llvm::outs() << llvm::format("%-44s %8zu %10.4f\n", "total (events)",
                                  launches.size(), kernelMs);
   }

@@ -1,15 +1,15 @@
 //===- RunDriver.cpp - kuai-run -------------------------------------------===//
 //
 // Runs a model on the reference executor (.onnx, .mlir) or, compiled, on the
-// GPU through the runtime (.kuai, GpuRunDriver.cpp). Exit status: 0 when every compared output is within
-// tolerance (or nothing was compared), 1 when an output is not, 2 on any
-// error (bad model, bad input, failed run).
+// GPU through the runtime (.kuai, GpuRunDriver.cpp). Exit status: 0 when every
+// compared output is within tolerance (or nothing was compared), 1 when an
+// output is not, 2 on any error (bad model, bad input, failed run).
 //
 //===----------------------------------------------------------------------===//
 
+#include "RunOptions.h"
 #include "kuai/Dialect/KuaiDialect.h"
 #include "kuai/Driver/Drivers.h"
-#include "RunOptions.h"
 #include "kuai/Import/ModelLoader.h"
 #include "kuai/Passes/Passes.h"
 #include "kuai/Reference/Executor.h"
@@ -28,7 +28,6 @@ using namespace kuai;
 namespace cl = llvm::cl;
 
 namespace {
-
 
 std::string typeName(Type t) {
   std::string s;
@@ -197,7 +196,8 @@ int kuai::runMain(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   Options opts;
   cl::ParseCommandLineOptions(
-      argc, argv, "kuai-run: run a model on the reference executor or the GPU\n");
+      argc, argv,
+      "kuai-run: run a model on the reference executor or the GPU\n");
 
   DialectRegistry registry;
   registerKuaiDialects(registry);

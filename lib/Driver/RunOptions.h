@@ -10,60 +10,69 @@
 namespace kuai {
 
 struct Options {
-  llvm::cl::opt<std::string> model{llvm::cl::Positional,
-                             llvm::cl::desc("<model.onnx|model.mlir|model.kuai>"), llvm::cl::Required};
-  llvm::cl::list<std::string> inputs{"input",
-                               llvm::cl::desc("Input tensor file (.pb or .npy), in "
-                                        "the order of the model's inputs"),
-                               llvm::cl::value_desc("file")};
+  llvm::cl::opt<std::string> model{
+      llvm::cl::Positional,
+      llvm::cl::desc("<model.onnx|model.mlir|model.kuai>"), llvm::cl::Required};
+  llvm::cl::list<std::string> inputs{
+      "input",
+      llvm::cl::desc("Input tensor file (.pb or .npy), in "
+                     "the order of the model's inputs"),
+      llvm::cl::value_desc("file")};
   llvm::cl::list<std::string> expect{
       "expect",
-      llvm::cl::desc("ONNX test data set: inputs from DIR/input_*.pb, outputs "
-               "compared with DIR/output_*.pb; repeat to check several sets "
-               "with one import"),
+      llvm::cl::desc(
+          "ONNX test data set: inputs from DIR/input_*.pb, outputs "
+          "compared with DIR/output_*.pb; repeat to check several sets "
+          "with one import"),
       llvm::cl::value_desc("dir")};
-  llvm::cl::opt<double> rtol{"rtol",
-                       llvm::cl::desc("Largest relative L2 error accepted (default "
-                                "1e-5, or 1e-3 for models with fp16/bf16 "
-                                "weights)"),
-                       llvm::cl::init(-1.0)};
-  llvm::cl::opt<double> atol{"atol",
-                       llvm::cl::desc("Also accept an output whose max abs error is "
-                                "at most this (default 0: off)"),
-                       llvm::cl::init(0.0)};
-  llvm::cl::list<std::string> dims{"dim",
-                             llvm::cl::desc("Size of a symbolic dimension for random "
-                                      "inputs, e.g. --dim seq=16 (default 1)"),
-                             llvm::cl::value_desc("name=size")};
+  llvm::cl::opt<double> rtol{
+      "rtol",
+      llvm::cl::desc("Largest relative L2 error accepted (default "
+                     "1e-5, or 1e-3 for models with fp16/bf16 "
+                     "weights)"),
+      llvm::cl::init(-1.0)};
+  llvm::cl::opt<double> atol{
+      "atol",
+      llvm::cl::desc("Also accept an output whose max abs error is "
+                     "at most this (default 0: off)"),
+      llvm::cl::init(0.0)};
+  llvm::cl::list<std::string> dims{
+      "dim",
+      llvm::cl::desc("Size of a symbolic dimension for random "
+                     "inputs, e.g. --dim seq=16 (default 1)"),
+      llvm::cl::value_desc("name=size")};
   llvm::cl::opt<uint64_t> seed{"seed", llvm::cl::desc("Seed of random inputs"),
-                         llvm::cl::init(0)};
-  llvm::cl::opt<int64_t> intMax{"int-max",
-                          llvm::cl::desc("Random integer inputs lie in [0, N)"),
-                          llvm::cl::init(100)};
+                               llvm::cl::init(0)};
+  llvm::cl::opt<int64_t> intMax{
+      "int-max", llvm::cl::desc("Random integer inputs lie in [0, N)"),
+      llvm::cl::init(100)};
   llvm::cl::opt<std::string> saveOutputs{
       "save-outputs", llvm::cl::desc("Write each output as DIR/<name>.npy"),
       llvm::cl::value_desc("dir")};
   llvm::cl::opt<bool> noFold{"no-fold",
-                       llvm::cl::desc("Run the imported graph without "
-                                "kuai-graph-cleanup"),
-                       llvm::cl::init(false)};
-  llvm::cl::opt<bool> raise{"raise",
-                      llvm::cl::desc("Also run kuai-raise (transformer ops) "
-                               "before executing"),
-                      llvm::cl::init(false)};
-  llvm::cl::opt<unsigned> printValues{"print-values",
-                                llvm::cl::desc("Leading values printed per output"),
-                                llvm::cl::init(6)};
+                             llvm::cl::desc("Run the imported graph without "
+                                            "kuai-graph-cleanup"),
+                             llvm::cl::init(false)};
+  llvm::cl::opt<bool> raise{
+      "raise",
+      llvm::cl::desc("Also run kuai-raise (transformer ops) "
+                     "before executing"),
+      llvm::cl::init(false)};
+  llvm::cl::opt<unsigned> printValues{
+      "print-values", llvm::cl::desc("Leading values printed per output"),
+      llvm::cl::init(6)};
   // model.kuai (GPU) only.
-  llvm::cl::opt<unsigned> bench{"bench",
-                          llvm::cl::desc("model.kuai: time N runs after 3 warm-up "
-                                   "runs; print the median, GB/s and "
-                                   "TFLOP/s"),
-                          llvm::cl::init(0), llvm::cl::value_desc("N")};
-  llvm::cl::opt<bool> profile{"profile",
-                        llvm::cl::desc("model.kuai: print a table of kernels "
-                                 "(launches, time, share, GB/s, TFLOP/s)"),
-                        llvm::cl::init(false)};
+  llvm::cl::opt<unsigned> bench{
+      "bench",
+      llvm::cl::desc("model.kuai: time N runs after 3 warm-up "
+                     "runs; print the median, GB/s and "
+                     "TFLOP/s"),
+      llvm::cl::init(0), llvm::cl::value_desc("N")};
+  llvm::cl::opt<bool> profile{
+      "profile",
+      llvm::cl::desc("model.kuai: print a table of kernels "
+                     "(launches, time, share, GB/s, TFLOP/s)"),
+      llvm::cl::init(false)};
 };
 
 /// Reads a .pb (TensorProto) or .npy tensor.

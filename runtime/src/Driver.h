@@ -50,28 +50,28 @@ constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
   X(cuModuleUnload, CUresult, (CUmodule))                                      \
   X(cuMemAlloc_v2, CUresult, (CUdeviceptr *, size_t))                          \
   X(cuMemFree_v2, CUresult, (CUdeviceptr))                                     \
-  X(cuMemcpyHtoD_v2, CUresult, (CUdeviceptr, const void *, size_t))          \
-  X(cuMemcpyDtoH_v2, CUresult, (void *, CUdeviceptr, size_t))                \
-  X(cuModuleGetFunction, CUresult, (CUfunction *, CUmodule, const char *))   \
-  X(cuFuncSetAttribute, CUresult, (CUfunction, int, int))                    \
-  X(cuLaunchKernel, CUresult,                                                \
-    (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned, \
-     unsigned, CUstream, void **, void **))                                  \
-  X(cuCtxSynchronize, CUresult, ())                                          \
-  X(cuEventCreate, CUresult, (CUevent *, unsigned))                          \
-  X(cuEventRecord, CUresult, (CUevent, CUstream))                            \
-  X(cuEventSynchronize, CUresult, (CUevent))                                 \
-  X(cuEventElapsedTime, CUresult, (float *, CUevent, CUevent))               \
-  X(cuEventDestroy_v2, CUresult, (CUevent))                                  \
-  X(cuStreamCreate, CUresult, (CUstream *, unsigned))                        \
-  X(cuStreamDestroy_v2, CUresult, (CUstream))                                \
-  X(cuStreamSynchronize, CUresult, (CUstream))                               \
-  X(cuStreamBeginCapture_v2, CUresult, (CUstream, int))                      \
-  X(cuStreamEndCapture, CUresult, (CUstream, CUgraph *))                     \
-  X(cuGraphInstantiateWithFlags, CUresult,                                   \
-    (CUgraphExec *, CUgraph, unsigned long long))                            \
-  X(cuGraphLaunch, CUresult, (CUgraphExec, CUstream))                        \
-  X(cuGraphExecDestroy, CUresult, (CUgraphExec))                             \
+  X(cuMemcpyHtoD_v2, CUresult, (CUdeviceptr, const void *, size_t))            \
+  X(cuMemcpyDtoH_v2, CUresult, (void *, CUdeviceptr, size_t))                  \
+  X(cuModuleGetFunction, CUresult, (CUfunction *, CUmodule, const char *))     \
+  X(cuFuncSetAttribute, CUresult, (CUfunction, int, int))                      \
+  X(cuLaunchKernel, CUresult,                                                  \
+    (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,   \
+     unsigned, CUstream, void **, void **))                                    \
+  X(cuCtxSynchronize, CUresult, ())                                            \
+  X(cuEventCreate, CUresult, (CUevent *, unsigned))                            \
+  X(cuEventRecord, CUresult, (CUevent, CUstream))                              \
+  X(cuEventSynchronize, CUresult, (CUevent))                                   \
+  X(cuEventElapsedTime, CUresult, (float *, CUevent, CUevent))                 \
+  X(cuEventDestroy_v2, CUresult, (CUevent))                                    \
+  X(cuStreamCreate, CUresult, (CUstream *, unsigned))                          \
+  X(cuStreamDestroy_v2, CUresult, (CUstream))                                  \
+  X(cuStreamSynchronize, CUresult, (CUstream))                                 \
+  X(cuStreamBeginCapture_v2, CUresult, (CUstream, int))                        \
+  X(cuStreamEndCapture, CUresult, (CUstream, CUgraph *))                       \
+  X(cuGraphInstantiateWithFlags, CUresult,                                     \
+    (CUgraphExec *, CUgraph, unsigned long long))                              \
+  X(cuGraphLaunch, CUresult, (CUgraphExec, CUstream))                          \
+  X(cuGraphExecDestroy, CUresult, (CUgraphExec))                               \
   X(cuGraphDestroy, CUresult, (CUgraph))
 
 struct Driver {

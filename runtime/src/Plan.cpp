@@ -59,7 +59,8 @@ struct Parser {
         ++i;
       }
       size_t end = text.find_first_of("+-", i);
-      std::string term = text.substr(i, end == std::string::npos ? end : end - i);
+      std::string term =
+          text.substr(i, end == std::string::npos ? end : end - i);
       i = end == std::string::npos ? text.size() : end;
       Poly::Term t{sign, {}};
       std::stringstream factors(term);

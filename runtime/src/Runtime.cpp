@@ -133,8 +133,8 @@ static kuai_status_t preparePlan(kuai_model_s &model) {
     if (CUresult r = d.cuModuleGetFunction(&f, m->second, l.function.c_str()))
       return makeStatus(KUAI_DATA_LOSS,
                         "kernel " + l.function + " is not in module '" +
-                            l.module + "': " +
-                            d.describe("cuModuleGetFunction", r));
+                            l.module +
+                            "': " + d.describe("cuModuleGetFunction", r));
     if (l.sharedBytes > 48 * 1024)
       d.cuFuncSetAttribute(f, 8 /* MAX_DYNAMIC_SHARED_SIZE_BYTES */,
                            int(l.sharedBytes));
@@ -251,8 +251,7 @@ extern "C" size_t kuai_model_output_count(kuai_model_t model) {
 }
 
 extern "C" kuai_status_t kuai_model_io_info(kuai_model_t model, int is_output,
-                                            size_t index,
-                                            const char **out_name,
+                                            size_t index, const char **out_name,
                                             const char **out_dtype,
                                             size_t *out_rank) {
   if (!model)
@@ -274,8 +273,8 @@ extern "C" kuai_status_t kuai_model_io_info(kuai_model_t model, int is_output,
   return nullptr;
 }
 
-extern "C" kuai_status_t kuai_model_set_input(kuai_model_t model,
-                                              size_t index, const void *data,
+extern "C" kuai_status_t kuai_model_set_input(kuai_model_t model, size_t index,
+                                              const void *data,
                                               const int64_t *dims,
                                               size_t rank) {
   if (!model || (!data && rank) || index >= model->plan.inputs.size())
@@ -300,8 +299,7 @@ extern "C" kuai_status_t kuai_model_set_input(kuai_model_t model,
   if (bytes > b.slotBytes)
     return makeStatus(KUAI_INVALID_ARGUMENT,
                       "input '" + io.name + "' of " + std::to_string(bytes) +
-                          " bytes exceeds the " +
-                          std::to_string(b.slotBytes) +
+                          " bytes exceeds the " + std::to_string(b.slotBytes) +
                           " bytes planned at the compiled bounds "
                           "(recompile with larger --max-batch/--max-seq)");
   model->inputDims[index].assign(dims, dims + rank);
@@ -327,9 +325,8 @@ static kuai_status_t bindSymbols(kuai_model_s &m) {
         int64_t want = p.eval(values);
         if (got != want)
           return makeStatus(KUAI_INVALID_ARGUMENT,
-                            "input '" + io.name + "' dim " +
-                                std::to_string(d) + " must be " +
-                                std::to_string(want) + ", got " +
+                            "input '" + io.name + "' dim " + std::to_string(d) +
+                                " must be " + std::to_string(want) + ", got " +
                                 std::to_string(got));
         continue;
       }
@@ -342,8 +339,7 @@ static kuai_status_t bindSymbols(kuai_model_s &m) {
                               std::to_string(values[s]));
       if (got > plan.bounds[s])
         return makeStatus(KUAI_INVALID_ARGUMENT,
-                          "'" + plan.symbols[s] + "' = " +
-                              std::to_string(got) +
+                          "'" + plan.symbols[s] + "' = " + std::to_string(got) +
                               " exceeds the compiled bound " +
                               std::to_string(plan.bounds[s]) +
                               " (recompile with a larger --max-" +
@@ -428,12 +424,10 @@ static kuai_status_t enqueueLaunches(kuai_model_s &m,
       params[ai] = &slot;
     }
     if (CUresult r = d.cuLaunchKernel(
-            m.functions[li], grid[0], grid[1], grid[2], l.block[0],
-            l.block[1], l.block[2], l.sharedBytes, m.stream, params.data(),
-            nullptr))
+            m.functions[li], grid[0], grid[1], grid[2], l.block[0], l.block[1],
+            l.block[2], l.sharedBytes, m.stream, params.data(), nullptr))
       return makeStatus(KUAI_INTERNAL, "launch " + std::to_string(li) + " (" +
-                                           l.function + ", " + l.what +
-                                           "): " +
+                                           l.function + ", " + l.what + "): " +
                                            d.describe("cuLaunchKernel", r));
   }
   if (events)
@@ -443,7 +437,8 @@ static kuai_status_t enqueueLaunches(kuai_model_s &m,
 
 /// Uploads the inputs, runs the launches (through a cached CUDA graph
 /// unless profiling) and waits for them.
-static kuai_status_t runLaunches(kuai_model_s &m, std::vector<CUevent> *events) {
+static kuai_status_t runLaunches(kuai_model_s &m,
+                                 std::vector<CUevent> *events) {
   Driver &d = m.runtime->driver;
   if (CUresult r = d.cuCtxSetCurrent(m.runtime->context))
     return makeStatus(KUAI_INTERNAL, d.describe("cuCtxSetCurrent", r));
@@ -534,8 +529,7 @@ extern "C" kuai_status_t kuai_model_profile(kuai_model_t model,
 }
 
 extern "C" kuai_status_t kuai_model_output_dims(kuai_model_t model,
-                                                size_t index,
-                                                int64_t *out_dims,
+                                                size_t index, int64_t *out_dims,
                                                 size_t capacity,
                                                 size_t *out_rank) {
   if (!model || index >= model->plan.outputs.size())

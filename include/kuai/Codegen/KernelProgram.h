@@ -99,8 +99,8 @@ struct Arg {
   enum class Kind { Buffer, Null, I64, I32, F32, Pack };
   Kind kind = Kind::I64;
   int buffer = -1;
-  SymExpr value;                 // I64, I32
-  float f32 = 0;                 // F32
+  SymExpr value;                   // I64, I32
+  float f32 = 0;                   // F32
   llvm::SmallVector<SymExpr> pack; // Pack: consecutive int64 values
   static Arg buf(int b) {
     Arg a;
@@ -161,7 +161,7 @@ struct ModelIO {
 };
 
 struct CompileOptions {
-  std::string dtype = "auto"; // auto | fp32 | fp16 | bf16
+  std::string dtype = "auto";      // auto | fp32 | fp16 | bf16
   llvm::StringMap<int64_t> bounds; // symbol -> largest size
   std::string target = "sm_90";
   bool fuse = true;
@@ -201,7 +201,8 @@ void finalizeGeneratedLaunches(KernelProgram &program);
 void printKernelProgram(const KernelProgram &program, llvm::raw_ostream &os);
 
 /// PTX of the generated kernels (MLIR GPU path: gpu -> NVVM -> PTX).
-llvm::Expected<std::string> generateElementwisePtx(const KernelProgram &program);
+llvm::Expected<std::string>
+generateElementwisePtx(const KernelProgram &program);
 /// PTX of the template kernels (NVRTC).
 llvm::Expected<std::string> compileTemplatesPtx(const KernelProgram &program);
 
