@@ -243,15 +243,18 @@ int runSet(Options &opts, MLIRContext &context, kuai_model_t model,
     }
     bool ok = c.mismatches == 0 &&
               (c.relL2 <= rtol || (opts.atol > 0 && c.maxAbs <= opts.atol));
+    double top1 = t.isFloat() && rank >= 2 ? top1Agreement(t, *expected) : -1;
+    bool top1Low = top1 >= 0 && top1 < opts.minTop1;
+    ok &= !top1Low;
     llvm::outs() << (ok ? "ok" : "FAIL") << " rel_l2 "
                  << llvm::format("%.3e", c.relL2) << " max_abs "
                  << llvm::format("%.3e", c.maxAbs) << " (rtol "
                  << llvm::format("%.0e", rtol) << ")";
-    if (t.isFloat() && rank >= 2) {
-      double top1 = top1Agreement(t, *expected);
-      if (top1 >= 0)
-        llvm::outs() << " top1 " << llvm::format("%.2f%%", 100 * top1);
-    }
+    if (top1 >= 0)
+      llvm::outs() << " top1 " << llvm::format("%.2f%%", 100 * top1);
+    if (top1Low)
+      llvm::outs() << " (below --min-top1 "
+                   << llvm::format("%.2f%%", 100 * opts.minTop1) << ")";
     if (c.mismatches)
       llvm::outs() << " mismatched elements " << c.mismatches;
     llvm::outs() << "\n";

@@ -62,6 +62,11 @@ struct Options {
       "print-values", llvm::cl::desc("Leading values printed per output"),
       llvm::cl::init(6)};
   // model.kuai (GPU) only.
+  llvm::cl::opt<double> minTop1{
+      "min-top1",
+      llvm::cl::desc("model.kuai: also require this top-1 agreement (0..1) "
+                     "over the last axis of float outputs of rank >= 2"),
+      llvm::cl::init(0.0)};
   llvm::cl::opt<unsigned> bench{
       "bench",
       llvm::cl::desc("model.kuai: time N runs after 3 warm-up "

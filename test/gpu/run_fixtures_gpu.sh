@@ -4,7 +4,8 @@
 # with kuai-run --expect on every data set, and appends a results table.
 #   test/gpu/run_fixtures_gpu.sh BUNDLE_DIR FIXTURES_DIR RESULTS.md
 # tiny-llama is compiled three times (--dtype=auto, fp16, bf16); the others
-# with their own dtype. Exit status: 0 when every run passes.
+# with their own dtype; 16-bit builds must also keep top-1 agreement >= 99%
+# (--min-top1). Exit status: 0 when every run passes.
 set -uo pipefail
 bundle="$1" fixtures="$2" results="$3"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
@@ -22,7 +23,9 @@ for model in $(find "$fixtures" -name model.onnx | sort); do
       row "| $name | $dtype | compile FAILED: $(tail -1 "$work/compile.log") | | |"
       status=1; continue
     fi
-    "$bundle/bin/kuai-run" "$art" "${sets[@]}" > "$work/run.log" 2>&1
+    top1=()
+    [[ "$dtype" == fp16 || "$dtype" == bf16 ]] && top1=(--min-top1 0.99)
+    "$bundle/bin/kuai-run" "$art" "${sets[@]}" "${top1[@]}" > "$work/run.log" 2>&1
     rc=$?
     [[ $rc -ne 0 ]] && status=1
     verdict=$([[ $rc -eq 0 ]] && echo PASS || echo "FAIL (exit $rc)")
