@@ -861,7 +861,19 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     // tile of keys); above: one warp per row.
     bool tiled = *q[3].getConstant() <= 128 && v[3].getConstant() &&
                  *v[3].getConstant() <= 128;
-    if (tiled) {
+    // Tensor cores for fp16/bf16 with head dims 32, 64, 128 and every mask
+    // kind but an additive bias (rows of 16-byte multiples).
+    int64_t hd = *q[3].getConstant();
+    bool tensorCores = (dtype == DType::F16 || dtype == DType::BF16) &&
+                       maskKind != 5 && v[3] == q[3] &&
+                       (hd == 32 || hd == 64 || hd == 128);
+    if (tensorCores) {
+      l.function = "kuai_attention_tc" + std::to_string(hd) + "_" + suffix;
+      l.grid[0] = {q[2], 64};
+      l.grid[1] = {q[0] * q[1], 1};
+      l.block[0] = 128;
+      l.sharedBytes = 3 * 64 * (hd + 8) * 2;
+    } else if (tiled) {
       l.function = "kuai_attention_tiled_" + suffix;
       l.grid[0] = {q[2], 8};
       l.grid[1] = {q[0] * q[1], 1};

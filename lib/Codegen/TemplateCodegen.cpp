@@ -7,7 +7,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "kuai/Codegen/KernelProgram.h"
+#include "kuai/Codegen/templates/attention_tc.cu.inc"
 #include "kuai/Codegen/templates/generic_kernels.cu.inc"
+#include "kuai/Codegen/templates/kuai_attention.cuh.inc"
 #include "kuai/Codegen/templates/kuai_mma.cuh.inc"
 #include "kuai/Codegen/templates/kuai_types.cuh.inc"
 #include "kuai/Codegen/templates/linear_tc.cu.inc"
@@ -49,13 +51,19 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
   std::string arch = "--gpu-architecture=compute_" + target.str();
   nvrtcProgram prog;
   // One program over every template file (they are its headers).
-  const char *headers[] = {kTemplate_generic_kernels_cu, kTemplate_linear_tc_cu,
-                           kTemplate_kuai_types_cuh, kTemplate_kuai_mma_cuh};
-  const char *names[] = {"generic_kernels.cu", "linear_tc.cu", "kuai_types.cuh",
-                         "kuai_mma.cuh"};
+  const char *headers[] = {kTemplate_generic_kernels_cu,
+                           kTemplate_linear_tc_cu,
+                           kTemplate_attention_tc_cu,
+                           kTemplate_kuai_types_cuh,
+                           kTemplate_kuai_mma_cuh,
+                           kTemplate_kuai_attention_cuh};
+  const char *names[] = {"generic_kernels.cu", "linear_tc.cu",
+                         "attention_tc.cu",    "kuai_types.cuh",
+                         "kuai_mma.cuh",       "kuai_attention.cuh"};
   const char *main = "#include \"generic_kernels.cu\"\n"
-                     "#include \"linear_tc.cu\"\n";
-  if (nvrtcResult r = nvrtcCreateProgram(&prog, main, "kuai_templates.cu", 4,
+                     "#include \"linear_tc.cu\"\n"
+                     "#include \"attention_tc.cu\"\n";
+  if (nvrtcResult r = nvrtcCreateProgram(&prog, main, "kuai_templates.cu", 6,
                                          headers, names))
     return llvm::createStringError(std::string("NVRTC: ") +
                                    nvrtcGetErrorString(r));

@@ -12,6 +12,8 @@ check() { # file arch gencode [defines...]
   echo "ok  $f $arch $*"
 }
 check generic_kernels.cu sm_90 -arch=sm_90
+check linear_tc.cu sm_90 -arch=sm_90
+check attention_tc.cu sm_90 -arch=sm_90
 check gemm_tn_f16.cu sm_90 -arch=sm_90
 check gemm_tn_f16.cu sm_90 -arch=sm_90 -DBN=256
 check gemm_tn_f16_sm90a.cu sm_90a -gencode=arch=compute_90a,code=sm_90a
