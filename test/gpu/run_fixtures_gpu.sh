@@ -30,7 +30,7 @@ for model in $(find "$fixtures" -name model.onnx | sort); do
     [[ $rc -ne 0 ]] && status=1
     verdict=$([[ $rc -eq 0 ]] && echo PASS || echo "FAIL (exit $rc)")
     errs="$(grep '^compare.*rel_l2' "$work/run.log" | sed -E 's/.*rel_l2 ([^ ]+).*/\1/' | paste -sd, -)"
-    top1="$(grep -o 'top1 [0-9.]*%' "$work/run.log" | cut -d' ' -f2 | paste -sd, -)"
+    top1="$(grep -o ' top1 [0-9.]*%' "$work/run.log" | cut -d' ' -f3 | paste -sd, -)"
     row "| $name | $dtype | $verdict | $errs | ${top1:--} |"
     [[ $rc -ne 0 ]] && sed 's/^/    /' "$work/run.log" | tail -20
   done
