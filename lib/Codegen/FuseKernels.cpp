@@ -11,6 +11,8 @@
 //
 // Epilogues: the activation (GELU, SiLU, ReLU) and then the residual add
 // that read a tensor-core linear's result move into the linear's epilogue.
+// Attention: transposes that only feed its q, k, v or only read its output
+// fold into its strides.
 //
 //===----------------------------------------------------------------------===//
 
@@ -230,6 +232,109 @@ bool tryFuseEpilogue(KernelProgram &p, size_t li) {
   return true;
 }
 
+/// A generated launch that only copies one buffer through a strided load
+/// (a transpose), or null.
+const ExprNode *pureCopy(const Launch &l) {
+  if (!l.elementwise)
+    return nullptr;
+  const ElementwiseKernel &k = *l.elementwise;
+  const ExprNode &n = k.nodes[k.root];
+  if (k.nodes.size() != 1 || n.kind != ExprNode::Kind::Load ||
+      n.indexBuffer >= 0 || n.base != SymExpr::constant(0) ||
+      k.outBase != SymExpr::constant(0) || k.outStrides != contiguous(k.dims))
+    return nullptr;
+  return &n;
+}
+
+/// Attention reads q, k, v and writes its output through (batch, head,
+/// position) strides: a transpose that only feeds it, or that only reads
+/// its output, disappears into those strides.
+bool tryFoldAttentionTransposes(KernelProgram &p, size_t li) {
+  Launch &l = p.launches[li];
+  if (!llvm::StringRef(l.function).starts_with("kuai_attention"))
+    return false;
+  llvm::SmallVector<SymExpr> &pack = l.args[5].pack;
+  // Inputs: q, k, v at args 0..2, strides at pack[7 + 3 * i].
+  for (int i = 0; i < 3; ++i) {
+    if (l.args[i].kind != Arg::Kind::Buffer)
+      continue;
+    int x = l.args[i].buffer;
+    const Buffer &xb = p.buffers[x];
+    if (xb.kind != Buffer::Kind::Arena || xb.outputIndex >= 0 ||
+        xb.dims.size() != 4)
+      continue;
+    bool viewed;
+    std::vector<size_t> readers = readersOf(p, x, viewed);
+    if (viewed || readers.size() != 1 || readers[0] != li)
+      continue;
+    // Same buffer for several operands (self-attention on one tensor).
+    int uses = 0;
+    for (int j = 0; j < 3; ++j)
+      uses += l.args[j].kind == Arg::Kind::Buffer && l.args[j].buffer == x;
+    if (uses != 1)
+      continue;
+    std::optional<size_t> writer;
+    for (size_t w = 0; w < p.launches.size(); ++w)
+      if (llvm::is_contained(p.launches[w].writes, x))
+        writer = w;
+    if (!writer)
+      continue;
+    const ExprNode *load = pureCopy(p.launches[*writer]);
+    if (!load || p.launches[*writer].elementwise->dims != xb.dims ||
+        load->strides[3] != SymExpr::constant(1) ||
+        p.buffers[load->buffer].dtype != xb.dtype)
+      continue;
+    int y = load->buffer;
+    for (int d = 0; d < 3; ++d)
+      pack[7 + 3 * i + d] = load->strides[d];
+    l.args[i] = Arg::buf(y);
+    llvm::erase(l.reads, x);
+    l.reads.push_back(y);
+    l.what = "transpose+" + l.what;
+    p.launches.erase(p.launches.begin() + *writer);
+    return true;
+  }
+  // Output: one reader that only transposes it.
+  int o = l.args[4].buffer;
+  const Buffer &ob = p.buffers[o];
+  if (ob.outputIndex >= 0 || ob.dims.size() != 4)
+    return false;
+  bool viewed;
+  std::vector<size_t> readers = readersOf(p, o, viewed);
+  if (viewed || readers.size() != 1)
+    return false;
+  Launch &t = p.launches[readers[0]];
+  const ExprNode *load = pureCopy(t);
+  if (!load || load->buffer != o ||
+      p.buffers[t.elementwise->out].dtype != ob.dtype)
+    return false;
+  const ElementwiseKernel &tk = *t.elementwise;
+  Dims contigO = contiguous(ob.dims), contigT = contiguous(tk.dims);
+  if (tk.dims.size() != 4)
+    return false;
+  // The transpose's dim walking each dim of o gives o's new stride.
+  Dims strides(4);
+  for (int j = 0; j < 4; ++j) {
+    int found = -1;
+    for (int d = 0; d < 4; ++d)
+      if (load->strides[d] == contigO[j] && tk.dims[d] == ob.dims[j])
+        found = found < 0 ? d : -2;
+    if (found < 0)
+      return false;
+    strides[j] = contigT[found];
+  }
+  if (strides[3] != SymExpr::constant(1))
+    return false;
+  for (int d = 0; d < 3; ++d)
+    pack[16 + d] = strides[d];
+  int z = tk.out;
+  l.args[4] = Arg::buf(z);
+  l.writes = {z};
+  l.what += "+transpose";
+  p.launches.erase(p.launches.begin() + readers[0]);
+  return true;
+}
+
 } // namespace
 
 int kuai::codegen::fuseKernels(KernelProgram &program) {
@@ -238,7 +343,8 @@ int kuai::codegen::fuseKernels(KernelProgram &program) {
   while (changed) {
     changed = false;
     for (size_t i = 0; i < program.launches.size(); ++i)
-      if (tryFuse(program, i) || tryFuseEpilogue(program, i)) {
+      if (tryFuse(program, i) || tryFuseEpilogue(program, i) ||
+          tryFoldAttentionTransposes(program, i)) {
         ++removed;
         changed = true;
         break;

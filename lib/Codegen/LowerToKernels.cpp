@@ -740,7 +740,7 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
       l.grid[0] = {n, tile};
       l.grid[1] = {m, tile};
       l.block[0] = tile == 128 ? 256 : 128;
-      l.sharedBytes = 3 * (2 * tile) * 40 * 2;
+      l.sharedBytes = 4 * (2 * tile) * 40 * 2; // 4 stages of A and W tiles
       l.reads[1] = w;
       l.args = {arg(operands[0]), Arg::buf(w),    arg(operands[2]),
                 Arg::null(),      Arg::buf(*out), Arg::i64(m),

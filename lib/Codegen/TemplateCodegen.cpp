@@ -51,12 +51,10 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
   std::string arch = "--gpu-architecture=compute_" + target.str();
   nvrtcProgram prog;
   // One program over every template file (they are its headers).
-  const char *headers[] = {kTemplate_generic_kernels_cu,
-                           kTemplate_linear_tc_cu,
-                           kTemplate_attention_tc_cu,
-                           kTemplate_kuai_types_cuh,
-                           kTemplate_kuai_mma_cuh,
-                           kTemplate_kuai_attention_cuh};
+  const char *headers[] = {
+      kTemplate_generic_kernels_cu, kTemplate_linear_tc_cu,
+      kTemplate_attention_tc_cu,    kTemplate_kuai_types_cuh,
+      kTemplate_kuai_mma_cuh,       kTemplate_kuai_attention_cuh};
   const char *names[] = {"generic_kernels.cu", "linear_tc.cu",
                          "attention_tc.cu",    "kuai_types.cuh",
                          "kuai_mma.cuh",       "kuai_attention.cuh"};

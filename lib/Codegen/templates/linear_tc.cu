@@ -11,7 +11,7 @@
 #include "kuai_types.cuh"
 
 #define TC_BK 32
-#define TC_STAGES 3
+#define TC_STAGES 4
 #define TC_LDS (TC_BK + 8) // padded shared row, in 16-bit elements
 
 __device__ __forceinline__ void mma_16816_bf16(float *c, const unsigned *a,
@@ -37,6 +37,18 @@ __device__ __forceinline__ float epilogue_act(float x, int act) {
   default:
     return x;
   }
+}
+
+__device__ __forceinline__ void store_pair(float *p, float a, float b) {
+  *(float2 *)p = make_float2(a, b);
+}
+__device__ __forceinline__ void store_pair(kuai_f16 *p, float a, float b) {
+  *(unsigned *)p = pack_half2(a, b);
+}
+__device__ __forceinline__ void store_pair(kuai_bf16 *p, float a, float b) {
+  unsigned r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(b), "f"(a));
+  *(unsigned *)p = r;
 }
 
 template <typename T, typename TO, int BM, int BN, int WARPS_M, int WARPS_N>
@@ -130,24 +142,37 @@ __device__ void linear_tc(const T *__restrict__ x, const T *__restrict__ w,
   }
   asm volatile("cp.async.wait_group 0;\n");
 
-  // Each thread holds (row lane/4 [+8], cols 2*(lane%4) + {0,1}) per tile.
+  // Each thread holds (row lane/4 [+8], cols 2*(lane%4) + {0,1}) per tile:
+  // two neighbours per row, stored together when the row length allows.
+  const bool pairs = (N % 2) == 0;
 #pragma unroll
   for (int i = 0; i < MT; ++i)
 #pragma unroll
     for (int j = 0; j < NT; ++j)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        i64 r = row0 + wm * WM + i * 16 + lane / 4 + (e >= 2 ? 8 : 0);
-        i64 c = col0 + wn * WN + j * 8 + (lane % 4) * 2 + (e & 1);
+      for (int half = 0; half < 2; ++half) {
+        i64 r = row0 + wm * WM + i * 16 + lane / 4 + half * 8;
+        i64 c = col0 + wn * WN + j * 8 + (lane % 4) * 2;
         if (r >= M || c >= N)
           continue;
-        float v = acc[i][j][e];
-        if (bias)
-          v += to_f32(bias[c]);
-        v = epilogue_act(v, act);
-        if (residual)
-          v += to_f32(residual[r * N + c]);
-        y[r * N + c] = from_f32<TO>(v);
+        float v[2] = {acc[i][j][2 * half], acc[i][j][2 * half + 1]};
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          if (c + e >= N)
+            continue;
+          if (bias)
+            v[e] += to_f32(bias[c + e]);
+          v[e] = epilogue_act(v[e], act);
+          if (residual)
+            v[e] += to_f32(residual[r * N + c + e]);
+        }
+        if (pairs) {
+          store_pair(y + r * N + c, v[0], v[1]);
+        } else {
+          y[r * N + c] = from_f32<TO>(v[0]);
+          if (c + 1 < N)
+            y[r * N + c + 1] = from_f32<TO>(v[1]);
+        }
       }
 }
 
