@@ -745,6 +745,55 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
       l.args = {arg(operands[0]), Arg::buf(w),    arg(operands[2]),
                 Arg::null(),      Arg::buf(*out), Arg::i64(m),
                 Arg::i64(n),      Arg::i64(k),    Arg::i32(0)};
+      // Split-K when the tiles at the bound row count cannot fill the GPU
+      // (132 SMs on an H100; two blocks each): partial sums in fp32 per
+      // split, then a reduction that applies the epilogue.
+      int64_t kTiles = *k.getConstant() / 32, nVal = *n.getConstant();
+      int64_t blocks = mBound ? ((*mBound + 63) / 64) * ((nVal + 63) / 64) : 0;
+      int64_t splits =
+          tile == 64 && blocks > 0
+              ? std::min<int64_t>({(264 + blocks - 1) / blocks, kTiles / 4, 8})
+              : 1;
+      if (splits >= 2) {
+        Buffer ws;
+        ws.dtype = DType::F32;
+        ws.dims = {SymExpr::constant(splits), m, n};
+        ws.name = program.buffers[*out].name + ".splitk";
+        int wsb = program.addBuffer(std::move(ws));
+        Launch partial = l;
+        partial.function = "kuai_linear_tc64_" + suffix + "_out_f32";
+        partial.grid[2] = {SymExpr::constant(splits), 1};
+        partial.args = {arg(operands[0]), Arg::buf(w),   Arg::null(),
+                        Arg::null(),      Arg::buf(wsb), Arg::i64(m),
+                        Arg::i64(n),      Arg::i64(k),   Arg::i32(0)};
+        partial.reads = {operands[0], w};
+        partial.writes = {wsb};
+        partial.what = "linear (split-K " + std::to_string(splits) + ")";
+        partial.flops = SymExpr::constant(2) * m * n * k;
+        partial.bytes = (m * k + k * n) * SymExpr::constant(elem) +
+                        SymExpr::constant(4 * splits) * m * n;
+        program.launches.push_back(std::move(partial));
+        l.function =
+            "kuai_linear_tc_reduce_" + suffix + (fp32Output ? "_out_f32" : "");
+        l.grid[0] = {m * n, 256};
+        l.grid[1] = GridDim();
+        l.block[0] = 256;
+        l.sharedBytes = 0;
+        l.args = {Arg::buf(wsb),    Arg::null(),
+                  arg(operands[2]), Arg::null(),
+                  Arg::buf(*out),   Arg::i64(m),
+                  Arg::i64(n),      Arg::i64(SymExpr::constant(splits)),
+                  Arg::i32(0)};
+        l.reads = {wsb};
+        if (operands[2] >= 0)
+          l.reads.push_back(operands[2]);
+        l.what = "linear (split-K reduce)";
+        l.flops = SymExpr::constant(0);
+        l.bytes = SymExpr::constant(4 * splits) * m * n +
+                  m * n * SymExpr::constant(elem);
+        program.launches.push_back(std::move(l));
+        return llvm::Error::success();
+      }
     } else {
       l.function = "kuai_linear_" + suffix + (fp32Output ? "_out_f32" : "");
       l.grid[0] = {n, 64};

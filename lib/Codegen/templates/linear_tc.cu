@@ -67,7 +67,13 @@ __device__ void linear_tc(const T *__restrict__ x, const T *__restrict__ w,
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int wm = warp / WARPS_N, wn = warp % WARPS_N;
   const i64 row0 = i64(blockIdx.y) * BM, col0 = i64(blockIdx.x) * BN;
-  const int ktiles = int(K / TC_BK);
+  // Split-K (gridDim.z > 1): block z computes k-tiles [kt0, kt0 + count)
+  // and writes its fp32 partial sums to y + z*M*N for kuai_linear_tc_reduce.
+  const int allTiles = int(K / TC_BK);
+  const int per = (allTiles + gridDim.z - 1) / gridDim.z;
+  const int kt0 = blockIdx.z * per;
+  const int ktiles = max(0, min(allTiles, kt0 + per) - kt0);
+  y += i64(blockIdx.z) * M * N;
 
   auto load_tile = [&](int stage, int kt) {
     const i64 k0 = i64(kt) * TC_BK;
@@ -99,7 +105,7 @@ __device__ void linear_tc(const T *__restrict__ x, const T *__restrict__ w,
 #pragma unroll
   for (int s = 0; s < TC_STAGES - 1; ++s) {
     if (s < ktiles)
-      load_tile(s, s);
+      load_tile(s, kt0 + s);
     asm volatile("cp.async.commit_group;\n");
   }
   for (int kt = 0; kt < ktiles; ++kt) {
@@ -107,7 +113,7 @@ __device__ void linear_tc(const T *__restrict__ x, const T *__restrict__ w,
     __syncthreads();
     int next = kt + TC_STAGES - 1;
     if (next < ktiles)
-      load_tile(next % TC_STAGES, next);
+      load_tile(next % TC_STAGES, kt0 + next);
     asm volatile("cp.async.commit_group;\n");
     const unsigned short *a = sA + (kt % TC_STAGES) * BM * TC_LDS;
     const unsigned short *b = sB + (kt % TC_STAGES) * BN * TC_LDS;
@@ -176,6 +182,34 @@ __device__ void linear_tc(const T *__restrict__ x, const T *__restrict__ w,
       }
 }
 
+/// Sums the split-K partials [splits][M][N] and applies the epilogue. Its
+/// arguments mirror the linear's (x, w unused) so epilogue fusion treats
+/// both alike; `splits` comes in K's place.
+template <typename T, typename TO>
+__device__ void linear_tc_reduce(const float *partial, const T *bias,
+                                 const TO *residual, TO *y, i64 M, i64 N,
+                                 i64 splits, int act) {
+  i64 i = i64(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= M * N)
+    return;
+  float v = 0.f;
+  for (i64 z = 0; z < splits; ++z)
+    v += partial[z * M * N + i];
+  if (bias)
+    v += to_f32(bias[i % N]);
+  v = epilogue_act(v, act);
+  if (residual)
+    v += to_f32(residual[i]);
+  y[i] = from_f32<TO>(v);
+}
+
+#define KUAI_LINEAR_TC_REDUCE(NAME, T, TO)                                     \
+  extern "C" __global__ void NAME(const float *partial, const T *unused,       \
+                                  const T *bias, const TO *residual, TO *y,    \
+                                  i64 M, i64 N, i64 splits, int act) {         \
+    linear_tc_reduce<T, TO>(partial, bias, residual, y, M, N, splits, act);   \
+  }
+
 #define KUAI_LINEAR_TC(NAME, T, TO, BM, BN, WMS, WNS)                           \
   extern "C" __global__ void __launch_bounds__(WMS * WNS * 32)                 \
       NAME(const T *x, const T *w, const T *bias, const TO *residual, TO *y,   \
@@ -191,10 +225,14 @@ KUAI_LINEAR_TC(kuai_linear_tc128_f16, kuai_f16, kuai_f16, 128, 128, 2, 4)
 KUAI_LINEAR_TC(kuai_linear_tc64_f16, kuai_f16, kuai_f16, 64, 64, 2, 2)
 KUAI_LINEAR_TC(kuai_linear_tc128_f16_out_f32, kuai_f16, float, 128, 128, 2, 4)
 KUAI_LINEAR_TC(kuai_linear_tc64_f16_out_f32, kuai_f16, float, 64, 64, 2, 2)
+KUAI_LINEAR_TC_REDUCE(kuai_linear_tc_reduce_f16, kuai_f16, kuai_f16)
+KUAI_LINEAR_TC_REDUCE(kuai_linear_tc_reduce_f16_out_f32, kuai_f16, float)
 #endif
 #ifdef KUAI_WITH_BF16
 KUAI_LINEAR_TC(kuai_linear_tc128_bf16, kuai_bf16, kuai_bf16, 128, 128, 2, 4)
 KUAI_LINEAR_TC(kuai_linear_tc64_bf16, kuai_bf16, kuai_bf16, 64, 64, 2, 2)
 KUAI_LINEAR_TC(kuai_linear_tc128_bf16_out_f32, kuai_bf16, float, 128, 128, 2, 4)
 KUAI_LINEAR_TC(kuai_linear_tc64_bf16_out_f32, kuai_bf16, float, 64, 64, 2, 2)
+KUAI_LINEAR_TC_REDUCE(kuai_linear_tc_reduce_bf16, kuai_bf16, kuai_bf16)
+KUAI_LINEAR_TC_REDUCE(kuai_linear_tc_reduce_bf16_out_f32, kuai_bf16, float)
 #endif
