@@ -306,7 +306,6 @@ FailureOr<Value> KernelBuilder::evalOp(const ExprNode &n,
   if (op == "select")
     return Value(arith::SelectOp::create(b, loc, in[0], in[1], in[2]));
   bool fl = reps[0] == Rep::Float;
-  auto done = [&](Value v) -> FailureOr<Value> { return v; };
   if (op == "pow") {
     // Any mix of float and integer operands: computed in f32; an integer
     // result rounds an integer exponent's power and truncates otherwise
@@ -358,17 +357,17 @@ FailureOr<Value> KernelBuilder::evalOp(const ExprNode &n,
       return Value(arith::XOrIOp::create(b, loc, x, y));
     if (fl) {
       if (op == "add")
-        return done(arith::AddFOp::create(b, loc, x, y));
+        return Value(arith::AddFOp::create(b, loc, x, y));
       if (op == "sub")
-        return done(arith::SubFOp::create(b, loc, x, y));
+        return Value(arith::SubFOp::create(b, loc, x, y));
       if (op == "mul")
-        return done(arith::MulFOp::create(b, loc, x, y));
+        return Value(arith::MulFOp::create(b, loc, x, y));
       if (op == "div")
-        return done(arith::DivFOp::create(b, loc, x, y));
+        return Value(arith::DivFOp::create(b, loc, x, y));
       if (op == "max")
-        return done(arith::MaximumFOp::create(b, loc, x, y));
+        return Value(arith::MaximumFOp::create(b, loc, x, y));
       if (op == "min")
-        return done(arith::MinimumFOp::create(b, loc, x, y));
+        return Value(arith::MinimumFOp::create(b, loc, x, y));
     } else {
       if (op == "add")
         return Value(arith::AddIOp::create(b, loc, x, y));
@@ -490,7 +489,7 @@ FailureOr<Value> KernelBuilder::evalOp(const ExprNode &n,
     error = "unary '" + op + "'";
     return failure();
   }
-  return done(r);
+  return Value(r);
 }
 
 LogicalResult KernelBuilder::build() {

@@ -24,13 +24,6 @@ using namespace kuai::codegen;
 
 namespace {
 
-Dims contiguous(const Dims &dims) {
-  Dims s(dims.size(), SymExpr::constant(1));
-  for (int d = int(dims.size()) - 2; d >= 0; --d)
-    s[d] = s[d + 1] * dims[d + 1];
-  return s;
-}
-
 /// For each consumer dim, the producer dim it walks (-1: none, coordinate
 /// 0), or std::nullopt when the load is not a permutation/broadcast of the
 /// producer's contiguous layout.
@@ -39,7 +32,7 @@ std::optional<llvm::SmallVector<int>> coordinateMap(const ExprNode &load,
                                                     const Dims &producerDims) {
   if (load.indexBuffer >= 0 || load.base != SymExpr::constant(0))
     return std::nullopt;
-  Dims contig = contiguous(producerDims);
+  Dims contig = contiguousStrides(producerDims);
   llvm::SmallVector<int> map(consumerDims.size(), -1);
   llvm::SmallVector<bool> covered(producerDims.size(), false);
   for (size_t d = 0; d < consumerDims.size(); ++d) {
@@ -103,7 +96,7 @@ bool tryFuse(KernelProgram &p, size_t consumerIndex) {
       continue;
     const ElementwiseKernel &pk = *prod.elementwise;
     if (pk.outBase != SymExpr::constant(0) ||
-        pk.outStrides != contiguous(pk.dims) || pk.dims != xb.dims)
+        pk.outStrides != contiguousStrides(pk.dims) || pk.dims != xb.dims)
       continue;
     auto map = coordinateMap(ck.nodes[ni], ck.dims, pk.dims);
     if (!map)
@@ -170,8 +163,9 @@ bool identityLoad(const ElementwiseKernel &k, const ExprNode &n, int x,
                   const Dims &xDims) {
   return n.kind == ExprNode::Kind::Load && n.buffer == x && n.indexBuffer < 0 &&
          n.base == SymExpr::constant(0) && k.dims == xDims &&
-         n.strides == contiguous(xDims) && k.outBase == SymExpr::constant(0) &&
-         k.outStrides == contiguous(k.dims);
+         n.strides == contiguousStrides(xDims) &&
+         k.outBase == SymExpr::constant(0) &&
+         k.outStrides == contiguousStrides(k.dims);
 }
 
 /// Folds the activation and the residual add that follow a tensor-core
@@ -241,7 +235,8 @@ const ExprNode *pureCopy(const Launch &l) {
   const ExprNode &n = k.nodes[k.root];
   if (k.nodes.size() != 1 || n.kind != ExprNode::Kind::Load ||
       n.indexBuffer >= 0 || n.base != SymExpr::constant(0) ||
-      k.outBase != SymExpr::constant(0) || k.outStrides != contiguous(k.dims))
+      k.outBase != SymExpr::constant(0) ||
+      k.outStrides != contiguousStrides(k.dims))
     return nullptr;
   return &n;
 }
@@ -309,7 +304,8 @@ bool tryFoldAttentionTransposes(KernelProgram &p, size_t li) {
       p.buffers[t.elementwise->out].dtype != ob.dtype)
     return false;
   const ElementwiseKernel &tk = *t.elementwise;
-  Dims contigO = contiguous(ob.dims), contigT = contiguous(tk.dims);
+  Dims contigO = contiguousStrides(ob.dims),
+       contigT = contiguousStrides(tk.dims);
   if (tk.dims.size() != 4)
     return false;
   // The transpose's dim walking each dim of o gives o's new stride.

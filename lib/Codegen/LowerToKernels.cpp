@@ -13,7 +13,6 @@
 #include "kuai/Codegen/KernelProgram.h"
 #include "kuai/Dialect/KuaiDialect.h"
 #include "kuai/Reference/Tensor.h"
-#include "kuai/Support/Float16.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringSet.h"
@@ -77,16 +76,9 @@ private:
     return d ? Dims(d->begin(), d->end()) : Dims();
   }
 
-  static Dims contiguous(const Dims &dims) {
-    Dims s(dims.size(), SymExpr::constant(1));
-    for (int d = int(dims.size()) - 2; d >= 0; --d)
-      s[d] = s[d + 1] * dims[d + 1];
-    return s;
-  }
-
   /// The strides of `in` read as `out` under numpy broadcasting.
   static Dims broadcastStrides(const Dims &in, const Dims &out) {
-    Dims c = contiguous(in), s(out.size(), SymExpr::constant(0));
+    Dims c = contiguousStrides(in), s(out.size(), SymExpr::constant(0));
     size_t shift = out.size() - in.size();
     for (size_t d = 0; d < in.size(); ++d)
       if (!(in[d].getConstant() == int64_t(1) &&
@@ -95,7 +87,7 @@ private:
     return s;
   }
 
-  llvm::Expected<int> weightBuffer(Operation *user, ConstantOp c, DType dtype);
+  llvm::Expected<int> weightBuffer(ConstantOp c, DType dtype);
   /// A [N, K] copy of the [K, N] weight buffer `b` (appended to the weights).
   int transposedWeight(int b);
   llvm::Expected<int> bufferOf(Operation *user, Value v);
@@ -104,7 +96,24 @@ private:
   llvm::Error lowerElementwise(Operation *op, StringRef name);
   llvm::Error lowerMovement(Operation *op);
   llvm::Error lowerTransformer(Operation *op);
-  int copyKernel(int from, int to, const std::string &what);
+  /// A kernel writing all of buffer `out` contiguously.
+  ElementwiseKernel kernelFor(int out) const {
+    ElementwiseKernel k;
+    k.dims = program.buffers[out].dims;
+    k.out = out;
+    k.outStrides = contiguousStrides(k.dims);
+    return k;
+  }
+  /// A load of buffer `b` (strides to be set by the caller).
+  ExprNode loadOf(int b) const {
+    ExprNode n;
+    n.kind = ExprNode::Kind::Load;
+    n.type = program.buffers[b].dtype;
+    n.buffer = b;
+    return n;
+  }
+  /// Launches `to = cast(from)` elementwise (same dims).
+  void convertKernel(int from, int to, const std::string &what);
 
   // Expression building.
   llvm::Expected<int> leaf(ElementwiseKernel &k, Operation *user, Value v,
@@ -125,8 +134,7 @@ private:
   void addElementwiseLaunch(ElementwiseKernel k, const std::string &what);
 };
 
-llvm::Expected<int> Lowering::weightBuffer(Operation *user, ConstantOp c,
-                                           DType dtype) {
+llvm::Expected<int> Lowering::weightBuffer(ConstantOp c, DType dtype) {
   ref::Tensor t = ref::tensorFromAttr(c.getValue());
   Buffer b;
   b.kind = Buffer::Kind::Weight;
@@ -151,12 +159,12 @@ llvm::Expected<int> Lowering::weightBuffer(Operation *user, ConstantOp c,
       break;
     }
     case DType::F16: {
-      uint16_t h = floatToHalfBits(float(t.at(i)));
+      uint16_t h = ref::floatToHalf(float(t.at(i)));
       std::memcpy(dst + 2 * i, &h, 2);
       break;
     }
     case DType::BF16: {
-      uint16_t h = floatToBf16Bits(float(t.at(i)));
+      uint16_t h = ref::floatToBFloat16(float(t.at(i)));
       std::memcpy(dst + 2 * i, &h, 2);
       break;
     }
@@ -174,7 +182,6 @@ llvm::Expected<int> Lowering::weightBuffer(Operation *user, ConstantOp c,
       dst[i] = uint8_t(t.ints[i]);
     }
   }
-  (void)user;
   return program.addBuffer(std::move(b));
 }
 
@@ -207,7 +214,7 @@ llvm::Expected<int> Lowering::bufferOf(Operation *user, Value v) {
     auto dtype = mapType(c.getValue().getElementType());
     if (!dtype)
       return fail(user, "constant of an element type without GPU support");
-    auto b = weightBuffer(user, c, *dtype);
+    auto b = weightBuffer(c, *dtype);
     if (b)
       buffers[v] = *b;
     return b;
@@ -220,10 +227,7 @@ llvm::Expected<int> Lowering::bufferOf(Operation *user, Value v) {
     b.dims = dimsOf(v);
     b.name = "shape";
     int id = program.addBuffer(std::move(b));
-    ElementwiseKernel k;
-    k.dims = program.buffers[id].dims;
-    k.out = id;
-    k.outStrides = contiguous(k.dims);
+    ElementwiseKernel k = kernelFor(id);
     // Select the i-th value by comparing the coordinate (few elements).
     int result = -1;
     for (size_t i = 0; i < values->size(); ++i) {
@@ -297,19 +301,13 @@ void Lowering::addElementwiseLaunch(ElementwiseKernel k,
   program.launches.push_back(std::move(l));
 }
 
-int Lowering::copyKernel(int from, int to, const std::string &what) {
-  ElementwiseKernel k;
-  k.dims = program.buffers[to].dims;
-  k.out = to;
-  k.outStrides = contiguous(k.dims);
-  ExprNode n;
-  n.kind = ExprNode::Kind::Load;
-  n.type = program.buffers[from].dtype;
-  n.buffer = from;
-  n.strides = contiguous(k.dims);
-  k.root = addNode(k, n);
+void Lowering::convertKernel(int from, int to, const std::string &what) {
+  ElementwiseKernel k = kernelFor(to);
+  ExprNode n = loadOf(from);
+  n.strides = contiguousStrides(k.dims);
+  int load = addNode(k, n);
+  k.root = opNode(k, "cast", program.buffers[to].dtype, {load});
   addElementwiseLaunch(std::move(k), what);
-  return to;
 }
 
 llvm::Expected<int> Lowering::leaf(ElementwiseKernel &k, Operation *user,
@@ -375,10 +373,7 @@ llvm::Error Lowering::lowerElementwise(Operation *op, StringRef name) {
   if (name == "add" && isFloat(program.buffers[*out].dtype) &&
       getElementTypeOrSelf(result.getType()).isF32())
     program.buffers[*out].dtype = DType::F32;
-  ElementwiseKernel k;
-  k.dims = program.buffers[*out].dims;
-  k.out = *out;
-  k.outStrides = contiguous(k.dims);
+  ElementwiseKernel k = kernelFor(*out);
   DType outType = program.buffers[*out].dtype;
   llvm::SmallVector<int, 3> operands;
   for (Value v : op->getOperands()) {
@@ -420,19 +415,13 @@ llvm::Error Lowering::lowerElementwise(Operation *op, StringRef name) {
 }
 
 llvm::Error Lowering::lowerMovement(Operation *op) {
-  auto loadOf = [&](ElementwiseKernel &k, int b) {
-    ExprNode n;
-    n.kind = ExprNode::Kind::Load;
-    n.type = program.buffers[b].dtype;
-    n.buffer = b;
-    return n;
-  };
   if (auto t = dyn_cast<TransposeOp>(op)) {
     auto in = bufferOf(op, t.getData());
     auto out = newArena(op, t.getResult());
     if (!in || !out)
       return in ? out.takeError() : in.takeError();
-    Dims inDims = program.buffers[*in].dims, inStrides = contiguous(inDims);
+    Dims inDims = program.buffers[*in].dims,
+         inStrides = contiguousStrides(inDims);
     size_t rank = inDims.size();
     llvm::SmallVector<int64_t> perm;
     if (auto p = t.getPerm())
@@ -440,11 +429,8 @@ llvm::Error Lowering::lowerMovement(Operation *op) {
     else
       for (size_t d = 0; d < rank; ++d)
         perm.push_back(rank - 1 - d);
-    ElementwiseKernel k;
-    k.dims = program.buffers[*out].dims;
-    k.out = *out;
-    k.outStrides = contiguous(k.dims);
-    ExprNode n = loadOf(k, *in);
+    ElementwiseKernel k = kernelFor(*out);
+    ExprNode n = loadOf(*in);
     for (size_t d = 0; d < rank; ++d)
       n.strides.push_back(inStrides[perm[d]]);
     k.root = addNode(k, n);
@@ -455,7 +441,8 @@ llvm::Error Lowering::lowerMovement(Operation *op) {
     auto in = bufferOf(op, op->getOperand(0));
     if (!in)
       return in.takeError();
-    Dims inDims = program.buffers[*in].dims, inStrides = contiguous(inDims);
+    Dims inDims = program.buffers[*in].dims,
+         inStrides = contiguousStrides(inDims);
     int64_t rank = inDims.size();
     // Per result: start and step per axis.
     std::vector<
@@ -509,11 +496,8 @@ llvm::Error Lowering::lowerMovement(Operation *op) {
       auto out = newArena(op, result);
       if (!out)
         return out.takeError();
-      ElementwiseKernel k;
-      k.dims = program.buffers[*out].dims;
-      k.out = *out;
-      k.outStrides = contiguous(k.dims);
-      ExprNode n = loadOf(k, *in);
+      ElementwiseKernel k = kernelFor(*out);
+      ExprNode n = loadOf(*in);
       for (int64_t d = 0; d < rank; ++d) {
         n.base = n.base + spec[d].first * inStrides[d];
         n.strides.push_back(inStrides[d] * SymExpr::constant(spec[d].second));
@@ -527,10 +511,7 @@ llvm::Error Lowering::lowerMovement(Operation *op) {
     auto out = newArena(op, e.getResult());
     if (!out)
       return out.takeError();
-    ElementwiseKernel k;
-    k.dims = program.buffers[*out].dims;
-    k.out = *out;
-    k.outStrides = contiguous(k.dims);
+    ElementwiseKernel k = kernelFor(*out);
     auto n = leaf(k, op, e.getInput(), k.dims);
     if (!n)
       return n.takeError();
@@ -542,7 +523,8 @@ llvm::Error Lowering::lowerMovement(Operation *op) {
     auto out = newArena(op, c.getResult());
     if (!out)
       return out.takeError();
-    Dims outDims = program.buffers[*out].dims, outStrides = contiguous(outDims);
+    Dims outDims = program.buffers[*out].dims,
+         outStrides = contiguousStrides(outDims);
     int64_t rank = outDims.size();
     int64_t axis = c.getAxis() < 0 ? c.getAxis() + rank : c.getAxis();
     SymExpr offset = SymExpr::constant(0);
@@ -564,8 +546,7 @@ llvm::Error Lowering::lowerMovement(Operation *op) {
   }
   if (isa<GatherOp, GatherElementsOp, EmbeddingOp>(op)) {
     bool elements = isa<GatherElementsOp>(op);
-    Value data = op->getOperand(isa<EmbeddingOp>(op) ? 0 : 0),
-          indices = op->getOperand(1);
+    Value data = op->getOperand(0), indices = op->getOperand(1);
     int64_t axis = 0;
     if (auto g = dyn_cast<GatherOp>(op))
       axis = g.getAxis();
@@ -576,16 +557,15 @@ llvm::Error Lowering::lowerMovement(Operation *op) {
     auto out = newArena(op, op->getResult(0));
     if (!in || !idx || !out)
       return !in ? in.takeError() : !idx ? idx.takeError() : out.takeError();
-    Dims inDims = program.buffers[*in].dims, inStrides = contiguous(inDims);
-    Dims idxDims = program.buffers[*idx].dims, idxStrides = contiguous(idxDims);
+    Dims inDims = program.buffers[*in].dims,
+         inStrides = contiguousStrides(inDims);
+    Dims idxDims = program.buffers[*idx].dims,
+         idxStrides = contiguousStrides(idxDims);
     int64_t rank = inDims.size(), idxRank = idxDims.size();
     if (axis < 0)
       axis += rank;
-    ElementwiseKernel k;
-    k.dims = program.buffers[*out].dims;
-    k.out = *out;
-    k.outStrides = contiguous(k.dims);
-    ExprNode n = loadOf(k, *in);
+    ElementwiseKernel k = kernelFor(*out);
+    ExprNode n = loadOf(*in);
     n.indexBuffer = *idx;
     n.gatherStride = inStrides[axis];
     n.gatherExtent = inDims[axis];
@@ -615,10 +595,7 @@ llvm::Error Lowering::lowerMovement(Operation *op) {
     auto out = newArena(op, r.getResult());
     if (!out)
       return out.takeError();
-    ElementwiseKernel k;
-    k.dims = program.buffers[*out].dims;
-    k.out = *out;
-    k.outStrides = contiguous(k.dims);
+    ElementwiseKernel k = kernelFor(*out);
     DType type = program.buffers[*out].dtype;
     auto start = leaf(k, op, r.getStart(), {});
     auto delta = leaf(k, op, r.getDelta(), {});
@@ -676,18 +653,7 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
         c.dims = program.buffers[*b].dims;
         c.name = program.buffers[*b].name + ".cast";
         int to = program.addBuffer(std::move(c));
-        ElementwiseKernel k;
-        k.dims = program.buffers[to].dims;
-        k.out = to;
-        k.outStrides = contiguous(k.dims);
-        ExprNode n;
-        n.kind = ExprNode::Kind::Load;
-        n.type = program.buffers[*b].dtype;
-        n.buffer = *b;
-        n.strides = contiguous(k.dims);
-        int load = addNode(k, n);
-        k.root = opNode(k, "cast", dtype, {load});
-        addElementwiseLaunch(std::move(k), "cast");
+        convertKernel(*b, to, "cast");
         *b = to;
       }
     }
@@ -893,8 +859,8 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
         maskStrides = broadcastStrides(program.buffers[mask].dims,
                                        {q[0], q[1], q[2], k[2]});
     }
-    Dims qs = contiguous(q), ks = contiguous(k), vs = contiguous(v),
-         os = contiguous(outDims);
+    Dims qs = contiguousStrides(q), ks = contiguousStrides(k),
+         vs = contiguousStrides(v), os = contiguousStrides(outDims);
     llvm::SmallVector<SymExpr> pack = {q[0], q[1], k[1], q[2],
                                        k[2], q[3], v[3]};
     for (const Dims *s : {&qs, &ks, &vs, &os})
@@ -1094,7 +1060,8 @@ llvm::Expected<KernelProgram> Lowering::run() {
           copy.dims = src.dims;
           copy.name = name;
           int to = program.addBuffer(std::move(copy));
-          id = copyKernel(program.root(*b) == *b ? *b : *b, to, "output copy");
+          convertKernel(*b, to, "output copy");
+          id = to;
         }
         program.buffers[id].outputIndex = int(program.outputs.size());
         program.outputs.push_back({name, id});

@@ -10,7 +10,6 @@
 
 #include "RunOptions.h"
 #include "kuai/Reference/TensorIO.h"
-#include "kuai/Support/Float16.h"
 #include "kuai/kuai_runtime.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -45,6 +44,15 @@ Io ioInfo(kuai_model_t model, bool output, size_t i) {
   return {name, dtype, rank};
 }
 
+/// Bytes per element of a runtime element type name.
+size_t elementBytes(const std::string &dtype) {
+  if (dtype == "f32" || dtype == "i32")
+    return 4;
+  if (dtype == "i64")
+    return 8;
+  return dtype == "f16" || dtype == "bf16" ? 2 : 1;
+}
+
 /// The tensor's values in the bytes of `dtype`.
 std::vector<char> encode(const ref::Tensor &t, const std::string &dtype) {
   int64_t n = t.numel();
@@ -59,10 +67,10 @@ std::vector<char> encode(const ref::Tensor &t, const std::string &dtype) {
       float f = float(v);
       put(&f, 4);
     } else if (dtype == "f16") {
-      uint16_t h = floatToHalfBits(float(v));
+      uint16_t h = ref::floatToHalf(float(v));
       put(&h, 2);
     } else if (dtype == "bf16") {
-      uint16_t h = floatToBf16Bits(float(v));
+      uint16_t h = ref::floatToBFloat16(float(v));
       put(&h, 2);
     } else if (dtype == "i64") {
       int64_t x = int64_t(v);
@@ -93,7 +101,8 @@ ref::Tensor decode(MLIRContext &ctx, const std::vector<char> &bytes,
     } else if (dtype == "f16" || dtype == "bf16") {
       uint16_t h;
       std::memcpy(&h, p + 2 * i, 2);
-      t.floats[i] = dtype == "f16" ? halfBitsToFloat(h) : bf16BitsToFloat(h);
+      t.floats[i] =
+          dtype == "f16" ? ref::halfToFloat(h) : ref::bfloat16ToFloat(h);
     } else if (dtype == "i64") {
       std::memcpy(&t.ints[i], p + 8 * i, 8);
     } else if (dtype == "i32") {
@@ -106,25 +115,6 @@ ref::Tensor decode(MLIRContext &ctx, const std::vector<char> &bytes,
     }
   }
   return t;
-}
-
-/// Share of rows (all axes but the last) whose argmax agrees.
-double top1Agreement(const ref::Tensor &a, const ref::Tensor &b) {
-  int64_t last = a.shape.empty() ? 1 : a.shape.back();
-  if (last < 2 || a.numel() != b.numel())
-    return -1;
-  int64_t rows = a.numel() / last, same = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    int64_t ia = 0, ib = 0;
-    for (int64_t j = 1; j < last; ++j) {
-      if (a.at(r * last + j) > a.at(r * last + ia))
-        ia = j;
-      if (b.at(r * last + j) > b.at(r * last + ib))
-        ib = j;
-    }
-    same += ia == ib;
-  }
-  return double(same) / double(rows);
 }
 
 std::string manifestField(kuai_artifact_t a, const std::string &key) {
@@ -191,11 +181,7 @@ int runSet(Options &opts, MLIRContext &context, kuai_model_t model,
     int64_t count = 1;
     for (int64_t d : shape)
       count *= d;
-    std::vector<char> bytes(count * (io.dtype == "f32" || io.dtype == "i32" ? 4
-                                     : io.dtype == "i64"                    ? 8
-                                     : io.dtype == "f16" || io.dtype == "bf16"
-                                         ? 2
-                                         : 1));
+    std::vector<char> bytes(count * elementBytes(io.dtype));
     StatusCheck sr{
         kuai_model_read_output(model, i, bytes.data(), bytes.size())};
     if (!sr)
@@ -216,57 +202,23 @@ int runSet(Options &opts, MLIRContext &context, kuai_model_t model,
     }
     if (expect.empty())
       continue;
-    std::string file = expect + "/output_" + std::to_string(i) + ".pb";
-    if (!llvm::sys::fs::exists(file)) {
-      llvm::outs() << "compare '" << io.name << "': no reference (" << file
-                   << " absent)\n";
-      continue;
-    }
-    auto expected = loadTensor(&context, file);
-    if (!expected)
-      return runFail(llvm::toString(expected.takeError()));
     // Defaults: 1e-4 for fp32, 5e-3 for a model stored in fp16/bf16, 1e-2
     // when compiled down to fp16/bf16.
     double rtol = opts.rtol >= 0 ? double(opts.rtol)
                   : compiledDtype == "fp16" || compiledDtype == "bf16" ? 1e-2
                   : io.dtype == "f16" || io.dtype == "bf16"            ? 5e-3
                                                                        : 1e-4;
-    ref::Comparison c = ref::compareTensors(t, *expected);
-    ++compared;
-    llvm::outs() << "compare '" << io.name << "': ";
-    if (!c.shapeMatches) {
-      llvm::outs() << "FAIL shape " << t.shapeString()
-                   << " but the reference is " << expected->shapeString()
-                   << "\n";
-      allOk = false;
+    auto ok = compareOutput(opts, context, t, io.name,
+                            expect + "/output_" + std::to_string(i) + ".pb",
+                            rtol, /*top1=*/true);
+    if (!ok)
+      return runFail(llvm::toString(ok.takeError()));
+    if (!*ok)
       continue;
-    }
-    bool ok = c.mismatches == 0 &&
-              (c.relL2 <= rtol || (opts.atol > 0 && c.maxAbs <= opts.atol));
-    double top1 = t.isFloat() && rank >= 2 ? top1Agreement(t, *expected) : -1;
-    bool top1Low = top1 >= 0 && top1 < opts.minTop1;
-    ok &= !top1Low;
-    llvm::outs() << (ok ? "ok" : "FAIL") << " rel_l2 "
-                 << llvm::format("%.3e", c.relL2) << " max_abs "
-                 << llvm::format("%.3e", c.maxAbs) << " (rtol "
-                 << llvm::format("%.0e", rtol) << ")";
-    if (top1 >= 0)
-      llvm::outs() << " top1 " << llvm::format("%.2f%%", 100 * top1);
-    if (top1Low)
-      llvm::outs() << " (below --min-top1 "
-                   << llvm::format("%.2f%%", 100 * opts.minTop1) << ")";
-    if (c.mismatches)
-      llvm::outs() << " mismatched elements " << c.mismatches;
-    llvm::outs() << "\n";
-    allOk &= ok;
+    ++compared;
+    allOk &= **ok;
   }
-  if (expect.empty())
-    return 0;
-  if (compared == 0)
-    return runFail("no output_*.pb in " + expect + " to compare with");
-  llvm::outs() << (allOk ? "PASS" : "FAIL") << " (" << compared << " output"
-               << (compared == 1 ? "" : "s") << " compared)\n";
-  return allOk ? 0 : 1;
+  return expect.empty() ? 0 : finishComparison(compared, allOk, expect);
 }
 
 int benchAndProfile(Options &opts, kuai_model_t model) {

@@ -47,6 +47,75 @@ llvm::Expected<ref::Tensor> kuai::loadTensor(MLIRContext *ctx, StringRef path) {
   return ref::tensorFromAttr(*attr);
 }
 
+/// Share of rows (all axes but the last) whose argmax agrees; -1 when the
+/// last axis has fewer than 2 entries.
+static double top1Agreement(const ref::Tensor &a, const ref::Tensor &b) {
+  int64_t last = a.shape.empty() ? 1 : a.shape.back();
+  if (last < 2 || a.numel() != b.numel())
+    return -1;
+  int64_t rows = a.numel() / last, same = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    int64_t ia = 0, ib = 0;
+    for (int64_t j = 1; j < last; ++j) {
+      if (a.at(r * last + j) > a.at(r * last + ia))
+        ia = j;
+      if (b.at(r * last + j) > b.at(r * last + ib))
+        ib = j;
+    }
+    same += ia == ib;
+  }
+  return double(same) / double(rows);
+}
+
+llvm::Expected<std::optional<bool>>
+kuai::compareOutput(const Options &opts, MLIRContext &ctx, const ref::Tensor &t,
+                    StringRef name, const std::string &file, double rtol,
+                    bool top1) {
+  if (!llvm::sys::fs::exists(file)) {
+    llvm::outs() << "compare '" << name << "': no reference (" << file
+                 << " absent)\n";
+    return std::nullopt;
+  }
+  auto expected = loadTensor(&ctx, file);
+  if (!expected)
+    return expected.takeError();
+  ref::Comparison c = ref::compareTensors(t, *expected);
+  llvm::outs() << "compare '" << name << "': ";
+  if (!c.shapeMatches) {
+    llvm::outs() << "FAIL shape " << t.shapeString() << " but the reference is "
+                 << expected->shapeString() << "\n";
+    return false;
+  }
+  bool ok = c.mismatches == 0 &&
+            (c.relL2 <= rtol || (opts.atol > 0 && c.maxAbs <= opts.atol));
+  double agreement =
+      top1 && t.isFloat() && t.rank() >= 2 ? top1Agreement(t, *expected) : -1;
+  bool top1Low = agreement >= 0 && agreement < opts.minTop1;
+  ok &= !top1Low;
+  llvm::outs() << (ok ? "ok" : "FAIL") << " rel_l2 "
+               << llvm::format("%.3e", c.relL2) << " max_abs "
+               << llvm::format("%.3e", c.maxAbs) << " (rtol "
+               << llvm::format("%.0e", rtol) << ")";
+  if (agreement >= 0)
+    llvm::outs() << " top1 " << llvm::format("%.2f%%", 100 * agreement);
+  if (top1Low)
+    llvm::outs() << " (below --min-top1 "
+                 << llvm::format("%.2f%%", 100 * opts.minTop1) << ")";
+  if (c.mismatches)
+    llvm::outs() << " mismatched elements " << c.mismatches;
+  llvm::outs() << "\n";
+  return ok;
+}
+
+int kuai::finishComparison(unsigned compared, bool allOk,
+                           const std::string &expect) {
+  if (compared == 0)
+    return runFail("no output_*.pb in " + expect + " to compare with");
+  llvm::outs() << (allOk ? "PASS" : "FAIL") << " (" << compared << " output"
+               << (compared == 1 ? "" : "s") << " compared)\n";
+  return allOk ? 0 : 1;
+}
+
 int kuai::runFail(const llvm::Twine &message) {
   llvm::errs() << "kuai-run: error: " << message << "\n";
   return 2;
@@ -153,41 +222,16 @@ int runOnce(Options &opts, MLIRContext &context, func::FuncOp func,
   unsigned compared = 0;
   for (auto [i, t] : llvm::enumerate(*outputs)) {
     std::string file = (expect + "/output_" + llvm::Twine(i) + ".pb").str();
-    std::string name = executor.getOutputName(i);
-    if (!llvm::sys::fs::exists(file)) {
-      llvm::outs() << "compare '" << name << "': no reference (" << file
-                   << " absent)\n";
+    auto ok = compareOutput(opts, context, t, executor.getOutputName(i), file,
+                            rtol, /*top1=*/false);
+    if (!ok)
+      return fail(llvm::toString(ok.takeError()));
+    if (!*ok)
       continue;
-    }
-    auto expected = loadTensor(&context, file);
-    if (!expected)
-      return fail(llvm::toString(expected.takeError()));
-    ref::Comparison c = ref::compareTensors(t, *expected);
     ++compared;
-    llvm::outs() << "compare '" << name << "': ";
-    if (!c.shapeMatches) {
-      llvm::outs() << "FAIL shape " << t.shapeString()
-                   << " but the reference is " << expected->shapeString()
-                   << "\n";
-      allOk = false;
-      continue;
-    }
-    bool ok = c.mismatches == 0 &&
-              (c.relL2 <= rtol || (opts.atol > 0 && c.maxAbs <= opts.atol));
-    llvm::outs() << (ok ? "ok" : "FAIL") << " rel_l2 "
-                 << llvm::format("%.3e", c.relL2) << " max_abs "
-                 << llvm::format("%.3e", c.maxAbs) << " (rtol "
-                 << llvm::format("%.0e", rtol) << ")";
-    if (c.mismatches)
-      llvm::outs() << " mismatched elements " << c.mismatches;
-    llvm::outs() << "\n";
-    allOk &= ok;
+    allOk &= **ok;
   }
-  if (compared == 0)
-    return fail("no output_*.pb in " + expect + " to compare with");
-  llvm::outs() << (allOk ? "PASS" : "FAIL") << " (" << compared << " output"
-               << (compared == 1 ? "" : "s") << " compared)\n";
-  return allOk ? 0 : 1;
+  return finishComparison(compared, allOk, expect);
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
+#include <optional>
 
 namespace kuai {
 
@@ -85,6 +86,16 @@ llvm::Expected<ref::Tensor> loadTensor(mlir::MLIRContext *ctx,
                                        llvm::StringRef path);
 /// Prints "kuai-run: error: ..." and returns 2.
 int runFail(const llvm::Twine &message);
+/// Compares one output with the reference in `file` and prints the line
+/// ("compare 'name': ok rel_l2 ..."). Returns std::nullopt when there is no
+/// reference file, otherwise whether the output is within `rtol` / --atol
+/// (and, with `top1`, --min-top1 over the last axis).
+llvm::Expected<std::optional<bool>>
+compareOutput(const Options &opts, mlir::MLIRContext &ctx,
+              const ref::Tensor &actual, llvm::StringRef name,
+              const std::string &file, double rtol, bool top1);
+/// The closing line of a data set: 0 pass, 1 mismatch, 2 nothing compared.
+int finishComparison(unsigned compared, bool allOk, const std::string &expect);
 /// kuai-run on a compiled model.kuai (the GPU runtime).
 int runArtifact(Options &opts, mlir::MLIRContext &context);
 

@@ -39,6 +39,14 @@ bool isFloat(DType t);
 
 using Dims = llvm::SmallVector<SymExpr, 6>;
 
+/// Row-major element strides of `dims`.
+inline Dims contiguousStrides(const Dims &dims) {
+  Dims s(dims.size(), SymExpr::constant(1));
+  for (int d = int(dims.size()) - 2; d >= 0; --d)
+    s[d] = s[d + 1] * dims[d + 1];
+  return s;
+}
+
 struct Buffer {
   enum class Kind { Arena, Weight, View };
   Kind kind = Kind::Arena;

@@ -19,30 +19,6 @@
 #define ATC_THREADS 128
 #define KUAI_NEG_INF __int_as_float(0xff800000)
 
-__device__ __forceinline__ unsigned pack_bf16x2(float lo, float hi) {
-  unsigned r;
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-  return r;
-}
-
-template <typename T>
-__device__ __forceinline__ unsigned pack2(float lo, float hi) {
-  return T::is_bf16 ? pack_bf16x2(lo, hi) : pack_half2(lo, hi);
-}
-
-template <typename T>
-__device__ __forceinline__ void mma_t(float *c, const unsigned *a,
-                                      const unsigned *b) {
-  if (T::is_bf16)
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]),
-                   "r"(b[1]));
-  else
-    mma_16816(c, a, b);
-}
-
 template <typename T, int D>
 __device__ void attention_tc(const T *Q, const T *K, const T *V,
                              const void *mask, T *O, const AttnShape &s,
@@ -127,8 +103,8 @@ __device__ void attention_tc(const T *Q, const T *K, const T *V,
         ldmatrix_x4(r, sK + (j * 8 + (lane % 8) + (lane / 16) * 8) * LDS +
                            kk * 16 + ((lane / 8) % 2) * 8);
         unsigned b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-        mma_t<T>(sc[j], qf[kk], b0);
-        mma_t<T>(sc[j + 1], qf[kk], b1);
+        mma_16816_t<T>(sc[j], qf[kk], b0);
+        mma_16816_t<T>(sc[j + 1], qf[kk], b1);
       }
     float mx0 = m0, mx1 = m1;
 #pragma unroll
@@ -182,18 +158,18 @@ __device__ void attention_tc(const T *Q, const T *K, const T *V,
     }
 #pragma unroll
     for (int c = 0; c < ATC_BN / 16; ++c) {
-      unsigned pa[4] = {pack2<T>(sc[2 * c][0], sc[2 * c][1]),
-                        pack2<T>(sc[2 * c][2], sc[2 * c][3]),
-                        pack2<T>(sc[2 * c + 1][0], sc[2 * c + 1][1]),
-                        pack2<T>(sc[2 * c + 1][2], sc[2 * c + 1][3])};
+      unsigned pa[4] = {pack2_t<T>(sc[2 * c][0], sc[2 * c][1]),
+                        pack2_t<T>(sc[2 * c][2], sc[2 * c][3]),
+                        pack2_t<T>(sc[2 * c + 1][0], sc[2 * c + 1][1]),
+                        pack2_t<T>(sc[2 * c + 1][2], sc[2 * c + 1][3])};
 #pragma unroll
       for (int j = 0; j < DN; j += 2) {
         unsigned r[4];
         ldmatrix_x4_trans(r, sV + (c * 16 + lane % 16) * LDS + j * 8 +
                                  (lane / 16) * 8);
         unsigned b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
-        mma_t<T>(acc[j], pa, b0);
-        mma_t<T>(acc[j + 1], pa, b1);
+        mma_16816_t<T>(acc[j], pa, b0);
+        mma_16816_t<T>(acc[j + 1], pa, b1);
       }
     }
   }
@@ -210,10 +186,10 @@ __device__ void attention_tc(const T *Q, const T *K, const T *V,
     int col = j * 8 + (lane % 4) * 2;
     if (row0 < s.q_len)
       *(unsigned *)(o + row0 * s.o_stride[2] + col) =
-          pack2<T>(acc[j][0] * inv0, acc[j][1] * inv0);
+          pack2_t<T>(acc[j][0] * inv0, acc[j][1] * inv0);
     if (row0 + 8 < s.q_len)
       *(unsigned *)(o + (row0 + 8) * s.o_stride[2] + col) =
-          pack2<T>(acc[j][2] * inv1, acc[j][3] * inv1);
+          pack2_t<T>(acc[j][2] * inv1, acc[j][3] * inv1);
   }
 }
 

@@ -1,5 +1,5 @@
 // PTX helpers shared by the mma.sync kernel templates (sm_80+): async
-// copies, ldmatrix, the m16n8k16 fp16 MMA and fp16 packing. Templates
+// copies, ldmatrix, the m16n8k16 fp16/bf16 MMA and 16-bit packing. Templates
 // include it; NVRTC and nvcc get this folder as an include path.
 #ifndef KUAI_MMA_CUH
 #define KUAI_MMA_CUH
@@ -48,6 +48,36 @@ __device__ __forceinline__ unsigned pack_half2(float lo, float hi) {
   asm("cvt.rn.f16.f32 %0, %1;" : "=h"(l) : "f"(lo));
   asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(hi));
   return (unsigned)l | ((unsigned)h << 16);
+}
+
+/// c += a · b on a 16x8x16 bf16 tile, fp32 accumulators.
+__device__ __forceinline__ void mma_16816_bf16(float *c, const unsigned *a,
+                                               const unsigned *b) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+               "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]),
+                 "r"(b[1]));
+}
+
+__device__ __forceinline__ unsigned pack_bf16x2(float lo, float hi) {
+  unsigned r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+/// The MMA and the packing of a 16-bit element type T (T::is_bf16 picks).
+template <typename T>
+__device__ __forceinline__ void mma_16816_t(float *c, const unsigned *a,
+                                            const unsigned *b) {
+  if (T::is_bf16)
+    mma_16816_bf16(c, a, b);
+  else
+    mma_16816(c, a, b);
+}
+template <typename T>
+__device__ __forceinline__ unsigned pack2_t(float lo, float hi) {
+  return T::is_bf16 ? pack_bf16x2(lo, hi) : pack_half2(lo, hi);
 }
 
 #endif

@@ -14,15 +14,6 @@
 #define TC_STAGES 4
 #define TC_LDS (TC_BK + 8) // padded shared row, in 16-bit elements
 
-__device__ __forceinline__ void mma_16816_bf16(float *c, const unsigned *a,
-                                               const unsigned *b) {
-  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-               "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]),
-                 "r"(b[1]));
-}
-
 __device__ __forceinline__ float epilogue_act(float x, int act) {
   switch (act) {
   case 1:
@@ -42,13 +33,9 @@ __device__ __forceinline__ float epilogue_act(float x, int act) {
 __device__ __forceinline__ void store_pair(float *p, float a, float b) {
   *(float2 *)p = make_float2(a, b);
 }
-__device__ __forceinline__ void store_pair(kuai_f16 *p, float a, float b) {
-  *(unsigned *)p = pack_half2(a, b);
-}
-__device__ __forceinline__ void store_pair(kuai_bf16 *p, float a, float b) {
-  unsigned r;
-  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(b), "f"(a));
-  *(unsigned *)p = r;
+template <typename T>
+__device__ __forceinline__ void store_pair(T *p, float a, float b) {
+  *(unsigned *)p = pack2_t<T>(a, b);
 }
 
 template <typename T, typename TO, int BM, int BN, int WARPS_M, int WARPS_N>
@@ -139,10 +126,7 @@ __device__ void linear_tc(const T *__restrict__ x, const T *__restrict__ w,
       for (int i = 0; i < MT; ++i)
 #pragma unroll
         for (int j = 0; j < NT; ++j) {
-          if (T::is_bf16)
-            mma_16816_bf16(acc[i][j], af[i], bf[j]);
-          else
-            mma_16816(acc[i][j], af[i], bf[j]);
+          mma_16816_t<T>(acc[i][j], af[i], bf[j]);
         }
     }
   }
