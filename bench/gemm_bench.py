@@ -60,14 +60,13 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--commit", default="unknown")
     p.add_argument("--bn", type=int, default=128, help="block tile columns (mma.sync)")
-    p.add_argument("--kernel", choices=["mma", "wgmma", "gemv"], default="wgmma")
-    p.add_argument("--cubin", help="prebuilt sm_90a cubin, when NVRTC lacks sm_90a")
+    p.add_argument("--kernel", choices=["mma", "gemv"], default="mma")
     p.add_argument("--unroll", type=int, default=4, help="GEMV loads in flight per lane")
     p.add_argument("--rows", default="1,16", help="GEMV row counts")
     args = p.parse_args()
     if args.kernel == "gemv":
         return gemv_main(args)
-    if args.kernel == "mma":
+    if args.kernel == "mma":  # the Hopper linear: bench/gemm_wgmma_bench.cpp
         BN = args.bn
         SMEM = STAGES * (BM + BN) * LDS * 2
         with open(os.path.join(TEMPLATES, "gemm_tn_f16.cu")) as f:
@@ -77,25 +76,6 @@ def main():
                                     backend="nvrtc")
         kernel = module.get_function("kuai_gemm_tn_f16")
         desc = f"mma.sync, block tile {BM}x{BN}x32, 4 stages, 8 warps"
-    else:
-        BN = args.bn
-        stages = 5 if BN == 128 else 4
-        SMEM = stages * (128 + BN) * 64 * 2 + 1024
-        try:
-            with open(os.path.join(TEMPLATES, "gemm_tn_f16_sm90a.cu")) as f:
-                module = cupy.RawModule(code=f.read(),
-                                        options=("-arch=sm_90a", f"-DBN={BN}",
-                                                 f"-DSTAGES={stages}"),
-                                        backend="nvrtc")
-            kernel = module.get_function("kuai_gemm_tn_f16_sm90a")
-            how = "NVRTC"
-        except Exception as e:  # NVRTC without sm_90a: the prebuilt cubin
-            print(f"NVRTC sm_90a failed ({str(e).splitlines()[0]}); using {args.cubin}")
-            module = cupy.RawModule(path=args.cubin)
-            kernel = module.get_function("kuai_gemm_tn_f16_sm90a")
-            how = "nvcc cubin"
-        desc = (f"wgmma m64n{BN}k16 ({how}), block tile 128x{BN}x64, {stages} stages, "
-                "2 warpgroups, one wgmma group in flight")
     kernel.max_dynamic_shared_size_bytes = SMEM
 
     shapes = [("square", 4096, 4096, 4096)]

@@ -172,7 +172,10 @@ bool identityLoad(const ElementwiseKernel &k, const ExprNode &n, int x,
 /// linear into its epilogue: y = act(x·Wᵀ + b) + residual.
 bool tryFuseEpilogue(KernelProgram &p, size_t li) {
   Launch &l = p.launches[li];
-  if (!llvm::StringRef(l.function).starts_with("kuai_linear_tc"))
+  // Both tensor-core linears (mma.sync and Hopper) take the epilogue's
+  // residual, output and activation at arguments 3, 4 and 8.
+  llvm::StringRef fn = l.function;
+  if (!fn.starts_with("kuai_linear_tc") && !fn.starts_with("kuai_linear_wg"))
     return false;
   int x = l.args[4].buffer;
   const Buffer &xb = p.buffers[x];

@@ -114,6 +114,12 @@ private:
   }
   /// Launches `to = cast(from)` elementwise (same dims).
   void convertKernel(int from, int to, const std::string &what);
+  /// The column tile of the Hopper (TMA + wgmma) linear for an [M, K] x
+  /// [N, K] product at the bound row count, or 0 when it does not apply.
+  int hopperLinearTile(int x, std::optional<int64_t> mBound, int64_t n,
+                       int64_t k) const;
+  /// Whether buffer `b` starts 16-byte aligned (TMA needs it).
+  bool aligned16(int b) const;
 
   // Expression building.
   llvm::Expected<int> leaf(ElementwiseKernel &k, Operation *user, Value v,
@@ -183,6 +189,37 @@ llvm::Expected<int> Lowering::weightBuffer(ConstantOp c, DType dtype) {
     }
   }
   return program.addBuffer(std::move(b));
+}
+
+bool Lowering::aligned16(int b) const {
+  int64_t offset = 0; // elements
+  while (program.buffers[b].kind == Buffer::Kind::View) {
+    auto o = program.buffers[b].viewElementOffset.getConstant();
+    if (!o)
+      return false;
+    offset += *o;
+    b = program.buffers[b].viewOf;
+  }
+  // Arena slots and weights are 256-byte aligned.
+  return offset * dtypeBytes(program.buffers[b].dtype) % 16 == 0;
+}
+
+int Lowering::hopperLinearTile(int x, std::optional<int64_t> mBound, int64_t n,
+                               int64_t k) const {
+  llvm::StringRef target = program.options.target;
+  if (!(target == "sm_90" || target == "sm_90a") || !mBound || k % 8 != 0 ||
+      !aligned16(x))
+    return 0;
+  // Measured on the H200 (bench/results/gemm-wgmma-tma-*): 128x256 tiles
+  // win when they nearly fill the 132 SMs, 128x128 tiles when those do;
+  // below half a wave the split-K mma.sync path keeps more SMs busy.
+  constexpr int64_t kSMs = 132;
+  int64_t rowTiles = (*mBound + 127) / 128;
+  if (rowTiles * ((n + 255) / 256) >= kSMs * 7 / 10)
+    return 256;
+  if (rowTiles * ((n + 127) / 128) >= kSMs / 2)
+    return 128;
+  return 0;
 }
 
 int Lowering::transposedWeight(int b) {
@@ -697,68 +734,93 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
       int w = operands[1];
       if (!t)
         w = transposedWeight(operands[1]);
-      // Big tiles when the bound row count fills the GPU with them.
       auto mBound = m.evaluate(program.options.bounds);
-      int tile =
-          mBound && *mBound >= 2048 && *n.getConstant() >= 512 ? 128 : 64;
-      l.function = "kuai_linear_tc" + std::to_string(tile) + "_" + suffix +
-                   (fp32Output ? "_out_f32" : "");
-      l.grid[0] = {n, tile};
-      l.grid[1] = {m, tile};
-      l.block[0] = tile == 128 ? 256 : 128;
-      l.sharedBytes = 4 * (2 * tile) * 40 * 2; // 4 stages of A and W tiles
-      l.reads[1] = w;
-      l.args = {arg(operands[0]), Arg::buf(w),    arg(operands[2]),
-                Arg::null(),      Arg::buf(*out), Arg::i64(m),
-                Arg::i64(n),      Arg::i64(k),    Arg::i32(0)};
-      // Split-K when the tiles at the bound row count cannot fill the GPU
-      // (132 SMs on an H100; two blocks each): partial sums in fp32 per
-      // split, then a reduction that applies the epilogue.
-      int64_t kTiles = *k.getConstant() / 32, nVal = *n.getConstant();
-      int64_t blocks = mBound ? ((*mBound + 63) / 64) * ((nVal + 63) / 64) : 0;
-      int64_t splits =
-          tile == 64 && blocks > 0
-              ? std::min<int64_t>({(264 + blocks - 1) / blocks, kTiles / 4, 8})
-              : 1;
-      if (splits >= 2) {
-        Buffer ws;
-        ws.dtype = DType::F32;
-        ws.dims = {SymExpr::constant(splits), m, n};
-        ws.name = program.buffers[*out].name + ".splitk";
-        int wsb = program.addBuffer(std::move(ws));
-        Launch partial = l;
-        partial.function = "kuai_linear_tc64_" + suffix + "_out_f32";
-        partial.grid[2] = {SymExpr::constant(splits), 1};
-        partial.args = {arg(operands[0]), Arg::buf(w),   Arg::null(),
-                        Arg::null(),      Arg::buf(wsb), Arg::i64(m),
-                        Arg::i64(n),      Arg::i64(k),   Arg::i32(0)};
-        partial.reads = {operands[0], w};
-        partial.writes = {wsb};
-        partial.what = "linear (split-K " + std::to_string(splits) + ")";
-        partial.flops = SymExpr::constant(2) * m * n * k;
-        partial.bytes = (m * k + k * n) * SymExpr::constant(elem) +
-                        SymExpr::constant(4 * splits) * m * n;
-        program.launches.push_back(std::move(partial));
-        l.function =
-            "kuai_linear_tc_reduce_" + suffix + (fp32Output ? "_out_f32" : "");
-        l.grid[0] = {m * n, 256};
-        l.grid[1] = GridDim();
-        l.block[0] = 256;
-        l.sharedBytes = 0;
-        l.args = {Arg::buf(wsb),    Arg::null(),
-                  arg(operands[2]), Arg::null(),
-                  Arg::buf(*out),   Arg::i64(m),
-                  Arg::i64(n),      Arg::i64(SymExpr::constant(splits)),
+      int64_t kVal = *k.getConstant();
+      if (int bn =
+              hopperLinearTile(operands[0], mBound, *n.getConstant(), kVal)) {
+        // The copy engine reads x and W through tensor maps: 128 x 64 boxes
+        // of x, bn x 64 of W; four stages of 128x256 tiles, six of 128x128.
+        int64_t stages = bn == 256 ? 4 : 6;
+        l.function = "kuai_linear_wg" + std::to_string(bn) + "_" + suffix +
+                     (fp32Output ? "_out_f32" : "");
+        l.grid[0] = {n, bn};
+        l.grid[1] = {m, 128};
+        l.block[0] = 384;
+        l.sharedBytes = stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages;
+        l.reads[1] = w;
+        l.args = {Arg::tensorMap(operands[0], m, kVal, 128),
+                  Arg::tensorMap(w, n, kVal, bn),
+                  arg(operands[2]),
+                  Arg::null(),
+                  Arg::buf(*out),
+                  Arg::i64(m),
+                  Arg::i64(n),
+                  Arg::i64(k),
                   Arg::i32(0)};
-        l.reads = {wsb};
-        if (operands[2] >= 0)
-          l.reads.push_back(operands[2]);
-        l.what = "linear (split-K reduce)";
-        l.flops = SymExpr::constant(0);
-        l.bytes = SymExpr::constant(4 * splits) * m * n +
-                  m * n * SymExpr::constant(elem);
-        program.launches.push_back(std::move(l));
-        return llvm::Error::success();
+      } else {
+        // Big tiles when the bound row count fills the GPU with them.
+        int tile =
+            mBound && *mBound >= 2048 && *n.getConstant() >= 512 ? 128 : 64;
+        l.function = "kuai_linear_tc" + std::to_string(tile) + "_" + suffix +
+                     (fp32Output ? "_out_f32" : "");
+        l.grid[0] = {n, tile};
+        l.grid[1] = {m, tile};
+        l.block[0] = tile == 128 ? 256 : 128;
+        l.sharedBytes = 4 * (2 * tile) * 40 * 2; // 4 stages of A and W tiles
+        l.reads[1] = w;
+        l.args = {arg(operands[0]), Arg::buf(w),    arg(operands[2]),
+                  Arg::null(),      Arg::buf(*out), Arg::i64(m),
+                  Arg::i64(n),      Arg::i64(k),    Arg::i32(0)};
+        // Split-K when the tiles at the bound row count cannot fill the GPU
+        // (132 SMs on an H100; two blocks each): partial sums in fp32 per
+        // split, then a reduction that applies the epilogue.
+        int64_t kTiles = kVal / 32, nVal = *n.getConstant();
+        int64_t blocks =
+            mBound ? ((*mBound + 63) / 64) * ((nVal + 63) / 64) : 0;
+        int64_t splits = tile == 64 && blocks > 0
+                             ? std::min<int64_t>(
+                                   {(264 + blocks - 1) / blocks, kTiles / 4, 8})
+                             : 1;
+        if (splits >= 2) {
+          Buffer ws;
+          ws.dtype = DType::F32;
+          ws.dims = {SymExpr::constant(splits), m, n};
+          ws.name = program.buffers[*out].name + ".splitk";
+          int wsb = program.addBuffer(std::move(ws));
+          Launch partial = l;
+          partial.function = "kuai_linear_tc64_" + suffix + "_out_f32";
+          partial.grid[2] = {SymExpr::constant(splits), 1};
+          partial.args = {arg(operands[0]), Arg::buf(w),   Arg::null(),
+                          Arg::null(),      Arg::buf(wsb), Arg::i64(m),
+                          Arg::i64(n),      Arg::i64(k),   Arg::i32(0)};
+          partial.reads = {operands[0], w};
+          partial.writes = {wsb};
+          partial.what = "linear (split-K " + std::to_string(splits) + ")";
+          partial.flops = SymExpr::constant(2) * m * n * k;
+          partial.bytes = (m * k + k * n) * SymExpr::constant(elem) +
+                          SymExpr::constant(4 * splits) * m * n;
+          program.launches.push_back(std::move(partial));
+          l.function = "kuai_linear_tc_reduce_" + suffix +
+                       (fp32Output ? "_out_f32" : "");
+          l.grid[0] = {m * n, 256};
+          l.grid[1] = GridDim();
+          l.block[0] = 256;
+          l.sharedBytes = 0;
+          l.args = {Arg::buf(wsb),    Arg::null(),
+                    arg(operands[2]), Arg::null(),
+                    Arg::buf(*out),   Arg::i64(m),
+                    Arg::i64(n),      Arg::i64(SymExpr::constant(splits)),
+                    Arg::i32(0)};
+          l.reads = {wsb};
+          if (operands[2] >= 0)
+            l.reads.push_back(operands[2]);
+          l.what = "linear (split-K reduce)";
+          l.flops = SymExpr::constant(0);
+          l.bytes = SymExpr::constant(4 * splits) * m * n +
+                    m * n * SymExpr::constant(elem);
+          program.launches.push_back(std::move(l));
+          return llvm::Error::success();
+        }
       }
     } else {
       l.function = "kuai_linear_" + suffix + (fp32Output ? "_out_f32" : "");

@@ -23,7 +23,7 @@ static void compactWeights(KernelProgram &program) {
   std::vector<bool> used(program.buffers.size(), false);
   for (const Launch &l : program.launches)
     for (const Arg &a : l.args)
-      if (a.kind == Arg::Kind::Buffer)
+      if (a.kind == Arg::Kind::Buffer || a.kind == Arg::Kind::TensorMap)
         used[program.root(a.buffer)] = true;
   std::vector<uint8_t> packed;
   for (size_t b = 0; b < program.buffers.size(); ++b) {

@@ -48,6 +48,9 @@ std::string argText(const Arg &a) {
       parts.push_back(planExpr(e));
     return "pack:" + llvm::join(parts, ",");
   }
+  case Arg::Kind::TensorMap:
+    return "tmap:b" + std::to_string(a.buffer) + "," + planExpr(a.value) + "," +
+           planExpr(a.pack[0]) + "," + planExpr(a.pack[1]);
   }
   return "?";
 }
@@ -61,7 +64,7 @@ std::set<int> usedBuffers(const KernelProgram &p) {
   std::set<int> used;
   for (const Launch &l : p.launches)
     for (const Arg &a : l.args)
-      if (a.kind == Arg::Kind::Buffer)
+      if (a.kind == Arg::Kind::Buffer || a.kind == Arg::Kind::TensorMap)
         used.insert(a.buffer);
   for (const ModelIO &io : p.inputs)
     used.insert(io.buffer);

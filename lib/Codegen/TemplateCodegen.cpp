@@ -10,9 +10,12 @@
 #include "kuai/Codegen/templates/attention_tc.cu.inc"
 #include "kuai/Codegen/templates/generic_kernels.cu.inc"
 #include "kuai/Codegen/templates/kuai_attention.cuh.inc"
+#include "kuai/Codegen/templates/kuai_epilogue.cuh.inc"
 #include "kuai/Codegen/templates/kuai_mma.cuh.inc"
 #include "kuai/Codegen/templates/kuai_types.cuh.inc"
+#include "kuai/Codegen/templates/kuai_wgmma.cuh.inc"
 #include "kuai/Codegen/templates/linear_tc.cu.inc"
+#include "kuai/Codegen/templates/linear_wgmma.cu.inc"
 #include "kuai/artifact_format.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -48,21 +51,34 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
   if (!target.consume_front("sm_"))
     return llvm::createStringError("--target must look like sm_90, got '" +
                                    program.options.target + "'");
-  std::string arch = "--gpu-architecture=compute_" + target.str();
+  // The Hopper linear (wgmma, setmaxnreg) needs the arch-specific target:
+  // its module is PTX for sm_90a, which loads on sm_90 devices only.
+  bool hopper = llvm::any_of(program.launches, [](const Launch &l) {
+    return llvm::StringRef(l.function).starts_with("kuai_linear_wg");
+  });
+  std::string arch = "--gpu-architecture=compute_" + target.str() +
+                     (hopper && !target.ends_with("a") ? "a" : "");
   nvrtcProgram prog;
   // One program over every template file (they are its headers).
   const char *headers[] = {
       kTemplate_generic_kernels_cu, kTemplate_linear_tc_cu,
-      kTemplate_attention_tc_cu,    kTemplate_kuai_types_cuh,
-      kTemplate_kuai_mma_cuh,       kTemplate_kuai_attention_cuh};
-  const char *names[] = {"generic_kernels.cu", "linear_tc.cu",
-                         "attention_tc.cu",    "kuai_types.cuh",
-                         "kuai_mma.cuh",       "kuai_attention.cuh"};
-  const char *main = "#include \"generic_kernels.cu\"\n"
+      kTemplate_attention_tc_cu,    kTemplate_linear_wgmma_cu,
+      kTemplate_kuai_types_cuh,     kTemplate_kuai_mma_cuh,
+      kTemplate_kuai_attention_cuh, kTemplate_kuai_epilogue_cuh,
+      kTemplate_kuai_wgmma_cuh};
+  const char *names[] = {
+      "generic_kernels.cu", "linear_tc.cu",      "attention_tc.cu",
+      "linear_wgmma.cu",    "kuai_types.cuh",    "kuai_mma.cuh",
+      "kuai_attention.cuh", "kuai_epilogue.cuh", "kuai_wgmma.cuh"};
+  constexpr int headerCount = sizeof(headers) / sizeof(headers[0]);
+  std::string main = "#include \"generic_kernels.cu\"\n"
                      "#include \"linear_tc.cu\"\n"
                      "#include \"attention_tc.cu\"\n";
-  if (nvrtcResult r = nvrtcCreateProgram(&prog, main, "kuai_templates.cu", 6,
-                                         headers, names))
+  if (hopper)
+    main += "#include \"linear_wgmma.cu\"\n";
+  if (nvrtcResult r =
+          nvrtcCreateProgram(&prog, main.c_str(), "kuai_templates.cu",
+                             headerCount, headers, names))
     return llvm::createStringError(std::string("NVRTC: ") +
                                    nvrtcGetErrorString(r));
   std::vector<const char *> options = {arch.c_str(), "--std=c++17",
@@ -82,7 +98,7 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
   }
   // NVRTC takes seconds for the templates: reuse PTX compiled before from
   // the same sources and options.
-  std::string key;
+  std::string key = main;
   for (const char *h : headers)
     key += h;
   for (const char *o : options)

@@ -26,6 +26,10 @@ using CUstream = struct CUstream_st *;
 using CUevent = struct CUevent_st *;
 using CUgraph = struct CUgraph_st *;
 using CUgraphExec = struct CUgraphExec_st *;
+/// The driver's CUtensorMap: 128 opaque bytes, 64-byte aligned.
+struct alignas(64) CUtensorMap {
+  uint64_t opaque[16];
+};
 
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_OUT_OF_MEMORY = 2;
@@ -72,7 +76,10 @@ constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
     (CUgraphExec *, CUgraph, unsigned long long))                              \
   X(cuGraphLaunch, CUresult, (CUgraphExec, CUstream))                          \
   X(cuGraphExecDestroy, CUresult, (CUgraphExec))                               \
-  X(cuGraphDestroy, CUresult, (CUgraph))
+  X(cuGraphDestroy, CUresult, (CUgraph))                                       \
+  X(cuTensorMapEncodeTiled, CUresult,                                          \
+    (CUtensorMap *, int, uint32_t, void *, const uint64_t *, const uint64_t *, \
+     const uint32_t *, const uint32_t *, int, int, int, int))
 
 struct Driver {
   void *library = nullptr;

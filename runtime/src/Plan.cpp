@@ -127,6 +127,31 @@ struct Parser {
       a.kind = PlanArg::Pack;
       return list(value, a.pack);
     }
+    if (kind == "tmap") {
+      // tmap:b<buffer>,<rows>,<columns>,<box rows>
+      a.kind = PlanArg::TensorMap;
+      std::vector<Poly> parts;
+      size_t comma = value.find(',');
+      if (value[0] != 'b' || comma == std::string::npos ||
+          !list(value.substr(comma + 1), parts) || parts.size() != 3 ||
+          !parts[1].isConstant() || !parts[2].isConstant())
+        return fail("bad tensor map argument '" + text + "'");
+      a.buffer = std::atoi(value.c_str() + 1);
+      if (!plan.buffers.count(a.buffer))
+        return fail("launch uses undeclared buffer b" +
+                    std::to_string(a.buffer));
+      int elementBytes = plan.buffers[a.buffer].elementBytes;
+      a.value = parts[0];
+      a.columns = parts[1].eval({});
+      a.boxRows = parts[2].eval({});
+      if (elementBytes != 2 || a.columns <= 0 ||
+          a.columns * elementBytes % 16 != 0 || a.boxRows <= 0 ||
+          a.boxRows > 256)
+        return fail("tensor map '" + text +
+                    "' needs a 16-bit buffer, rows of a multiple of 16 bytes "
+                    "and at most 256 rows per box");
+      return true;
+    }
     return fail("bad argument kind '" + kind + "'");
   }
 

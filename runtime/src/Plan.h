@@ -44,9 +44,11 @@ struct PlanIO {
 };
 
 struct PlanArg {
-  enum Kind { Buffer, Null, I64, I32, F32, Pack } kind = I64;
-  int buffer = -1;
-  Poly value;
+  enum Kind { Buffer, Null, I64, I32, F32, Pack, TensorMap } kind = I64;
+  int buffer = -1; // Buffer, TensorMap
+  Poly value;      // I64, I32; TensorMap: rows
+  // TensorMap: columns and rows of one box (the box is 64 columns wide).
+  int64_t columns = 0, boxRows = 0;
   float f32 = 0;
   std::vector<Poly> pack;
 };

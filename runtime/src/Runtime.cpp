@@ -366,6 +366,36 @@ static kuai_status_t bindSymbols(kuai_model_s &m) {
   return nullptr;
 }
 
+/// Encodes the TMA descriptor of a `tmap:` argument: buffer `b` as a
+/// row-major [rows, columns] matrix of 16-bit elements, read in boxes of
+/// 64 columns x boxRows rows into 128-byte-swizzled shared memory; what
+/// lies outside is read as zeros.
+static kuai_status_t encodeTensorMap(kuai_model_s &m, const PlanArg &a,
+                                     const PlanBuffer &b,
+                                     const std::vector<int64_t> &values,
+                                     CUtensorMap &out,
+                                     const std::string &where) {
+  Driver &d = m.runtime->driver;
+  int64_t rows = a.value.eval(values);
+  CUdeviceptr address = (b.weight ? m.weights : m.arena) + b.offset;
+  // CU_TENSOR_MAP_DATA_TYPE_FLOAT16 / _BFLOAT16.
+  int dataType = b.dtype == "bf16" ? 9 : 6;
+  uint64_t dims[2] = {uint64_t(a.columns), uint64_t(rows > 0 ? rows : 1)};
+  uint64_t strides[1] = {uint64_t(a.columns) * 2};
+  uint32_t box[2] = {64, uint32_t(a.boxRows)}, elementStrides[2] = {1, 1};
+  CUresult r = d.cuTensorMapEncodeTiled(
+      &out, dataType, 2, reinterpret_cast<void *>(address), dims, strides, box,
+      elementStrides, /*interleave none*/ 0, /*swizzle 128B*/ 3,
+      /*L2 promotion 256B*/ 3, /*out-of-bounds fill zeros*/ 0);
+  if (r != CUDA_SUCCESS)
+    return makeStatus(
+        KUAI_INTERNAL,
+        where + "tensor map of buffer " + std::to_string(a.buffer) + " [" +
+            std::to_string(rows) + ", " + std::to_string(a.columns) + "] " +
+            b.dtype + ": " + d.describe("cuTensorMapEncodeTiled", r));
+  return nullptr;
+}
+
 /// Enqueues every kernel on the model's stream; with `events`, records one
 /// before each launch and one at the end.
 static kuai_status_t enqueueLaunches(kuai_model_s &m,
@@ -374,6 +404,7 @@ static kuai_status_t enqueueLaunches(kuai_model_s &m,
   const std::vector<int64_t> &values = m.symbolValues;
   std::vector<uint64_t> scalars;
   std::vector<std::vector<int64_t>> packs;
+  std::vector<CUtensorMap> maps;
   std::vector<void *> params;
   for (size_t li = 0; li < m.plan.launches.size(); ++li) {
     const PlanLaunch &l = m.plan.launches[li];
@@ -391,6 +422,7 @@ static kuai_status_t enqueueLaunches(kuai_model_s &m,
       continue; // an empty tensor: nothing to compute
     scalars.assign(l.args.size(), 0);
     packs.assign(l.args.size(), {});
+    maps.assign(l.args.size(), CUtensorMap{});
     params.assign(l.args.size(), nullptr);
     for (size_t ai = 0; ai < l.args.size(); ++ai) {
       const PlanArg &a = l.args[ai];
@@ -420,6 +452,16 @@ static kuai_status_t enqueueLaunches(kuai_model_s &m,
           packs[ai].push_back(p.eval(values));
         params[ai] = packs[ai].data();
         continue;
+      case PlanArg::TensorMap: {
+        const PlanBuffer &b = m.plan.buffers.at(a.buffer);
+        if (kuai_status_t s =
+                encodeTensorMap(m, a, b, values, maps[ai],
+                                "launch " + std::to_string(li) + " (" +
+                                    l.function + ", " + l.what + "): "))
+          return s;
+        params[ai] = &maps[ai];
+        continue;
+      }
       }
       params[ai] = &slot;
     }

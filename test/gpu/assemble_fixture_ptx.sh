@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI without a GPU: every fixture model compiles to PTX (kuai-compile
 # --emit=ptx) and both of its modules (generated kernels, templates)
-# assemble with ptxas for sm_90. tiny-llama also in fp16 and bf16, every
+# assemble with ptxas for the target their `.target` line names (sm_90, or
+# sm_90a for the Hopper linear). tiny-llama also in fp16 and bf16, every
 # model of test/models also in fp16.
 #   test/gpu/assemble_fixture_ptx.sh BIN_DIR FIXTURES_DIR MODELS_DIR
 # Exit 77 (skipped) without ptxas.
@@ -23,7 +24,8 @@ check() { # model dtype
     sum="$(md5sum < "$tmp/$m.ptx" | cut -d' ' -f1)"
     [[ -e "$tmp/seen-$sum" ]] && continue
     touch "$tmp/seen-$sum"
-    if ! ptxas -arch=sm_90 "$tmp/$m.ptx" -o "$tmp/$m.cubin" 2> "$tmp/err"; then
+    arch="$(sed -n 's/^\.target \(sm_[0-9a-z]*\).*/\1/p' "$tmp/$m.ptx" | head -1)"
+    if ! ptxas -arch="$arch" "$tmp/$m.ptx" -o "$tmp/$m.cubin" 2> "$tmp/err"; then
       echo "FAIL $name --dtype=$dtype module $m: $(head -3 "$tmp/err")"; failed=1; return
     fi
   done
@@ -40,5 +42,5 @@ for model in "$fixtures"/*/model.onnx "$fixtures"/*/*/model.onnx "$models"/*/mod
   esac
 done
 [[ $count -gt 0 ]] || { echo "SKIPPED: no models found"; exit 77; }
-echo "$count compilations assembled with ptxas -arch=sm_90$([[ $failed -ne 0 ]] && echo ', with failures')"
+echo "$count compilations assembled with ptxas -arch=sm_90 / sm_90a$([[ $failed -ne 0 ]] && echo ', with failures')"
 exit $failed

@@ -16,8 +16,7 @@ check linear_tc.cu sm_90 -arch=sm_90
 check attention_tc.cu sm_90 -arch=sm_90
 check gemm_tn_f16.cu sm_90 -arch=sm_90
 check gemm_tn_f16.cu sm_90 -arch=sm_90 -DBN=256
-check gemm_tn_f16_sm90a.cu sm_90a -gencode=arch=compute_90a,code=sm_90a
-check gemm_tn_f16_sm90a.cu sm_90a -gencode=arch=compute_90a,code=sm_90a -DBN=256 -DSTAGES=4
+check linear_wgmma.cu sm_90a -gencode=arch=compute_90a,code=sm_90a
 check gemv_tn_f16.cu sm_90 -arch=sm_90 -DROWS=1
 check gemv_tn_f16.cu sm_90 -arch=sm_90 -DROWS=16
 check flash_attn_fwd_f16.cu sm_90 -arch=sm_90 -DHEAD_DIM=128

@@ -104,10 +104,10 @@ struct ElementwiseKernel {
 
 /// A launch argument.
 struct Arg {
-  enum class Kind { Buffer, Null, I64, I32, F32, Pack };
+  enum class Kind { Buffer, Null, I64, I32, F32, Pack, TensorMap };
   Kind kind = Kind::I64;
-  int buffer = -1;
-  SymExpr value;                   // I64, I32
+  int buffer = -1;                 // Buffer, TensorMap
+  SymExpr value;                   // I64, I32; TensorMap: the row count
   float f32 = 0;                   // F32
   llvm::SmallVector<SymExpr> pack; // Pack: consecutive int64 values
   static Arg buf(int b) {
@@ -137,6 +137,17 @@ struct Arg {
     Arg a;
     a.kind = Kind::F32;
     a.f32 = v;
+    return a;
+  }
+  /// A TMA tensor map over buffer `b` read as a row-major [rows, cols]
+  /// matrix of 16-bit elements, in boxes of boxRows x 64 with the 128-byte
+  /// swizzle; the runtime encodes it with the actual sizes.
+  static Arg tensorMap(int b, SymExpr rows, int64_t cols, int64_t boxRows) {
+    Arg a;
+    a.kind = Kind::TensorMap;
+    a.buffer = b;
+    a.value = std::move(rows);
+    a.pack = {SymExpr::constant(cols), SymExpr::constant(boxRows)};
     return a;
   }
 };

@@ -7,36 +7,11 @@
 // otherwise uses the generic linear). W is [N, K]: kuai-compile stores
 // constant weights in this layout. The output may be fp32 (logits).
 
-#include "kuai_mma.cuh"
-#include "kuai_types.cuh"
+#include "kuai_epilogue.cuh"
 
 #define TC_BK 32
 #define TC_STAGES 4
 #define TC_LDS (TC_BK + 8) // padded shared row, in 16-bit elements
-
-__device__ __forceinline__ float epilogue_act(float x, int act) {
-  switch (act) {
-  case 1:
-    return 0.5f * x * (1.f + erff(x * 0.70710678f));
-  case 2:
-    return 0.5f * x *
-           (1.f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
-  case 3:
-    return x / (1.f + __expf(-x));
-  case 4:
-    return fmaxf(x, 0.f);
-  default:
-    return x;
-  }
-}
-
-__device__ __forceinline__ void store_pair(float *p, float a, float b) {
-  *(float2 *)p = make_float2(a, b);
-}
-template <typename T>
-__device__ __forceinline__ void store_pair(T *p, float a, float b) {
-  *(unsigned *)p = pack2_t<T>(a, b);
-}
 
 template <typename T, typename TO, int BM, int BN, int WARPS_M, int WARPS_N>
 __device__ void linear_tc(const T *__restrict__ x, const T *__restrict__ w,
@@ -47,7 +22,7 @@ __device__ void linear_tc(const T *__restrict__ x, const T *__restrict__ w,
   constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;
   constexpr int MT = WM / 16, NT = WN / 8;
   extern __shared__ __align__(16) unsigned short tc_smem[];
-  unsigned short *sA = tc_smem;                          // [STAGES][BM][LDS]
+  unsigned short *sA = tc_smem;                           // [STAGES][BM][LDS]
   unsigned short *sB = tc_smem + TC_STAGES * BM * TC_LDS; // [STAGES][BN][LDS]
   const unsigned short *A = (const unsigned short *)x;
   const unsigned short *W = (const unsigned short *)w;
@@ -132,38 +107,17 @@ __device__ void linear_tc(const T *__restrict__ x, const T *__restrict__ w,
   }
   asm volatile("cp.async.wait_group 0;\n");
 
-  // Each thread holds (row lane/4 [+8], cols 2*(lane%4) + {0,1}) per tile:
-  // two neighbours per row, stored together when the row length allows.
-  const bool pairs = (N % 2) == 0;
+  // Each thread holds (row lane/4 [+8], cols 2*(lane%4) + {0,1}) per tile.
 #pragma unroll
   for (int i = 0; i < MT; ++i)
 #pragma unroll
     for (int j = 0; j < NT; ++j)
 #pragma unroll
-      for (int half = 0; half < 2; ++half) {
-        i64 r = row0 + wm * WM + i * 16 + lane / 4 + half * 8;
-        i64 c = col0 + wn * WN + j * 8 + (lane % 4) * 2;
-        if (r >= M || c >= N)
-          continue;
-        float v[2] = {acc[i][j][2 * half], acc[i][j][2 * half + 1]};
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          if (c + e >= N)
-            continue;
-          if (bias)
-            v[e] += to_f32(bias[c + e]);
-          v[e] = epilogue_act(v[e], act);
-          if (residual)
-            v[e] += to_f32(residual[r * N + c + e]);
-        }
-        if (pairs) {
-          store_pair(y + r * N + c, v[0], v[1]);
-        } else {
-          y[r * N + c] = from_f32<TO>(v[0]);
-          if (c + 1 < N)
-            y[r * N + c + 1] = from_f32<TO>(v[1]);
-        }
-      }
+      for (int half = 0; half < 2; ++half)
+        epilogue_store_pair<T, TO>(
+            acc[i][j][2 * half], acc[i][j][2 * half + 1], bias, residual, y,
+            row0 + wm * WM + i * 16 + lane / 4 + half * 8,
+            col0 + wn * WN + j * 8 + (lane % 4) * 2, M, N, act);
 }
 
 /// Sums the split-K partials [splits][M][N] and applies the epilogue. Its
@@ -191,15 +145,14 @@ __device__ void linear_tc_reduce(const float *partial, const T *bias,
   extern "C" __global__ void NAME(const float *partial, const T *unused,       \
                                   const T *bias, const TO *residual, TO *y,    \
                                   i64 M, i64 N, i64 splits, int act) {         \
-    linear_tc_reduce<T, TO>(partial, bias, residual, y, M, N, splits, act);   \
+    linear_tc_reduce<T, TO>(partial, bias, residual, y, M, N, splits, act);    \
   }
 
-#define KUAI_LINEAR_TC(NAME, T, TO, BM, BN, WMS, WNS)                           \
-  extern "C" __global__ void __launch_bounds__(WMS * WNS * 32)                 \
+#define KUAI_LINEAR_TC(NAME, T, TO, BM, BN, WMS, WNS)                          \
+  extern "C" __global__ void __launch_bounds__(WMS *WNS * 32)                  \
       NAME(const T *x, const T *w, const T *bias, const TO *residual, TO *y,   \
            i64 M, i64 N, i64 K, int act) {                                     \
-    linear_tc<T, TO, BM, BN, WMS, WNS>(x, w, bias, residual, y, M, N, K,      \
-                                       act);                                   \
+    linear_tc<T, TO, BM, BN, WMS, WNS>(x, w, bias, residual, y, M, N, K, act); \
   }
 
 // Tiles: 128x128 over 8 warps for large row counts, 64x64 over 4 warps

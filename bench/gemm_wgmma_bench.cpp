@@ -1,0 +1,415 @@
+// GEMM benchmark of kuai's Hopper linear template (lib/Codegen/templates/
+// linear_wgmma.cu) next to cuBLAS in the same process, on the GPU machine.
+//
+// The template is compiled with NVRTC exactly as kuai-compile does
+// (compute_90a) and launched through the driver API with the tensor maps
+// the runtime encodes. cuBLAS (cublasGemmEx, fp16 in, fp32 compute, fp16
+// out) is the peer; its output is also the reference for each timed shape
+// (relative L2, NaN-poisoned output). A second part checks odd shapes with
+// bias, activation and residual, fp16/bf16 and fp32 output, against a
+// double-precision host reference.
+//
+//   nvcc -O2 -o gemm_wgmma_bench bench/gemm_wgmma_bench.cpp -lcuda -lcublas
+//   -lnvrtc
+//   ./gemm_wgmma_bench lib/Codegen/templates [commit] > gemm.md
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <cublas_v2.h>
+#include <cuda.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <fstream>
+#include <nvrtc.h>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#define CHECK_CU(x)                                                            \
+  do {                                                                         \
+    CUresult r_ = (x);                                                         \
+    if (r_ != CUDA_SUCCESS) {                                                  \
+      const char *s_;                                                          \
+      cuGetErrorString(r_, &s_);                                               \
+      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, s_);      \
+      std::exit(1);                                                            \
+    }                                                                          \
+  } while (0)
+#define CHECK_RT(x)                                                            \
+  do {                                                                         \
+    cudaError_t r_ = (x);                                                      \
+    if (r_ != cudaSuccess) {                                                   \
+      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x,           \
+                   cudaGetErrorString(r_));                                    \
+      std::exit(1);                                                            \
+    }                                                                          \
+  } while (0)
+
+static std::string readFile(const std::string &path) {
+  std::ifstream f(path);
+  if (!f) {
+    std::fprintf(stderr, "cannot read %s\n", path.c_str());
+    std::exit(1);
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+static CUmodule compileTemplates(const std::string &dir) {
+  const char *files[] = {"linear_wgmma.cu", "kuai_wgmma.cuh",
+                         "kuai_epilogue.cuh", "kuai_mma.cuh", "kuai_types.cuh"};
+  std::vector<std::string> text;
+  std::vector<const char *> heads, names;
+  for (const char *f : files)
+    text.push_back(readFile(dir + "/" + f));
+  for (size_t i = 0; i < text.size(); ++i) {
+    heads.push_back(text[i].c_str());
+    names.push_back(files[i]);
+  }
+  nvrtcProgram prog;
+  nvrtcCreateProgram(&prog, "#include \"linear_wgmma.cu\"\n", "bench.cu",
+                     int(heads.size()), heads.data(), names.data());
+  const char *opts[] = {"--gpu-architecture=compute_90a", "--std=c++17",
+                        "-default-device", "-DKUAI_WITH_F16",
+                        "-DKUAI_WITH_BF16"};
+  nvrtcResult r = nvrtcCompileProgram(prog, 5, opts);
+  size_t logSize;
+  nvrtcGetProgramLogSize(prog, &logSize);
+  std::string log(logSize, '\0');
+  nvrtcGetProgramLog(prog, log.data());
+  if (r != NVRTC_SUCCESS) {
+    std::fprintf(stderr, "NVRTC: %s\n", log.c_str());
+    std::exit(1);
+  }
+  size_t size;
+  nvrtcGetPTXSize(prog, &size);
+  std::string ptx(size, '\0');
+  nvrtcGetPTX(prog, ptx.data());
+  CUmodule mod;
+  char err[8192] = {0};
+  CUjit_option o[] = {CU_JIT_ERROR_LOG_BUFFER,
+                      CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  void *v[] = {err, (void *)(size_t)sizeof(err)};
+  if (cuModuleLoadDataEx(&mod, ptx.c_str(), 2, o, v) != CUDA_SUCCESS) {
+    std::fprintf(stderr, "PTX load failed: %s\n", err);
+    std::exit(1);
+  }
+  return mod;
+}
+
+/// The runtime's encoding (runtime/src/Runtime.cpp): [rows, cols] row-major
+/// 16-bit matrix, 64-column boxes of `boxRows` rows, 128-byte swizzle.
+static CUtensorMap encode(const void *p, bool bf16, uint64_t rows,
+                          uint64_t cols, uint32_t boxRows) {
+  CUtensorMap map;
+  cuuint64_t dims[2] = {cols, rows}, strides[1] = {cols * 2};
+  cuuint32_t box[2] = {64, boxRows}, elem[2] = {1, 1};
+  CHECK_CU(cuTensorMapEncodeTiled(
+      &map,
+      bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16,
+      2, const_cast<void *>(p), dims, strides, box, elem,
+      CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+      CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE));
+  return map;
+}
+
+struct Variant {
+  const char *name;
+  int bn, stages;
+  CUfunction f;
+  int smem() const { return stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages; }
+};
+
+static void launch(const Variant &v, bool bf16, const void *x, const void *w,
+                   const void *bias, const void *res, void *y, long long M,
+                   long long N, long long K, int act) {
+  CUtensorMap mx = encode(x, bf16, M, K, 128), mw = encode(w, bf16, N, K, v.bn);
+  int a = act;
+  void *params[] = {&mx, &mw, &bias, &res, &y, &M, &N, &K, &a};
+  unsigned gx = unsigned((N + v.bn - 1) / v.bn), gy = unsigned((M + 127) / 128);
+  CHECK_CU(
+      cuLaunchKernel(v.f, gx, gy, 1, 384, 1, 1, v.smem(), 0, params, nullptr));
+}
+
+template <typename F> static double medianMs(F fn, int iters = 50) {
+  for (int i = 0; i < 5; ++i)
+    fn();
+  CHECK_RT(cudaDeviceSynchronize());
+  std::vector<float> t;
+  cudaEvent_t a, b;
+  cudaEventCreate(&a);
+  cudaEventCreate(&b);
+  for (int i = 0; i < iters; ++i) {
+    cudaEventRecord(a);
+    fn();
+    cudaEventRecord(b);
+    CHECK_RT(cudaEventSynchronize(b));
+    float ms;
+    cudaEventElapsedTime(&ms, a, b);
+    t.push_back(ms);
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+static float h2f(uint16_t h, bool bf16) {
+  if (bf16) {
+    uint32_t u = uint32_t(h) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  }
+  __half x;
+  std::memcpy(&x, &h, 2);
+  return __half2float(x);
+}
+static uint16_t f2h(float f, bool bf16) {
+  uint16_t h;
+  if (bf16) {
+    __nv_bfloat16 b = __float2bfloat16(f);
+    std::memcpy(&h, &b, 2);
+  } else {
+    __half x = __float2half(f);
+    std::memcpy(&h, &x, 2);
+  }
+  return h;
+}
+
+static std::vector<uint16_t> randomHalf(size_t n, float scale, bool bf16,
+                                        std::mt19937 &g) {
+  std::normal_distribution<float> d(0.f, scale);
+  std::vector<uint16_t> v(n);
+  for (auto &x : v)
+    x = f2h(d(g), bf16);
+  return v;
+}
+
+template <typename T> static T *upload(const std::vector<T> &v) {
+  T *p;
+  CHECK_RT(cudaMalloc(&p, v.size() * sizeof(T)));
+  CHECK_RT(
+      cudaMemcpy(p, v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+  return p;
+}
+
+static double act(double x, int a) {
+  switch (a) {
+  case 1:
+    return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+  case 2:
+    return 0.5 * x * (1 + std::tanh(0.7978845608 * (x + 0.044715 * x * x * x)));
+  case 3:
+    return x / (1 + std::exp(-x));
+  case 4:
+    return std::max(x, 0.0);
+  }
+  return x;
+}
+
+/// Odd shapes with the whole epilogue against a double host reference.
+static int checkEpilogues(std::vector<Variant> &vars16,
+                          std::vector<Variant> &vars16f32,
+                          std::vector<Variant> &varsbf,
+                          std::vector<Variant> &varsbff32) {
+  std::mt19937 g(7);
+  struct Case {
+    long long M, N, K;
+    int act;
+    bool bias, res;
+  };
+  Case cases[] = {{77, 200, 72, 1, true, true},
+                  {1, 64, 64, 0, false, false},
+                  {300, 130, 200, 3, true, false},
+                  {129, 257, 136, 2, false, true},
+                  {256, 512, 1024, 4, true, true}};
+  int failures = 0;
+  std::printf("\n## Epilogue and boundary checks (double-precision host "
+              "reference)\n\n");
+  std::printf(
+      "| kernel | M | N | K | act | bias | residual | rel. L2 | unwritten |\n");
+  std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  for (int dt = 0; dt < 2; ++dt) {
+    bool bf16 = dt == 1;
+    for (int of = 0; of < 2; ++of) {
+      bool f32out = of == 1;
+      auto &vars =
+          bf16 ? (f32out ? varsbff32 : varsbf) : (f32out ? vars16f32 : vars16);
+      for (const Case &c : cases) {
+        auto x = randomHalf(c.M * c.K, 1.f, bf16, g);
+        auto w = randomHalf(c.N * c.K, 1.f / std::sqrt(float(c.K)), bf16, g);
+        auto b = randomHalf(c.N, 0.5f, bf16, g);
+        std::vector<float> resF(c.M * c.N);
+        std::normal_distribution<float> nd;
+        for (auto &r : resF)
+          r = f32out ? nd(g) : h2f(f2h(nd(g), bf16), bf16);
+        std::vector<uint16_t> resH(resF.size());
+        for (size_t i = 0; i < resF.size(); ++i)
+          resH[i] = f2h(resF[i], bf16);
+        std::vector<double> ref(c.M * c.N);
+        for (long long i = 0; i < c.M; ++i)
+          for (long long j = 0; j < c.N; ++j) {
+            double s = 0;
+            for (long long k = 0; k < c.K; ++k)
+              s +=
+                  double(h2f(x[i * c.K + k], bf16)) * h2f(w[j * c.K + k], bf16);
+            if (c.bias)
+              s += h2f(b[j], bf16);
+            s = act(s, c.act);
+            if (c.res)
+              s += resF[i * c.N + j];
+            ref[i * c.N + j] = s;
+          }
+        auto *dx = upload(x), *dw = upload(w), *db = upload(b);
+        void *dres = f32out ? (void *)upload(resF) : (void *)upload(resH);
+        size_t ybytes = c.M * c.N * (f32out ? 4 : 2);
+        void *dy;
+        CHECK_RT(cudaMalloc(&dy, ybytes));
+        for (const Variant &v : vars) {
+          CHECK_RT(cudaMemset(dy, 0xFF, ybytes)); // NaN in every format
+          launch(v, bf16, dx, dw, c.bias ? db : nullptr, c.res ? dres : nullptr,
+                 dy, c.M, c.N, c.K, c.act);
+          CHECK_RT(cudaDeviceSynchronize());
+          std::vector<unsigned char> out(ybytes);
+          CHECK_RT(cudaMemcpy(out.data(), dy, ybytes, cudaMemcpyDeviceToHost));
+          double num = 0, den = 0;
+          long long nan = 0;
+          for (long long i = 0; i < c.M * c.N; ++i) {
+            double o;
+            if (f32out) {
+              float f;
+              std::memcpy(&f, out.data() + 4 * i, 4);
+              o = f;
+            } else {
+              uint16_t h;
+              std::memcpy(&h, out.data() + 2 * i, 2);
+              o = h2f(h, bf16);
+            }
+            if (std::isnan(o)) {
+              ++nan;
+              continue;
+            }
+            num += (o - ref[i]) * (o - ref[i]);
+            den += ref[i] * ref[i];
+          }
+          double err = std::sqrt(num / den);
+          bool ok = nan == 0 && err < (bf16 ? 1e-2 : 2e-3);
+          failures += !ok;
+          std::printf(
+              "| %s | %lld | %lld | %lld | %d | %s | %s | %.1e | %lld%s |\n",
+              v.name, c.M, c.N, c.K, c.act, c.bias ? "yes" : "no",
+              c.res ? "yes" : "no", err, nan, ok ? "" : " **FAIL**");
+        }
+        cudaFree(dx), cudaFree(dw), cudaFree(db), cudaFree(dres), cudaFree(dy);
+      }
+    }
+  }
+  return failures;
+}
+
+int main(int argc, char **argv) {
+  std::string dir = argc > 1 ? argv[1] : "lib/Codegen/templates";
+  std::string commit = argc > 2 ? argv[2] : "unknown";
+  CHECK_CU(cuInit(0));
+  CHECK_RT(cudaFree(0)); // primary context
+  CUmodule mod = compileTemplates(dir);
+  auto variants = [&](const char *suffix) {
+    std::vector<Variant> v = {{"wg256", 256, 4, nullptr},
+                              {"wg128", 128, 6, nullptr}};
+    for (Variant &x : v) {
+      std::string fn = std::string("kuai_linear_") + x.name + suffix;
+      CHECK_CU(cuModuleGetFunction(&x.f, mod, fn.c_str()));
+      CHECK_CU(cuFuncSetAttribute(
+          x.f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, x.smem()));
+    }
+    return v;
+  };
+  auto v16 = variants("_f16"), v16f = variants("_f16_out_f32"),
+       vbf = variants("_bf16"), vbff = variants("_bf16_out_f32");
+  cudaDeviceProp prop;
+  cudaGetDeviceProperties(&prop, 0);
+  cublasHandle_t h;
+  cublasCreate(&h);
+  std::printf("# GEMM: kuai wgmma template vs cuBLAS\n\n");
+  std::printf("device: %s (%d SMs); commit: %s; cuBLAS %d; kuai: "
+              "linear_wgmma.cu through NVRTC (compute_90a), TMA + mbarrier "
+              "pipeline, 1 producer + 2 consumer warpgroups; fp16 in, fp32 "
+              "accumulate, fp16 out; median of 50 launches, each timed with "
+              "events\n\n",
+              prop.name, prop.multiProcessorCount, commit.c_str(),
+              CUBLAS_VERSION);
+  std::printf(
+      "| shape | M | N | K | wg256 TFLOP/s | wg128 TFLOP/s | cuBLAS TFLOP/s | "
+      "best / cuBLAS | best %% of 757 | rel. L2 vs cuBLAS (256, 128) |\n");
+  std::printf(
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  struct Shape {
+    const char *name;
+    long long m, n, k;
+  };
+  std::vector<Shape> shapes = {{"square", 4096, 4096, 4096}};
+  for (long long m : {1, 16, 512, 4096}) {
+    shapes.push_back({"8B qkv", m, 6144, 4096});
+    shapes.push_back({"8B o", m, 4096, 4096});
+    shapes.push_back({"8B gate_up", m, 28672, 4096});
+    shapes.push_back({"8B down", m, 4096, 14336});
+  }
+  std::mt19937 g(0);
+  for (const Shape &s : shapes) {
+    auto x = randomHalf(s.m * s.k, 1.f, false, g);
+    auto w = randomHalf(s.n * s.k, 1.f / std::sqrt(float(s.k)), false, g);
+    auto *dx = upload(x), *dw = upload(w);
+    uint16_t *dy, *dref;
+    CHECK_RT(cudaMalloc(&dy, s.m * s.n * 2));
+    CHECK_RT(cudaMalloc(&dref, s.m * s.n * 2));
+    float one = 1, zero = 0;
+    auto cublas = [&] {
+      cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, int(s.n), int(s.m), int(s.k),
+                   &one, dw, CUDA_R_16F, int(s.k), dx, CUDA_R_16F, int(s.k),
+                   &zero, dref, CUDA_R_16F, int(s.n), CUBLAS_COMPUTE_32F,
+                   CUBLAS_GEMM_DEFAULT);
+    };
+    cublas();
+    CHECK_RT(cudaDeviceSynchronize());
+    std::vector<uint16_t> ref(s.m * s.n);
+    CHECK_RT(
+        cudaMemcpy(ref.data(), dref, ref.size() * 2, cudaMemcpyDeviceToHost));
+    double flop = 2.0 * s.m * s.n * s.k;
+    double tf[2], err[2];
+    for (int vi = 0; vi < 2; ++vi) {
+      const Variant &v = v16[vi];
+      CHECK_RT(cudaMemset(dy, 0xFF, s.m * s.n * 2));
+      launch(v, false, dx, dw, nullptr, nullptr, dy, s.m, s.n, s.k, 0);
+      CHECK_RT(cudaDeviceSynchronize());
+      std::vector<uint16_t> out(s.m * s.n);
+      CHECK_RT(
+          cudaMemcpy(out.data(), dy, out.size() * 2, cudaMemcpyDeviceToHost));
+      double num = 0, den = 0;
+      for (size_t i = 0; i < out.size(); ++i) {
+        double o = h2f(out[i], false), r = h2f(ref[i], false);
+        num += (o - r) * (o - r);
+        den += r * r;
+      }
+      err[vi] = std::sqrt(num / den); // NaN when an element stayed unwritten
+      double ms = medianMs([&] {
+        launch(v, false, dx, dw, nullptr, nullptr, dy, s.m, s.n, s.k, 0);
+      });
+      tf[vi] = flop / (ms * 1e-3) / 1e12;
+    }
+    double msc = medianMs(cublas);
+    double tc = flop / (msc * 1e-3) / 1e12, best = std::max(tf[0], tf[1]);
+    std::printf("| %s | %lld | %lld | %lld | %.1f | %.1f | %.1f | %.2f | "
+                "%.1f%% | %.1e, %.1e |\n",
+                s.name, s.m, s.n, s.k, tf[0], tf[1], tc, best / tc,
+                100 * best / 757, err[0], err[1]);
+    std::fflush(stdout);
+    cudaFree(dx), cudaFree(dw), cudaFree(dy), cudaFree(dref);
+  }
+  int failures = checkEpilogues(v16, v16f, vbf, vbff);
+  std::printf("\nepilogue checks: %s\n", failures ? "FAILED" : "all passed");
+  return failures ? 1 : 0;
+}

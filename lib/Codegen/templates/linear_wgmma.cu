@@ -1,0 +1,150 @@
+// Hopper tensor-core linear (sm_90a) with the fused epilogue of linear_tc:
+//   y[M, N] = act(x[M, K] · W[N, K]ᵀ + bias) + residual
+// Warp-specialized: one producer warpgroup streams 128xBK tiles of x and
+// BNxBK tiles of W into STAGES shared buffers with the tensor memory
+// accelerator (128-byte swizzle, completion counted on a `full` mbarrier);
+// two consumer warpgroups each multiply 64 rows of the tile with wgmma
+// m64nBNk16 straight from shared memory, keep one wgmma group in flight
+// and hand a stage back through its `empty` mbarrier. The copy engine
+// zero-fills what lies outside x and W, so M, N and K are arbitrary; the
+// runtime encodes the two tensor maps (`tmap:` plan arguments) with
+// 64-column boxes, 128 rows for x and BN rows for W; K must be a multiple
+// of 8 (16-byte row stride). Blocks are ordered in groups of 8 row tiles,
+// so that concurrent blocks share their W tiles in L2.
+
+#include "kuai_epilogue.cuh"
+#include "kuai_wgmma.cuh"
+
+#define WG_BM 128
+#define WG_BK 64
+#define WG_THREADS 384
+
+template <typename T, typename TO, int BN, int STAGES>
+__device__ __forceinline__ void
+linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
+             const T *__restrict__ bias, const TO *__restrict__ residual,
+             TO *__restrict__ y, i64 M, i64 N, i64 K, int act) {
+  constexpr unsigned A_BYTES = WG_BM * WG_BK * 2, B_BYTES = BN * WG_BK * 2;
+  extern __shared__ __align__(1024) unsigned char wg_smem[];
+  // Swizzled tiles need 1024-byte alignment; the barriers follow them.
+  const unsigned base = (smem_addr(wg_smem) + 1023) & ~1023u;
+  const unsigned fullBar = base + STAGES * (A_BYTES + B_BYTES);
+  const unsigned emptyBar = fullBar + STAGES * 8;
+  auto tileA = [&](int s) { return base + s * A_BYTES; };
+  auto tileB = [&](int s) { return base + STAGES * A_BYTES + s * B_BYTES; };
+
+  // Grouped block order: 8 row tiles per group walk the column tiles.
+  const int tilesN = gridDim.x, tilesM = gridDim.y;
+  const int id = blockIdx.y * tilesN + blockIdx.x;
+  const int first = (id / (8 * tilesN)) * 8;
+  const int groupRows = min(tilesM - first, 8);
+  const int tileM = first + (id % (8 * tilesN)) % groupRows;
+  const int tileN = (id % (8 * tilesN)) / groupRows;
+  const i64 row0 = i64(tileM) * WG_BM, col0 = i64(tileN) * BN;
+  const int ktiles = int((K + WG_BK - 1) / WG_BK);
+  const int warpgroup = threadIdx.x / 128;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < STAGES; ++s) {
+      mbar_init(fullBar + 8 * s, 1);
+      mbar_init(emptyBar + 8 * s, 8); // lane 0 of each consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  if (warpgroup == 0) {
+    // Producer: one thread issues the copies; the others only give up
+    // their registers to the consumers.
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+    if (threadIdx.x == 0) {
+      for (int kt = 0; kt < ktiles; ++kt) {
+        const int s = kt % STAGES;
+        const unsigned round = kt / STAGES;
+        mbar_wait(emptyBar + 8 * s, (round & 1) ^ 1);
+        mbar_arrive_expect_tx(fullBar + 8 * s, A_BYTES + B_BYTES);
+        tma_load_2d(tileA(s), mapX, fullBar + 8 * s, kt * WG_BK, int(row0));
+        tma_load_2d(tileB(s), mapW, fullBar + 8 * s, kt * WG_BK, int(col0));
+      }
+    }
+  } else {
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    const int consumer = warpgroup - 1; // rows consumer*64 .. +63
+    const int lane = threadIdx.x % 32, warp = (threadIdx.x / 32) % 4;
+    float d[BN / 2];
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i)
+      d[i] = 0.f;
+    for (int kt = 0; kt < ktiles; ++kt) {
+      const int s = kt % STAGES;
+      mbar_wait(fullBar + 8 * s, (kt / STAGES) & 1);
+      const unsigned a = tileA(s) + consumer * 64 * 128, b = tileB(s);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < WG_BK / 16; ++kk)
+        wgmma_m64k16<BN, T::is_bf16>(d, wgmma_desc(a + kk * 32),
+                                     wgmma_desc(b + kk * 32));
+      wgmma_commit();
+      // The group of tile kt - 1 is done: its stage can be refilled.
+      wgmma_wait<1>();
+      if (kt > 0 && lane == 0)
+        mbar_arrive(emptyBar + 8 * ((kt - 1) % STAGES));
+    }
+    wgmma_wait<0>();
+
+    // Both consumers are done with the stage buffers: stage the
+    // accumulators there as rows, so that the epilogue reads and writes
+    // global memory 8 or 16 bytes per thread, coalesced, in a small loop.
+    asm volatile("bar.sync 1, 256;\n" ::: "memory");
+    constexpr int LD = BN + 8; // padded fp32 row: conflict-free float2 stores
+    float *rows =
+        (float *)(wg_smem + (base - smem_addr(wg_smem))) + consumer * 64 * LD;
+    const int fr = warp * 16 + lane / 4;
+#pragma unroll
+    for (int j = 0; j < BN / 8; ++j) {
+      const int c = j * 8 + (lane % 4) * 2;
+      *(float2 *)&rows[fr * LD + c] = make_float2(d[4 * j], d[4 * j + 1]);
+      *(float2 *)&rows[(fr + 8) * LD + c] =
+          make_float2(d[4 * j + 2], d[4 * j + 3]);
+    }
+    asm volatile("bar.sync %0, 128;\n" ::"r"(2 + consumer) : "memory");
+    constexpr int PER_ROW = BN / 4; // threads per row, four columns each
+    const int t = threadIdx.x % 128, c = (t % PER_ROW) * 4;
+#pragma unroll 1
+    for (int rr = t / PER_ROW; rr < 64; rr += 128 / PER_ROW) {
+      const i64 r = row0 + consumer * 64 + rr;
+      if (r >= M || col0 + c >= N)
+        break;
+      epilogue_store4<T, TO>(*(const float4 *)&rows[rr * LD + c], bias,
+                             residual, y, r, col0 + c, N, act);
+    }
+  }
+}
+
+/// Dynamic shared memory of a BN x STAGES instance (tiles, barriers and
+/// the alignment slack); kuai-compile sets the same figure.
+#define KUAI_WGMMA_SMEM(BN, STAGES)                                            \
+  ((STAGES) * (WG_BM + (BN)) * WG_BK * 2 + 1024 + 16 * (STAGES))
+
+#define KUAI_LINEAR_WGMMA(NAME, T, TO, BN, STAGES)                             \
+  extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)                  \
+      NAME(const __grid_constant__ kuai_tensor_map mapX,                       \
+           const __grid_constant__ kuai_tensor_map mapW, const T *bias,        \
+           const TO *residual, TO *y, i64 M, i64 N, i64 K, int act) {          \
+    linear_wgmma<T, TO, BN, STAGES>(&mapX, &mapW, bias, residual, y, M, N, K,  \
+                                    act);                                      \
+  }
+
+// 128x256 tiles for large problems, 128x128 where they leave SMs idle.
+#ifdef KUAI_WITH_F16
+KUAI_LINEAR_WGMMA(kuai_linear_wg256_f16, kuai_f16, kuai_f16, 256, 4)
+KUAI_LINEAR_WGMMA(kuai_linear_wg128_f16, kuai_f16, kuai_f16, 128, 6)
+KUAI_LINEAR_WGMMA(kuai_linear_wg256_f16_out_f32, kuai_f16, float, 256, 4)
+KUAI_LINEAR_WGMMA(kuai_linear_wg128_f16_out_f32, kuai_f16, float, 128, 6)
+#endif
+#ifdef KUAI_WITH_BF16
+KUAI_LINEAR_WGMMA(kuai_linear_wg256_bf16, kuai_bf16, kuai_bf16, 256, 4)
+KUAI_LINEAR_WGMMA(kuai_linear_wg128_bf16, kuai_bf16, kuai_bf16, 128, 6)
+KUAI_LINEAR_WGMMA(kuai_linear_wg256_bf16_out_f32, kuai_bf16, float, 256, 4)
+KUAI_LINEAR_WGMMA(kuai_linear_wg128_bf16_out_f32, kuai_bf16, float, 128, 6)
+#endif
