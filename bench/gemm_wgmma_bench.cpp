@@ -379,8 +379,8 @@ int main(int argc, char **argv) {
     CHECK_RT(
         cudaMemcpy(ref.data(), dref, ref.size() * 2, cudaMemcpyDeviceToHost));
     double flop = 2.0 * s.m * s.n * s.k;
-    double tf[2], err[2];
-    for (int vi = 0; vi < 2; ++vi) {
+    double tf[3], err[3];
+    for (int vi = 0; vi < 3; ++vi) {
       const Variant &v = v16[vi];
       CHECK_RT(cudaMemset(dy, 0xFF, s.m * s.n * 2));
       launch(v, false, dx, dw, nullptr, nullptr, dy, s.m, s.n, s.k, 0);

@@ -210,16 +210,24 @@ int Lowering::hopperLinearTile(int x, std::optional<int64_t> mBound, int64_t n,
   if (!(target == "sm_90" || target == "sm_90a") || !mBound || k % 8 != 0 ||
       !aligned16(x))
     return 0;
-  // Measured on the H200 (bench/results/gemm-wgmma-tma-*): 128x256 tiles
-  // win when they nearly fill the 132 SMs, 128x128 tiles when those do;
-  // below half a wave the split-K mma.sync path keeps more SMs busy.
+  // One wave of tiles runs at once on the 132 SMs of an H100/H200: take the
+  // column tile whose waves cost least, a tile costing its columns plus a
+  // fixed 32 for filling the pipeline and the epilogue (this ranks the
+  // tiles as measured in bench/results/gemm-wgmma-tma-*). Below half a wave
+  // the split-K mma.sync path keeps more SMs busy.
   constexpr int64_t kSMs = 132;
   int64_t rowTiles = (*mBound + 127) / 128;
-  if (rowTiles * ((n + 255) / 256) >= kSMs * 7 / 10)
-    return 256;
-  if (rowTiles * ((n + 127) / 128) >= kSMs / 2)
-    return 128;
-  return 0;
+  int best = 0;
+  int64_t bestCost = 0;
+  for (int bn : {256, 192, 128}) {
+    int64_t tiles = rowTiles * ((n + bn - 1) / bn);
+    int64_t cost = (tiles + kSMs - 1) / kSMs * (bn + 32);
+    if (tiles >= kSMs / 2 && (!best || cost < bestCost)) {
+      best = bn;
+      bestCost = cost;
+    }
+  }
+  return best;
 }
 
 int Lowering::transposedWeight(int b) {
@@ -739,8 +747,8 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
       if (int bn =
               hopperLinearTile(operands[0], mBound, *n.getConstant(), kVal)) {
         // The copy engine reads x and W through tensor maps: 128 x 64 boxes
-        // of x, bn x 64 of W; four stages of 128x256 tiles, six of 128x128.
-        int64_t stages = bn == 256 ? 4 : 6;
+        // of x, bn x 64 of W; as many stages as fit in shared memory.
+        int64_t stages = bn == 256 ? 4 : bn == 192 ? 5 : 6;
         l.function = "kuai_linear_wg" + std::to_string(bn) + "_" + suffix +
                      (fp32Output ? "_out_f32" : "");
         l.grid[0] = {n, bn};
@@ -849,12 +857,24 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     } else {
       eps = cast<RmsNormOp>(op).getEpsilon().convertToFloat();
     }
-    l.function = "kuai_norm_" + suffix + (normInF32 ? "_in_f32" : "");
-    l.grid[0] = {total.exactDiv(inner), 1};
-    l.block[0] = 256;
-    l.args = {arg(operands[0]),     arg(weight),     arg(bias),
-              Arg::buf(*out),       Arg::i64(inner), Arg::f(eps),
-              Arg::i32(rms ? 1 : 0)};
+    SymExpr rows = total.exactDiv(inner);
+    // Rows of up to 1024 elements: a warp per row, the row in registers
+    // (norm_rows_warp); longer rows: a block per row.
+    if (inner.getConstant() && *inner.getConstant() <= 1024) {
+      l.function = "kuai_norm_warp_" + suffix + (normInF32 ? "_in_f32" : "");
+      l.grid[0] = {rows, 8};
+      l.block[0] = 256;
+      l.args = {arg(operands[0]), arg(weight),          arg(bias),
+                Arg::buf(*out),   Arg::i64(rows),       Arg::i64(inner),
+                Arg::f(eps),      Arg::i32(rms ? 1 : 0)};
+    } else {
+      l.function = "kuai_norm_" + suffix + (normInF32 ? "_in_f32" : "");
+      l.grid[0] = {rows, 1};
+      l.block[0] = 256;
+      l.args = {arg(operands[0]),     arg(weight),     arg(bias),
+                Arg::buf(*out),       Arg::i64(inner), Arg::f(eps),
+                Arg::i32(rms ? 1 : 0)};
+    }
     l.bytes = total * SymExpr::constant(2 * elem);
   } else if (auto rot = dyn_cast<RotaryOp>(op)) {
     auto freq = rot.getInvFreq();

@@ -126,6 +126,49 @@ __device__ void norm_rows(const TI *x, const T *weight, const T *bias, T *y,
   }
 }
 
+/// The same for rows of at most 32 * NORM_CACHE elements: one warp per row
+/// (eight rows per 256-thread block), the row held in registers, so x is
+/// read once and the reductions are warp shuffles without block barriers.
+#define NORM_CACHE 32
+template <typename TI, typename T>
+__device__ void norm_rows_warp(const TI *x, const T *weight, const T *bias,
+                               T *y, i64 rows, i64 inner, float eps, int rms) {
+  const i64 r = i64(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  if (r >= rows)
+    return;
+  const TI *row = x + r * inner;
+  float v[NORM_CACHE];
+  float s = 0;
+#pragma unroll
+  for (int j = 0; j < NORM_CACHE; ++j) {
+    i64 i = lane + 32 * j;
+    v[j] = i < inner ? to_f32(row[i]) : 0.f;
+    s += v[j];
+  }
+  const float mean = rms ? 0.f : warp_sum(s) / float(inner);
+  float sq = 0;
+#pragma unroll
+  for (int j = 0; j < NORM_CACHE; ++j) {
+    float d = lane + 32 * j < inner ? v[j] - mean : 0.f;
+    sq += d * d;
+  }
+  const float scale = rsqrtf(warp_sum(sq) / float(inner) + eps);
+  T *out = y + r * inner;
+#pragma unroll
+  for (int j = 0; j < NORM_CACHE; ++j) {
+    i64 i = lane + 32 * j;
+    if (i >= inner)
+      break;
+    float o = (v[j] - mean) * scale;
+    if (weight)
+      o *= to_f32(weight[i]);
+    if (bias)
+      o += to_f32(bias[i]);
+    out[i] = from_f32<T>(o);
+  }
+}
+
 //===-- rotary position embedding (positions 0..seq-1 along dim -2) -------===//
 
 template <typename T>
@@ -224,7 +267,8 @@ __device__ void attention_rows(const T *q, const T *k, const T *v,
   }
 }
 
-//===-- attention, tiled: 8 query rows per block, 32-key tiles -------------===//
+//===-- attention, tiled: 8 query rows per block, 32-key tiles
+//-------------===//
 // Same contract as attention_rows for head dims up to 128. The block's
 // warps share each tile of 32 keys and values staged in shared memory (as
 // fp32); within a warp, lane l scores key l of the tile (no reduction per
@@ -357,8 +401,7 @@ __device__ void moe_token(const T *x, const T *router, const T *gate,
   float *xs = smem, *ys = smem + d, *hs = ys + d, *logits = hs + f;
   __shared__ int chosen[16];
   __shared__ float weights[16];
-  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5,
-      warps = blockDim.x >> 5;
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   const T *row = x + i64(blockIdx.x) * d;
   for (i64 i = threadIdx.x; i < d; i += blockDim.x) {
     xs[i] = to_f32(row[i]);
@@ -435,10 +478,9 @@ __device__ void moe_token(const T *x, const T *router, const T *gate,
 //===-- entry points, one per dtype ---------------------------------------===//
 
 #define KUAI_GENERIC_KERNELS(SUFFIX, T)                                        \
-  extern "C" __global__ void __launch_bounds__(256)                            \
-      kuai_linear_##SUFFIX(const T *x, const T *w, const T *bias,              \
-                           const T *residual, T *y, i64 M, i64 N, i64 K,       \
-                           int w_transposed) {                                 \
+  extern "C" __global__ void __launch_bounds__(256) kuai_linear_##SUFFIX(      \
+      const T *x, const T *w, const T *bias, const T *residual, T *y, i64 M,   \
+      i64 N, i64 K, int w_transposed) {                                        \
     linear_tiled<T, T>(x, w, bias, residual, y, M, N, K, w_transposed);        \
   }                                                                            \
   /* fp32 result from 16-bit operands: logits of a model compiled to fp16 */   \
@@ -452,6 +494,16 @@ __device__ void moe_token(const T *x, const T *router, const T *gate,
       const T *x, const T *weight, const T *bias, T *y, i64 inner, float eps,  \
       int rms) {                                                               \
     norm_rows<T, T>(x, weight, bias, y, inner, eps, rms);                      \
+  }                                                                            \
+  extern "C" __global__ void kuai_norm_warp_##SUFFIX(                          \
+      const T *x, const T *weight, const T *bias, T *y, i64 rows, i64 inner,   \
+      float eps, int rms) {                                                    \
+    norm_rows_warp<T, T>(x, weight, bias, y, rows, inner, eps, rms);           \
+  }                                                                            \
+  extern "C" __global__ void kuai_norm_warp_##SUFFIX##_in_f32(                 \
+      const float *x, const T *weight, const T *bias, T *y, i64 rows,          \
+      i64 inner, float eps, int rms) {                                         \
+    norm_rows_warp<float, T>(x, weight, bias, y, rows, inner, eps, rms);       \
   }                                                                            \
   /* fp32 input (the residual stream of a model compiled to 16 bits) */        \
   extern "C" __global__ void kuai_norm_##SUFFIX##_in_f32(                      \

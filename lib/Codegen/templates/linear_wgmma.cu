@@ -109,14 +109,16 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     }
     asm volatile("bar.sync %0, 128;\n" ::"r"(2 + consumer) : "memory");
     constexpr int PER_ROW = BN / 4; // threads per row, four columns each
-    const int t = threadIdx.x % 128, c = (t % PER_ROW) * 4;
+    const int t = threadIdx.x % 128;
 #pragma unroll 1
-    for (int rr = t / PER_ROW; rr < 64; rr += 128 / PER_ROW) {
+    for (int idx = t; idx < 64 * PER_ROW; idx += 128) {
+      const int rr = idx / PER_ROW, c = (idx % PER_ROW) * 4;
       const i64 r = row0 + consumer * 64 + rr;
-      if (r >= M || col0 + c >= N)
+      if (r >= M)
         break;
-      epilogue_store4<T, TO>(*(const float4 *)&rows[rr * LD + c], bias,
-                             residual, y, r, col0 + c, N, act);
+      if (col0 + c < N)
+        epilogue_store4<T, TO>(*(const float4 *)&rows[rr * LD + c], bias,
+                               residual, y, r, col0 + c, N, act);
     }
   }
 }
@@ -135,15 +137,20 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
                                     act);                                      \
   }
 
-// 128x256 tiles for large problems, 128x128 where they leave SMs idle.
+// Tiles of 128 rows and 256, 192 or 128 columns: kuai-compile picks the one
+// whose waves over the SMs cost least (LowerToKernels.cpp).
 #ifdef KUAI_WITH_F16
 KUAI_LINEAR_WGMMA(kuai_linear_wg256_f16, kuai_f16, kuai_f16, 256, 4)
+KUAI_LINEAR_WGMMA(kuai_linear_wg192_f16, kuai_f16, kuai_f16, 192, 5)
+KUAI_LINEAR_WGMMA(kuai_linear_wg192_f16_out_f32, kuai_f16, float, 192, 5)
 KUAI_LINEAR_WGMMA(kuai_linear_wg128_f16, kuai_f16, kuai_f16, 128, 6)
 KUAI_LINEAR_WGMMA(kuai_linear_wg256_f16_out_f32, kuai_f16, float, 256, 4)
 KUAI_LINEAR_WGMMA(kuai_linear_wg128_f16_out_f32, kuai_f16, float, 128, 6)
 #endif
 #ifdef KUAI_WITH_BF16
 KUAI_LINEAR_WGMMA(kuai_linear_wg256_bf16, kuai_bf16, kuai_bf16, 256, 4)
+KUAI_LINEAR_WGMMA(kuai_linear_wg192_bf16, kuai_bf16, kuai_bf16, 192, 5)
+KUAI_LINEAR_WGMMA(kuai_linear_wg192_bf16_out_f32, kuai_bf16, float, 192, 5)
 KUAI_LINEAR_WGMMA(kuai_linear_wg128_bf16, kuai_bf16, kuai_bf16, 128, 6)
 KUAI_LINEAR_WGMMA(kuai_linear_wg256_bf16_out_f32, kuai_bf16, float, 256, 4)
 KUAI_LINEAR_WGMMA(kuai_linear_wg128_bf16_out_f32, kuai_bf16, float, 128, 6)
