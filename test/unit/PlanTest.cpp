@@ -18,6 +18,7 @@ input 0 0 input_ids
 output 0 2 logits
 launch generated kuai_ew0 2*batch*seq/256 1/1 1/1 256 1 1 0 16*batch*seq 0 4 b2 b0 i64:2*batch*seq-1 pack:batch,seq,3 add
 launch templates kuai_norm_f16 batch*seq/1 1/1 1/1 256 1 1 0 0 0 3 b1 null f32:3F800000 rms norm
+launch templates kuai_linear_wg128_f16 8/128 batch*seq/128 1/1 384 1 1 0 0 0 1 tmap:b1,2*batch,8,128 linear
 )";
 
 std::string message(kuai_status_t s) {
@@ -38,7 +39,7 @@ TEST(Plan, ParsesAndEvaluates) {
   EXPECT_TRUE(plan.buffers[1].weight);
   EXPECT_EQ(plan.buffers[1].elementBytes, 2);
   EXPECT_EQ(plan.inputs[0].name, "input_ids");
-  ASSERT_EQ(plan.launches.size(), 2u);
+  ASSERT_EQ(plan.launches.size(), 3u);
   const PlanLaunch &l = plan.launches[0];
   std::vector<int64_t> values = {3, 5}; // batch = 3, seq = 5
   EXPECT_EQ(l.grid[0].eval(values), 30);
@@ -50,6 +51,12 @@ TEST(Plan, ParsesAndEvaluates) {
   EXPECT_EQ(plan.launches[1].args[1].kind, PlanArg::Null);
   EXPECT_FLOAT_EQ(plan.launches[1].args[2].f32, 1.0f);
   EXPECT_EQ(plan.launches[1].what, "rms norm");
+  const PlanArg &map = plan.launches[2].args[0];
+  EXPECT_EQ(map.kind, PlanArg::TensorMap);
+  EXPECT_EQ(map.buffer, 1);
+  EXPECT_EQ(map.value.eval(values), 6);
+  EXPECT_EQ(map.columns, 8);
+  EXPECT_EQ(map.boxRows, 128);
 }
 
 // Tests that damaged plans are rejected with the line and the reason.
@@ -67,6 +74,26 @@ TEST(Plan, RejectsBadPlans) {
   Plan d;
   EXPECT_EQ(message(parsePlan("kuai-plan 1\nfrobnicate\n", d)),
             "plan line 2: unknown record 'frobnicate'");
+  // A tensor map needs a 16-bit buffer whose rows are whole 16-byte units.
+  const std::string buffers = "kuai-plan 1\nbuffer 0 a 0 64 f32 4,4\n"
+                              "buffer 1 a 256 64 f16 4,4\n";
+  Plan e;
+  EXPECT_EQ(message(parsePlan(buffers + "launch m f 1/1 1/1 1/1 1 1 1 0 0 0 "
+                                        "1 tmap:b0,4,8,64 x\n",
+                              e)),
+            "plan line 4: tensor map 'tmap:b0,4,8,64' needs a 16-bit buffer, "
+            "rows of a multiple of 16 bytes and at most 256 rows per box");
+  Plan f;
+  EXPECT_EQ(message(parsePlan(buffers + "launch m f 1/1 1/1 1/1 1 1 1 0 0 0 "
+                                        "1 tmap:b1,4,4,64 x\n",
+                              f)),
+            "plan line 4: tensor map 'tmap:b1,4,4,64' needs a 16-bit buffer, "
+            "rows of a multiple of 16 bytes and at most 256 rows per box");
+  Plan g;
+  EXPECT_EQ(message(parsePlan(buffers + "launch m f 1/1 1/1 1/1 1 1 1 0 0 0 "
+                                        "1 tmap:b1,4 x\n",
+                              g)),
+            "plan line 4: bad tensor map argument 'tmap:b1,4'");
 }
 
 } // namespace

@@ -138,12 +138,19 @@ __device__ void norm_rows_warp(const TI *x, const T *weight, const T *bias,
   if (r >= rows)
     return;
   const TI *row = x + r * inner;
-  float v[NORM_CACHE];
+  // Loads of a clamped index, masked after: all of them can be in flight
+  // at once (a guarded load compiles to a branch around each, in series).
+  // The weight and bias are loaded up front too: a load between stores
+  // would wait for the store before it.
+  float v[NORM_CACHE], wv[NORM_CACHE], bv[NORM_CACHE];
   float s = 0;
 #pragma unroll
   for (int j = 0; j < NORM_CACHE; ++j) {
-    i64 i = lane + 32 * j;
-    v[j] = i < inner ? to_f32(row[i]) : 0.f;
+    i64 i = lane + 32 * j, at = i < inner ? i : inner - 1;
+    float loaded = to_f32(row[at]);
+    wv[j] = weight ? to_f32(weight[at]) : 1.f;
+    bv[j] = bias ? to_f32(bias[at]) : 0.f;
+    v[j] = i < inner ? loaded : 0.f;
     s += v[j];
   }
   const float mean = rms ? 0.f : warp_sum(s) / float(inner);
@@ -158,14 +165,8 @@ __device__ void norm_rows_warp(const TI *x, const T *weight, const T *bias,
 #pragma unroll
   for (int j = 0; j < NORM_CACHE; ++j) {
     i64 i = lane + 32 * j;
-    if (i >= inner)
-      break;
-    float o = (v[j] - mean) * scale;
-    if (weight)
-      o *= to_f32(weight[i]);
-    if (bias)
-      o += to_f32(bias[i]);
-    out[i] = from_f32<T>(o);
+    if (i < inner)
+      out[i] = from_f32<T>((v[j] - mean) * scale * wv[j] + bv[j]);
   }
 }
 
