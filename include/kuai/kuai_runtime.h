@@ -1,4 +1,5 @@
-/*===- kuai_runtime.h - The kuai runtime C API ---------------------*- C -*-===*\
+/*===- kuai_runtime.h - The kuai runtime C API ---------------------*- C
+-*-===*\
 |*                                                                            *|
 |* Loads a compiled model.kuai and runs it on a GPU through the CUDA driver   *|
 |* API (resolved at run time: the runtime links no CUDA library). Style:      *|
@@ -29,12 +30,12 @@ extern "C" {
 typedef enum kuai_status_code {
   KUAI_OK = 0,
   KUAI_INVALID_ARGUMENT = 1,
-  KUAI_NOT_FOUND = 2,        /* a file, a section, a driver entry point */
-  KUAI_DATA_LOSS = 3,        /* truncated or corrupted artifact */
-  KUAI_INCOMPATIBLE = 4,     /* artifact of another format version */
-  KUAI_UNAVAILABLE = 5,      /* no CUDA driver or no GPU */
+  KUAI_NOT_FOUND = 2,          /* a file, a section, a driver entry point */
+  KUAI_DATA_LOSS = 3,          /* truncated or corrupted artifact */
+  KUAI_INCOMPATIBLE = 4,       /* artifact of another format version */
+  KUAI_UNAVAILABLE = 5,        /* no CUDA driver or no GPU */
   KUAI_RESOURCE_EXHAUSTED = 6, /* GPU out of memory */
-  KUAI_INTERNAL = 7,         /* any other CUDA error */
+  KUAI_INTERNAL = 7,           /* any other CUDA error */
 } kuai_status_code;
 
 typedef struct kuai_status_s *kuai_status_t;
@@ -67,7 +68,7 @@ void kuai_artifact_release(kuai_artifact_t artifact);
 /*===-- Runtime and device ------------------------------------------------===*/
 
 typedef struct kuai_runtime_options {
-  uint32_t struct_size; /* sizeof(kuai_runtime_options), set by _initialize */
+  uint32_t struct_size;   /* sizeof(kuai_runtime_options), set by _initialize */
   int32_t device_ordinal; /* default 0 */
   const char *driver_library; /* default "libcuda.so.1" */
 } kuai_runtime_options;
@@ -142,6 +143,32 @@ typedef struct kuai_launch_profile {
 kuai_status_t kuai_model_profile(kuai_model_t model,
                                  kuai_launch_profile *out_launches,
                                  size_t capacity, size_t *out_count);
+
+/*===-- Tokenizer (no GPU needed) -----------------------------------------===*/
+
+/* Byte-level BPE as HF `tokenizers` writes it in tokenizer.json (GPT-2
+ * pre-tokenizer pattern, added tokens split out first). */
+typedef struct kuai_tokenizer_s *kuai_tokenizer_t;
+
+/* Reads `path`; on success the caller owns *out_tokenizer (release it with
+ * kuai_tokenizer_release). Other tokenizer kinds are refused, naming what
+ * the file holds. */
+kuai_status_t kuai_tokenizer_load(const char *path,
+                                  kuai_tokenizer_t *out_tokenizer);
+void kuai_tokenizer_release(kuai_tokenizer_t tokenizer);
+size_t kuai_tokenizer_vocab_size(kuai_tokenizer_t tokenizer);
+/* Encodes `length` bytes of UTF-8 text. Writes up to `capacity` ids and the
+ * id count to *out_count (call with capacity 0 to size the buffer). */
+kuai_status_t kuai_tokenizer_encode(kuai_tokenizer_t tokenizer,
+                                    const char *text, size_t length,
+                                    int32_t *out_ids, size_t capacity,
+                                    size_t *out_count);
+/* Decodes `count` ids into bytes. Writes up to `capacity` bytes (no NUL)
+ * and the full length to *out_length. */
+kuai_status_t kuai_tokenizer_decode(kuai_tokenizer_t tokenizer,
+                                    const int32_t *ids, size_t count,
+                                    char *out_text, size_t capacity,
+                                    size_t *out_length);
 
 #ifdef __cplusplus
 }
