@@ -11,7 +11,7 @@ step "Running the test suites (ctest)"
 status=0
 (cd "$BUILD_DIR" && ctest --output-on-failure) || status=$?
 
-for report in fixtures onnx-conformance onnxruntime large-external-data; do
+for report in fixtures onnx-conformance onnxruntime large-external-data generation; do
   file="$BUILD_DIR/test-reports/$report.txt"
   step "What the $report suite checked"
   if [ -f "$file" ]; then cat "$file"; else echo "(no report: the suite did not run)"; fi

@@ -247,8 +247,15 @@ int kuai::runMain(int argc, char **argv) {
   registerKuaiDialects(registry);
   MLIRContext context(registry);
   installDiagnosticPrinter(&context);
-  if (StringRef(opts.model).ends_with(".kuai"))
+  bool text = !opts.prompt.empty() || !opts.promptIds.empty() ||
+              !opts.perplexity.empty();
+  if (StringRef(opts.model).ends_with(".kuai")) {
+    if (text)
+      return fail("--prompt, --prompt-ids and --perplexity run on the "
+                  "reference executor (model.onnx) for now; model.kuai has "
+                  "no KV-cache entry points yet");
     return runArtifact(opts, context);
+  }
   OwningOpRef<ModuleOp> module = loadModel(&context, opts.model);
   if (!module)
     return 2;
@@ -265,6 +272,31 @@ int kuai::runMain(int argc, char **argv) {
     return fail(opts.model + ": no func.func @main");
   ref::Executor executor(func);
 
+  if (text) {
+    if (executor.getNumInputs() != 1 || executor.getNumOutputs() < 1)
+      return fail(opts.model +
+                  ": text generation and perplexity need a "
+                  "causal LM with one input (token ids), it has " +
+                  llvm::Twine(executor.getNumInputs()) + " inputs");
+    Type idType = cast<ShapedType>(executor.getInputType(0)).getElementType();
+    LogitsFn logits = [&](const std::vector<int64_t> &ids, int64_t batch,
+                          int64_t seq) -> llvm::Expected<ref::Tensor> {
+      ref::Tensor in(idType, {batch, seq});
+      in.ints = ids;
+      auto out = executor.run({in});
+      if (!out)
+        return out.takeError();
+      ref::Tensor &t = (*out)[0];
+      if (!t.isFloat() || t.rank() != 3 || t.shape[0] != batch ||
+          t.shape[1] != seq)
+        return llvm::createStringError("output '" + executor.getOutputName(0) +
+                                       "' is " + t.shapeString() +
+                                       ", not logits [batch, seq, vocab]");
+      return std::move(t);
+    };
+    return opts.perplexity.empty() ? runGeneration(opts, logits)
+                                   : runPerplexity(opts, context, logits);
+  }
   if (opts.expect.empty())
     return runOnce(opts, context, func, executor, "");
   int status = 0;

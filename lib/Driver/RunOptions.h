@@ -6,6 +6,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
+#include <functional>
 #include <optional>
 
 namespace kuai {
@@ -79,6 +80,56 @@ struct Options {
       llvm::cl::desc("model.kuai: print a table of kernels "
                      "(launches, time, share, GB/s, TFLOP/s)"),
       llvm::cl::init(false)};
+  // Text: generation and perplexity of a causal LM (input_ids -> logits).
+  llvm::cl::opt<std::string> prompt{
+      "prompt",
+      llvm::cl::desc("Generate a continuation of TEXT (tokenized with "
+                     "--tokenizer) and stream it"),
+      llvm::cl::value_desc("text")};
+  llvm::cl::opt<std::string> promptIds{
+      "prompt-ids",
+      llvm::cl::desc("Generate from these token ids (comma-separated)"),
+      llvm::cl::value_desc("ids")};
+  llvm::cl::opt<std::string> tokenizer{
+      "tokenizer",
+      llvm::cl::desc("tokenizer.json (default: the one next to the model)"),
+      llvm::cl::value_desc("file")};
+  llvm::cl::opt<unsigned> maxNewTokens{
+      "max-new-tokens", llvm::cl::desc("Tokens to generate (default 32)"),
+      llvm::cl::init(32)};
+  llvm::cl::opt<double> temperature{
+      "temperature",
+      llvm::cl::desc("Sampling temperature; 0 (default) is greedy"),
+      llvm::cl::init(0.0)};
+  llvm::cl::opt<unsigned> topK{
+      "top-k", llvm::cl::desc("Sample among the K likeliest (0: all)"),
+      llvm::cl::init(0)};
+  llvm::cl::opt<double> topP{
+      "top-p",
+      llvm::cl::desc("Sample among the likeliest tokens whose "
+                     "probabilities add up to P (1: all)"),
+      llvm::cl::init(1.0)};
+  llvm::cl::list<int64_t> stopIds{
+      "stop-id", llvm::cl::desc("Stop when this token is generated"),
+      llvm::cl::value_desc("id")};
+  llvm::cl::opt<bool> printIds{"print-ids",
+                               llvm::cl::desc("Also print the generated ids"),
+                               llvm::cl::init(false)};
+  llvm::cl::opt<std::string> perplexity{
+      "perplexity",
+      llvm::cl::desc("Perplexity over token ids in FILE.npy: window w is "
+                     "tokens [w*W, w*W + W + 1), tokens 1..W of it are "
+                     "predicted from the ones before"),
+      llvm::cl::value_desc("file.npy")};
+  llvm::cl::opt<unsigned> window{
+      "window", llvm::cl::desc("Perplexity window W (default 256)"),
+      llvm::cl::init(256)};
+  llvm::cl::opt<unsigned> windows{
+      "windows", llvm::cl::desc("Perplexity windows (default 400)"),
+      llvm::cl::init(400)};
+  llvm::cl::opt<unsigned> windowBatch{
+      "window-batch", llvm::cl::desc("Perplexity windows per run (default 8)"),
+      llvm::cl::init(8)};
 };
 
 /// Reads a .pb (TensorProto) or .npy tensor.
@@ -98,6 +149,15 @@ compareOutput(const Options &opts, mlir::MLIRContext &ctx,
 int finishComparison(unsigned compared, bool allOk, const std::string &expect);
 /// kuai-run on a compiled model.kuai (the GPU runtime).
 int runArtifact(Options &opts, mlir::MLIRContext &context);
+
+/// Computes the logits [batch, seq, vocab] of token ids [batch, seq].
+using LogitsFn = std::function<llvm::Expected<ref::Tensor>(
+    const std::vector<int64_t> &ids, int64_t batch, int64_t seq)>;
+/// --prompt / --prompt-ids: generates by full recomputation each step.
+int runGeneration(Options &opts, const LogitsFn &logits);
+/// --perplexity: the windows protocol of ../shared/fixtures.
+int runPerplexity(Options &opts, mlir::MLIRContext &context,
+                  const LogitsFn &logits);
 
 } // namespace kuai
 

@@ -1,0 +1,217 @@
+//===- TextDriver.cpp - kuai-run --prompt and --perplexity ----------------===//
+//
+// Text generation and perplexity for causal LMs (token ids in, logits
+// [batch, seq, vocab] out), over any way of computing the logits: kuai-run
+// hands in the reference executor. Generation recomputes the whole sequence
+// at every step (no KV cache yet), so it is exact and slow.
+//
+//===----------------------------------------------------------------------===//
+
+#include "RunOptions.h"
+#include "kuai/Reference/TensorIO.h"
+#include "kuai/kuai_runtime.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+using namespace kuai;
+
+namespace {
+
+double seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+/// Owns a tokenizer handle.
+struct TokenizerHandle {
+  kuai_tokenizer_t t = nullptr;
+  ~TokenizerHandle() { kuai_tokenizer_release(t); }
+};
+
+/// log(sum(exp(row))), in double.
+double logSumExp(const float *row, int64_t n) {
+  double m = *std::max_element(row, row + n), s = 0;
+  for (int64_t i = 0; i < n; ++i)
+    s += std::exp(double(row[i]) - m);
+  return m + std::log(s);
+}
+
+/// Greedy at temperature 0; otherwise samples from softmax(row / T) after
+/// the top-k and top-p cuts.
+int64_t pickToken(const Options &opts, const float *row, int64_t n,
+                  std::mt19937_64 &rng) {
+  if (opts.temperature <= 0)
+    return std::max_element(row, row + n) - row;
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](int64_t a, int64_t b) { return row[a] > row[b]; });
+  int64_t keep = opts.topK ? std::min<int64_t>(opts.topK, n) : n;
+  std::vector<double> p(keep);
+  double total = 0;
+  for (int64_t i = 0; i < keep; ++i)
+    total += p[i] =
+        std::exp((double(row[order[i]]) - row[order[0]]) / opts.temperature);
+  double mass = 0;
+  for (int64_t i = 0; i < keep; ++i) {
+    mass += p[i] / total;
+    if (mass >= opts.topP) {
+      keep = i + 1;
+      break;
+    }
+  }
+  std::discrete_distribution<int64_t> pick(p.begin(), p.begin() + keep);
+  return order[pick(rng)];
+}
+
+} // namespace
+
+int kuai::runGeneration(Options &opts, const LogitsFn &logits) {
+  TokenizerHandle tok;
+  std::string path = opts.tokenizer;
+  if (path.empty()) {
+    llvm::SmallString<256> p(llvm::sys::path::parent_path(opts.model));
+    llvm::sys::path::append(p, "tokenizer.json");
+    path = std::string(p);
+  }
+  bool needTokenizer = !opts.prompt.empty();
+  if (kuai_status_t s = kuai_tokenizer_load(path.c_str(), &tok.t)) {
+    std::string message = kuai_status_message(s);
+    kuai_status_free(s);
+    if (needTokenizer)
+      return runFail(message + " (give one with --tokenizer)");
+  }
+  std::vector<int64_t> ids;
+  if (!opts.promptIds.empty()) {
+    llvm::SmallVector<llvm::StringRef> parts;
+    llvm::StringRef(opts.promptIds).split(parts, ',', -1, false);
+    for (llvm::StringRef part : parts) {
+      int64_t id;
+      if (part.trim().getAsInteger(10, id) || id < 0)
+        return runFail("--prompt-ids: '" + part + "' is not a token id");
+      ids.push_back(id);
+    }
+  } else {
+    size_t count = 0;
+    if (kuai_status_t s = kuai_tokenizer_encode(
+            tok.t, opts.prompt.data(), opts.prompt.size(), nullptr, 0, &count))
+      return runFail(kuai_status_message(s));
+    std::vector<int32_t> encoded(count);
+    kuai_status_free(kuai_tokenizer_encode(tok.t, opts.prompt.data(),
+                                           opts.prompt.size(), encoded.data(),
+                                           count, &count));
+    ids.assign(encoded.begin(), encoded.end());
+  }
+  if (ids.empty())
+    return runFail("the prompt has no tokens");
+  if (tok.t)
+    for (int64_t id : ids)
+      if (size_t(id) >= kuai_tokenizer_vocab_size(tok.t))
+        return runFail("prompt token " + llvm::Twine(id) +
+                       " is outside the tokenizer's vocabulary");
+
+  auto decode = [&](const std::vector<int32_t> &part) {
+    size_t length = 0;
+    kuai_status_free(kuai_tokenizer_decode(tok.t, part.data(), part.size(),
+                                           nullptr, 0, &length));
+    std::string text(length, '\0');
+    kuai_status_free(kuai_tokenizer_decode(tok.t, part.data(), part.size(),
+                                           text.data(), length, &length));
+    return text;
+  };
+  if (tok.t) {
+    llvm::outs() << decode(std::vector<int32_t>(ids.begin(), ids.end()));
+    llvm::outs().flush();
+  }
+  std::mt19937_64 rng(opts.seed);
+  std::vector<int32_t> generated;
+  size_t printed = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (unsigned step = 0; step < opts.maxNewTokens; ++step) {
+    auto out = logits(ids, 1, int64_t(ids.size()));
+    if (!out)
+      return runFail(llvm::toString(out.takeError()));
+    int64_t vocab = out->shape.back();
+    const float *last = out->floats.data() + (int64_t(ids.size()) - 1) * vocab;
+    int64_t next = pickToken(opts, last, vocab, rng);
+    ids.push_back(next);
+    generated.push_back(int32_t(next));
+    if (tok.t) {
+      // Decode all of it each time: a character may span tokens.
+      std::string text = decode(generated);
+      llvm::outs() << text.substr(std::min(printed, text.size()));
+      llvm::outs().flush();
+      printed = text.size();
+    }
+    if (llvm::is_contained(opts.stopIds, next))
+      break;
+  }
+  double s = seconds(start);
+  llvm::outs() << "\n";
+  if (opts.printIds || !tok.t) {
+    llvm::outs() << "generated ids:";
+    for (int32_t id : generated)
+      llvm::outs() << " " << id;
+    llvm::outs() << "\n";
+  }
+  llvm::outs() << "generated " << generated.size() << " tokens in "
+               << llvm::format("%.2f", s) << " s ("
+               << llvm::format("%.2f", generated.size() / s)
+               << " tokens/s, full recomputation per token)\n";
+  return 0;
+}
+
+int kuai::runPerplexity(Options &opts, mlir::MLIRContext &context,
+                        const LogitsFn &logits) {
+  auto tokens = loadTensor(&context, opts.perplexity);
+  if (!tokens)
+    return runFail(llvm::toString(tokens.takeError()));
+  if (tokens->isFloat() || tokens->rank() != 1)
+    return runFail(opts.perplexity +
+                   ": expected a 1-D array of token ids, got " +
+                   tokens->shapeString());
+  const int64_t w = opts.window, count = opts.windows;
+  int64_t available =
+      (int64_t(tokens->ints.size()) - 1) / std::max<int64_t>(w, 1);
+  if (w <= 0 || count <= 0 || count > available)
+    return runFail(opts.perplexity + " holds " +
+                   llvm::Twine(tokens->ints.size()) +
+                   " tokens: " + llvm::Twine(available) + " windows of " +
+                   llvm::Twine(w) + ", not " + llvm::Twine(count));
+  double nll = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (int64_t first = 0; first < count; first += opts.windowBatch) {
+    int64_t batch = std::min<int64_t>(opts.windowBatch, count - first);
+    std::vector<int64_t> ids;
+    for (int64_t b = 0; b < batch; ++b)
+      ids.insert(ids.end(), tokens->ints.begin() + (first + b) * w,
+                 tokens->ints.begin() + (first + b) * w + w);
+    auto out = logits(ids, batch, w);
+    if (!out)
+      return runFail(llvm::toString(out.takeError()));
+    int64_t vocab = out->shape.back();
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t t = 0; t < w; ++t) {
+        const float *row = out->floats.data() + (b * w + t) * vocab;
+        int64_t target = tokens->ints[(first + b) * w + t + 1];
+        if (target < 0 || target >= vocab)
+          return runFail("token " + llvm::Twine(target) +
+                         " is outside the model's vocabulary of " +
+                         llvm::Twine(vocab));
+        nll += logSumExp(row, vocab) - row[target];
+      }
+  }
+  double mean = nll / double(count * w);
+  llvm::outs() << "perplexity " << llvm::format("%.4f", std::exp(mean))
+               << " (mean NLL " << llvm::format("%.6f", mean) << ") over "
+               << count << " windows of " << w << " predicted tokens in "
+               << llvm::format("%.1f", seconds(start)) << " s\n";
+  return 0;
+}
