@@ -168,6 +168,13 @@ bool identityLoad(const ElementwiseKernel &k, const ExprNode &n, int x,
          k.outStrides == contiguousStrides(k.dims);
 }
 
+/// Whether buffer `b` starts a multiple of `elements` elements into its
+/// storage (so 16-byte vector accesses stay aligned).
+bool startsAligned(const KernelProgram &p, int b, int64_t elements) {
+  std::optional<int64_t> offset = p.rootElementOffset(b);
+  return offset && *offset % elements == 0;
+}
+
 /// Folds the activation and the residual add that follow a tensor-core
 /// linear into its epilogue: y = act(x·Wᵀ + b) + residual.
 bool tryFuseEpilogue(KernelProgram &p, size_t li) {
@@ -194,6 +201,11 @@ bool tryFuseEpilogue(KernelProgram &p, size_t li) {
   static const llvm::StringMap<int> acts = {
       {"gelu", 1}, {"gelu_tanh", 2}, {"silu", 3}, {"relu", 4}};
   const Buffer &out = p.buffers[k.out];
+  // The Hopper linear reads and stores four columns at once: its output
+  // and residual must start 16-byte aligned.
+  bool hopper = fn.starts_with("kuai_linear_wg");
+  if (hopper && !startsAligned(p, k.out, 4))
+    return false;
   auto act = acts.find(root.op);
   if (act != acts.end() && l.args[8].value == SymExpr::constant(0) &&
       l.args[3].kind == Arg::Kind::Null && out.dtype == xb.dtype &&
@@ -207,7 +219,8 @@ bool tryFuseEpilogue(KernelProgram &p, size_t li) {
     if (!identityLoad(k, k.nodes[a], x, xb.dims) ||
         rn.kind != ExprNode::Kind::Load || rn.buffer == x ||
         !identityLoad(k, rn, rn.buffer, xb.dims) ||
-        p.buffers[rn.buffer].dtype != out.dtype)
+        p.buffers[rn.buffer].dtype != out.dtype ||
+        (hopper && !startsAligned(p, rn.buffer, 4)))
       return false;
     bool toF32 = out.dtype == DType::F32 && xb.dtype != DType::F32;
     if (out.dtype != xb.dtype && !toF32)

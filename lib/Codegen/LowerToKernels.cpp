@@ -192,16 +192,8 @@ llvm::Expected<int> Lowering::weightBuffer(ConstantOp c, DType dtype) {
 }
 
 bool Lowering::aligned16(int b) const {
-  int64_t offset = 0; // elements
-  while (program.buffers[b].kind == Buffer::Kind::View) {
-    auto o = program.buffers[b].viewElementOffset.getConstant();
-    if (!o)
-      return false;
-    offset += *o;
-    b = program.buffers[b].viewOf;
-  }
-  // Arena slots and weights are 256-byte aligned.
-  return offset * dtypeBytes(program.buffers[b].dtype) % 16 == 0;
+  std::optional<int64_t> offset = program.rootElementOffset(b);
+  return offset && *offset * dtypeBytes(program.buffers[b].dtype) % 16 == 0;
 }
 
 int Lowering::hopperLinearTile(int x, std::optional<int64_t> mBound, int64_t n,

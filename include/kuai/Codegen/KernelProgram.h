@@ -22,6 +22,7 @@
 #include "llvm/Support/Error.h"
 #include "llvm/Support/raw_ostream.h"
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -196,6 +197,18 @@ struct KernelProgram {
   int addBuffer(Buffer b) {
     buffers.push_back(std::move(b));
     return int(buffers.size() - 1);
+  }
+  /// Elements from the start of the storage that owns `b` to `b` (through
+  /// views), when constant. Arena slots and weights are 256-byte aligned.
+  std::optional<int64_t> rootElementOffset(int b) const {
+    int64_t offset = 0;
+    for (; buffers[b].kind == Buffer::Kind::View; b = buffers[b].viewOf) {
+      auto o = buffers[b].viewElementOffset.getConstant();
+      if (!o)
+        return std::nullopt;
+      offset += *o;
+    }
+    return offset;
   }
   /// The buffer that owns `b`'s storage (follows views).
   int root(int b) const {

@@ -123,11 +123,10 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   }
 }
 
-/// Dynamic shared memory of a BN x STAGES instance (tiles, barriers and
-/// the alignment slack); kuai-compile sets the same figure.
-#define KUAI_WGMMA_SMEM(BN, STAGES)                                            \
-  ((STAGES) * (WG_BM + (BN)) * WG_BK * 2 + 1024 + 16 * (STAGES))
-
+// Dynamic shared memory of an instance, which kuai-compile asks for
+// (LowerToKernels.cpp): STAGES * (128 + BN) * 64 * 2 bytes of tiles, 1024
+// of alignment slack and 16 * STAGES of barriers. y and residual are
+// arena slots (16-byte aligned), which the vector epilogue relies on.
 #define KUAI_LINEAR_WGMMA(NAME, T, TO, BN, STAGES)                             \
   extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)                  \
       NAME(const __grid_constant__ kuai_tensor_map mapX,                       \

@@ -1,0 +1,24 @@
+// RUN: kuai-compile %s --emit=kernels | FileCheck %s
+// RUN: kuai-compile %s --emit=kernels --max-batch 1 --max-seq 64 | FileCheck %s --check-prefix=SMALL
+// RUN: kuai-compile %s --emit=kernels --target sm_80 | FileCheck %s --check-prefix=SM80
+// Pass: lib/Codegen/LowerToKernels.cpp (hopperLinearTile)
+
+// Tests that an fp16 linear on sm_90 whose 128-row tiles fill the SMs at the
+// bound row count (16 x 1024) uses the Hopper kernel, reading x and W
+// through tensor maps (128 x 64 and 256 x 64 boxes), with 128x256 tiles:
+// 256 tiles take 2 waves of 132 SMs, cheaper than 3 of 128x192 or 4 of
+// 128x128.
+// CHECK: templates.kuai_linear_wg256_f16 <<<512/256, batch*seq/128, 1/1 | 384x1x1>>> (tmap:b0,batch*seq,256,128 tmap:b{{[0-9]+}},512,256,256 null null b{{[0-9]+}} i64:batch*seq i64:512 i64:256 i32:0)  // linear
+// Tests that 64 rows (one row tile, 4 column tiles) stay on the split-K
+// mma.sync path.
+// SMALL-NOT: kuai_linear_wg
+// SMALL: templates.kuai_linear_tc64_f16_out_f32 {{.*}}// linear (split-K
+// Tests that other targets use the mma.sync linear.
+// SM80-NOT: kuai_linear_wg
+// SM80: templates.kuai_linear_tc128_f16 <<<512/128, batch*seq/128
+func.func @main(%x: tensor<?x?x256xf16, #kuai.dims<batch, seq, 256>> {kuai.name = "x"}) -> (tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>> {kuai.name = "y"}) {
+  %none = kuai.none
+  %w = kuai.constant dense<0.01> : tensor<512x256xf16>
+  %y = kuai.linear %x, %w, %none {transpose_weight = true} : (tensor<?x?x256xf16, #kuai.dims<batch, seq, 256>>, tensor<512x256xf16>, none) -> tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>>
+  return %y : tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>>
+}
