@@ -136,21 +136,19 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
                                     act);                                      \
   }
 
-// Tiles of 128 rows and 256, 192 or 128 columns: kuai-compile picks the one
-// whose waves over the SMs cost least (LowerToKernels.cpp).
+// Tiles of 128 rows and 256, 192 or 128 columns (4, 5 and 6 stages, as
+// LowerToKernels.cpp asks): kuai-compile picks the one whose waves over the
+// SMs cost least. Each with a 16-bit and an fp32 (logits) output.
+#define KUAI_LINEAR_WGMMA_TILES(SUFFIX, T)                                     \
+  KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX, T, T, 256, 4)                  \
+  KUAI_LINEAR_WGMMA(kuai_linear_wg192_##SUFFIX, T, T, 192, 5)                  \
+  KUAI_LINEAR_WGMMA(kuai_linear_wg192_##SUFFIX##_out_f32, T, float, 192, 5)    \
+  KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX, T, T, 128, 6)                  \
+  KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX##_out_f32, T, float, 256, 4)    \
+  KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)
 #ifdef KUAI_WITH_F16
-KUAI_LINEAR_WGMMA(kuai_linear_wg256_f16, kuai_f16, kuai_f16, 256, 4)
-KUAI_LINEAR_WGMMA(kuai_linear_wg192_f16, kuai_f16, kuai_f16, 192, 5)
-KUAI_LINEAR_WGMMA(kuai_linear_wg192_f16_out_f32, kuai_f16, float, 192, 5)
-KUAI_LINEAR_WGMMA(kuai_linear_wg128_f16, kuai_f16, kuai_f16, 128, 6)
-KUAI_LINEAR_WGMMA(kuai_linear_wg256_f16_out_f32, kuai_f16, float, 256, 4)
-KUAI_LINEAR_WGMMA(kuai_linear_wg128_f16_out_f32, kuai_f16, float, 128, 6)
+KUAI_LINEAR_WGMMA_TILES(f16, kuai_f16)
 #endif
 #ifdef KUAI_WITH_BF16
-KUAI_LINEAR_WGMMA(kuai_linear_wg256_bf16, kuai_bf16, kuai_bf16, 256, 4)
-KUAI_LINEAR_WGMMA(kuai_linear_wg192_bf16, kuai_bf16, kuai_bf16, 192, 5)
-KUAI_LINEAR_WGMMA(kuai_linear_wg192_bf16_out_f32, kuai_bf16, float, 192, 5)
-KUAI_LINEAR_WGMMA(kuai_linear_wg128_bf16, kuai_bf16, kuai_bf16, 128, 6)
-KUAI_LINEAR_WGMMA(kuai_linear_wg256_bf16_out_f32, kuai_bf16, float, 256, 4)
-KUAI_LINEAR_WGMMA(kuai_linear_wg128_bf16_out_f32, kuai_bf16, float, 128, 6)
+KUAI_LINEAR_WGMMA_TILES(bf16, kuai_bf16)
 #endif
