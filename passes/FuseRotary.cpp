@@ -125,10 +125,10 @@ private:
       frequencyCache[key] = deriveFrequencies(cos, sin, x);
     Value fused;
     if (auto &freq = frequencyCache[key])
-      fused = RotaryOp::create(b, loc, input.getType(), input, none, none,
+      fused = RotaryOp::create(b, loc, input.getType(), input, none, none, none,
                                rotaryDim, false, b.getDenseF32ArrayAttr(*freq));
     else
-      fused = RotaryOp::create(b, loc, input.getType(), input, cos, sin,
+      fused = RotaryOp::create(b, loc, input.getType(), input, cos, sin, none,
                                rotaryDim, false, DenseF32ArrayAttr());
     result.replaceAllUsesWith(fused);
   }

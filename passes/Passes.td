@@ -144,7 +144,7 @@ def FuseRotary : Pass<"kuai-fuse-rotary", "mlir::func::FuncOp"> {
     %b = kuai.mul %r, %sin
     %y = kuai.add %a, %b
     // becomes
-    %y = kuai.rotary %q, %none, %none {inv_freq = array<f32: ...>}
+    %y = kuai.rotary %q, %none, %none, %none {inv_freq = array<f32: ...>}
     ```
   }];
   let dependentDialects = ["::kuai::KuaiDialect"];
@@ -225,6 +225,49 @@ def RaiseMoe : Pass<"kuai-raise-moe", "mlir::func::FuncOp"> {
     ```
   }];
   let dependentDialects = ["::kuai::KuaiDialect"];
+}
+
+def KvCache : Pass<"kuai-kv-cache", "mlir::func::FuncOp"> {
+  let summary = "A full-sequence causal LM to one that appends a chunk of "
+                "tokens to a paged KV cache";
+  let description = [{
+    The fixtures and most exports compute logits of a whole sequence. This
+    pass makes the function take a chunk of new tokens per sequence and keep
+    keys and values of the earlier ones in a paged cache, so one function
+    serves prefill (a prompt chunk) and decode (one token):
+
+    * new inputs `kv.past_lengths: [batch]` (positions cached before this
+      chunk) and `kv.block_table: [batch, kv_blocks]` (page of each block of
+      `page-size` positions), both i32, and per attention layer `L`
+      `kv.key.L` / `kv.value.L`: `[kv_pages, kv_heads, page-size, head_dim]`
+      in the key's element type;
+    * each causal or sliding-window `kuai.attention` of the chunk becomes
+      `kuai.paged_attention`, whose updated caches are new results named like
+      the inputs they update, with `kuai.updates` = that input's index;
+    * `kuai.rotary` (inv_freq form) gets `position_offset = kv.past_lengths`,
+      so positions continue where the cache ends;
+    * learned position embeddings (`table[Range(0, seq)]` added to the token
+      embeddings, GPT-2) look up `past_lengths[b] + (0 .. seq-1)` instead.
+
+    Refused with a message naming the op: attention with a padding or bias
+    mask, keys that are not the chunk's own tokens, rotary from cos/sin
+    tables, other uses of `Range` over the sequence, or a model without
+    attention.
+
+    ```mlir
+    %r = kuai.rotary %k, %none, %none, %none {inv_freq = array<f32: ...>} : ...
+    %o = kuai.attention %q, %r, %v, %none {mask_kind = "causal", scale = 0.125 : f32} : ...
+    // becomes (with %past, %table and %kc, %vc new function arguments)
+    %r = kuai.rotary %k, %none, %none, %past {inv_freq = array<f32: ...>} : ...
+    %o, %kc2, %vc2 = kuai.paged_attention %q, %r, %v, %kc, %vc, %table, %past
+        {mask_kind = "causal", scale = 0.125 : f32} : ...
+    ```
+  }];
+  let dependentDialects = ["::kuai::KuaiDialect"];
+  let options = [
+    Option<"pageSize", "page-size", "int64_t", /*default=*/"16",
+           "Tokens per KV cache page">
+  ];
 }
 
 #endif

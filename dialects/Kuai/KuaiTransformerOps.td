@@ -78,9 +78,13 @@ def Kuai_RotaryOp : Kuai_TransformerOp<"rotary"> {
     `[..., seq, rotary_dim]`, or, when `inv_freq` is set (and the operands
     are `none`), from positions `0 .. seq-1` (the second-to-last axis of the
     input) times `inv_freq`: `angle[p, i] = p * inv_freq[i mod rotary_dim/2]`.
+    With `position_offset` (`[batch]` integers, inv_freq form only, the
+    input `[batch, ..., seq, d]`), sequence `b` is at positions
+    `offset[b] .. offset[b] + seq - 1`: what `kuai-kv-cache` gives a chunk of
+    tokens that follows the cached ones.
   }];
   let arguments = (ins AnyTensor:$input, Kuai_OptTensor:$cos,
-                   Kuai_OptTensor:$sin,
+                   Kuai_OptTensor:$sin, Kuai_OptTensor:$position_offset,
                    DefaultValuedAttr<Kuai_I64Attr, "0">:$rotary_dim,
                    DefaultValuedAttr<BoolAttr, "false">:$interleaved,
                    OptionalAttr<DenseF32ArrayAttr>:$inv_freq);
@@ -110,6 +114,40 @@ def Kuai_AttentionOp : Kuai_TransformerOp<"attention"> {
                    DefaultValuedStrAttr<StrAttr, "none">:$mask_kind,
                    DefaultValuedAttr<Kuai_I64Attr, "0">:$window);
   let results = (outs AnyTensor:$output);
+}
+
+def Kuai_PagedAttentionOp : Kuai_TransformerOp<"paged_attention"> {
+  let summary = "Causal attention of new tokens over a paged KV cache that "
+                "they are appended to";
+  let description = [{
+    `query: [B, Hq, S, D]`, `key: [B, Hkv, S, D]`, `value: [B, Hkv, S, Dv]`
+    are a chunk of `S` new tokens per sequence; `key_cache: [pages, Hkv, P,
+    D]` and `value_cache: [pages, Hkv, P, Dv]` hold pages of `P` tokens;
+    `block_table: [B, blocks]` names the page of each block of `P`
+    positions of a sequence and `past_lengths: [B]` how many positions of
+    it are cached already. Token `i` of sequence `b` is at position
+    `t = past_lengths[b] + i`: its key and value are written to page
+    `block_table[b, t / P]`, slot `t mod P` (results `new_key_cache`,
+    `new_value_cache`; the runtime updates the cache in place), and its
+    query attends to positions `0 .. t` of the sequence (`causal`), or to
+    the last `window` of them (`sliding_window`). Otherwise as
+    `kuai.attention`.
+
+    ```mlir
+    %o, %kc, %vc = kuai.paged_attention %q, %k, %v, %key_cache, %value_cache,
+        %block_table, %past_lengths {mask_kind = "causal", scale = 0.125 : f32}
+        : (tensor<?x8x?x64xf32, #kuai.dims<batch, 8, seq, 64>>, ...)
+        -> (tensor<?x8x?x64xf32, #kuai.dims<batch, 8, seq, 64>>, ...)
+    ```
+  }];
+  let arguments = (ins AnyTensor:$query, AnyTensor:$key, AnyTensor:$value,
+                   AnyTensor:$key_cache, AnyTensor:$value_cache,
+                   AnyTensor:$block_table, AnyTensor:$past_lengths,
+                   F32Attr:$scale,
+                   DefaultValuedStrAttr<StrAttr, "causal">:$mask_kind,
+                   DefaultValuedAttr<Kuai_I64Attr, "0">:$window);
+  let results = (outs AnyTensor:$output, AnyTensor:$new_key_cache,
+                 AnyTensor:$new_value_cache);
 }
 
 def Kuai_MoeOp : Kuai_TransformerOp<"moe"> {

@@ -96,7 +96,69 @@ LogicalResult inferRotary(RotaryOp op, SmallVectorImpl<Type> &types) {
       return op.emitOpError() << "inv_freq has " << op.getInvFreq()->size()
                               << " entries for " << rot << " rotated features";
   }
+  if (!isa<NoneType>(op.getPositionOffset().getType())) {
+    auto offset = getSymDims(op.getPositionOffset().getType());
+    if (!fromFreq)
+      return op.emitOpError() << "position_offset needs the inv_freq form";
+    if (!isa<IntegerType>(elementOf(op.getPositionOffset())) ||
+        (offset && offset->size() != 1) || (x && x->size() < 2) ||
+        (offset && x && conflict((*offset)[0], (*x)[0])))
+      return op.emitOpError()
+             << "position_offset must be integers [batch] for an input "
+                "[batch, ..., seq, d]";
+  }
   return push(types, elementOf(op.getInput()), x);
+}
+
+LogicalResult inferPagedAttention(PagedAttentionOp op,
+                                  SmallVectorImpl<Type> &types) {
+  auto q = getSymDims(op.getQuery().getType());
+  auto k = getSymDims(op.getKey().getType());
+  auto v = getSymDims(op.getValue().getType());
+  auto kc = getSymDims(op.getKeyCache().getType());
+  auto vc = getSymDims(op.getValueCache().getType());
+  auto table = getSymDims(op.getBlockTable().getType());
+  auto past = getSymDims(op.getPastLengths().getType());
+  Type elem = elementOf(op.getQuery());
+  if (!q || !k || !v || !kc || !vc || !table || !past)
+    return op.emitOpError() << "needs ranked operands";
+  if (q->size() != 4 || k->size() != 4 || v->size() != 4 || kc->size() != 4 ||
+      vc->size() != 4)
+    return op.emitOpError() << "query, key and value must be [B, H, S, D] and "
+                               "the caches [pages, H, page size, D]";
+  if (table->size() != 2 || past->size() != 1 ||
+      !isa<IntegerType>(elementOf(op.getBlockTable())) ||
+      !isa<IntegerType>(elementOf(op.getPastLengths())))
+    return op.emitOpError() << "block_table must be integers [B, blocks] and "
+                               "past_lengths integers [B]";
+  auto hq = (*q)[1].getConstant(), hkv = (*k)[1].getConstant();
+  if (!hq || !hkv || *hkv == 0 || *hq % *hkv != 0)
+    return op.emitOpError() << "query heads must be a known multiple of the "
+                               "key/value heads";
+  if (conflict((*q)[3], (*k)[3]) || conflict((*k)[2], (*v)[2]) ||
+      conflict((*k)[1], (*v)[1]) || (*q)[2] != (*k)[2])
+    return op.emitOpError() << "query, key and value must be the same chunk "
+                               "of tokens with matching heads and head size";
+  if ((*kc)[1] != (*k)[1] || (*kc)[3] != (*k)[3] || (*vc)[1] != (*v)[1] ||
+      (*vc)[3] != (*v)[3] || (*kc)[2] != (*vc)[2] || (*kc)[0] != (*vc)[0] ||
+      !(*kc)[2].getConstant() || *(*kc)[2].getConstant() <= 0)
+    return op.emitOpError() << "caches must be [pages, Hkv, page size, D] with "
+                               "the key's and value's heads and sizes";
+  if (elementOf(op.getKeyCache()) != elementOf(op.getKey()) ||
+      elementOf(op.getValueCache()) != elementOf(op.getValue()))
+    return op.emitOpError() << "caches must hold the key's and value's "
+                               "element type";
+  StringRef kind = op.getMaskKind();
+  if (kind != "causal" && kind != "sliding_window")
+    return op.emitOpError()
+           << "mask_kind must be causal or sliding_window, not '" << kind
+           << "'";
+  if (kind == "sliding_window" && op.getWindow() <= 0)
+    return op.emitOpError() << "sliding_window needs a positive window";
+  push(types, elem, Dims{(*q)[0], (*q)[1], (*q)[2], (*v)[3]});
+  types.push_back(op.getKeyCache().getType());
+  types.push_back(op.getValueCache().getType());
+  return success();
 }
 
 } // namespace
@@ -108,6 +170,8 @@ kuai::inferTransformerResultTypes(Operation *op, SmallVectorImpl<Type> &types) {
       .Case<AttentionOp>(
           [&](AttentionOp a) { return inferAttention(a, types); })
       .Case<RotaryOp>([&](RotaryOp r) { return inferRotary(r, types); })
+      .Case<PagedAttentionOp>(
+          [&](PagedAttentionOp a) { return inferPagedAttention(a, types); })
       .Case<EmbeddingOp>([&](EmbeddingOp e) -> LogicalResult {
         auto table = getSymDims(e.getTable().getType());
         auto ids = getSymDims(e.getIds().getType());

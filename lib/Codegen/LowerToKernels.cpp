@@ -873,6 +873,9 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     if (!freq)
       return fail(op, "rotary from cos/sin tables has no GPU kernel yet "
                       "(only inv_freq)");
+    if (!isa<NoneType>(rot.getPositionOffset().getType()))
+      return fail(op, "rotary with a position offset (KV cache) has no GPU "
+                      "kernel yet");
     Buffer f;
     f.kind = Buffer::Kind::Weight;
     f.dtype = DType::F32;

@@ -259,6 +259,12 @@ int kuai::runMain(int argc, char **argv) {
   OwningOpRef<ModuleOp> module = loadModel(&context, opts.model);
   if (!module)
     return 2;
+  // Generation through the KV cache runs on transformer ops; recomputing
+  // (--compare-full-recompute) then runs on the same ops, so the comparison
+  // measures the cache alone.
+  bool generation = !opts.prompt.empty() || !opts.promptIds.empty();
+  if (generation && !opts.noKvCache && opts.perplexity.empty())
+    opts.raise = true;
   if (!opts.noFold) {
     PassManager pm(&context);
     buildGraphCleanupPipeline(pm);
@@ -294,8 +300,44 @@ int kuai::runMain(int argc, char **argv) {
                                        ", not logits [batch, seq, vocab]");
       return std::move(t);
     };
-    return opts.perplexity.empty() ? runGeneration(opts, logits)
-                                   : runPerplexity(opts, context, logits);
+    if (!opts.perplexity.empty())
+      return runPerplexity(opts, context, logits);
+    std::unique_ptr<Decoder> recompute = makeRecomputeDecoder(logits);
+    OwningOpRef<ModuleOp> cachedModule;
+    std::unique_ptr<Decoder> cached;
+    if (!opts.noKvCache && !opts.noFold) {
+      std::string reason;
+      cachedModule = module->clone();
+      {
+        ScopedDiagnosticHandler quiet(&context, [&](Diagnostic &d) {
+          if (reason.empty())
+            reason = d.str();
+          return success();
+        });
+        PassManager pm(&context);
+        KvCacheOptions kv;
+        kv.pageSize = opts.kvPageSize;
+        pm.addNestedPass<func::FuncOp>(createKvCache(kv));
+        if (succeeded(pm.run(*cachedModule))) {
+          auto decoder = makeReferenceCacheDecoder(
+              cachedModule->lookupSymbol<func::FuncOp>("main"));
+          if (decoder)
+            cached = std::move(*decoder);
+          else
+            reason = llvm::toString(decoder.takeError());
+        }
+      }
+      if (!cached)
+        llvm::errs() << "note: no KV cache for " << opts.model << ": " << reason
+                     << "; recomputing the whole sequence per "
+                     << "token\n";
+    }
+    if (opts.compareFullRecompute && !cached)
+      return fail("--compare-full-recompute needs the KV cache");
+    return cached ? runGeneration(opts, *cached,
+                                  opts.compareFullRecompute ? recompute.get()
+                                                            : nullptr)
+                  : runGeneration(opts, *recompute, nullptr);
   }
   if (opts.expect.empty())
     return runOnce(opts, context, func, executor, "");

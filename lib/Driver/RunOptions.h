@@ -3,10 +3,12 @@
 #define KUAI_LIB_DRIVER_RUNOPTIONS_H
 
 #include "kuai/Reference/Tensor.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Error.h"
 #include <functional>
+#include <memory>
 #include <optional>
 
 namespace kuai {
@@ -112,6 +114,20 @@ struct Options {
   llvm::cl::list<int64_t> stopIds{
       "stop-id", llvm::cl::desc("Stop when this token is generated"),
       llvm::cl::value_desc("id")};
+  llvm::cl::opt<bool> noKvCache{
+      "no-kv-cache",
+      llvm::cl::desc("Generate by recomputing the whole sequence per token "
+                     "instead of through kuai-kv-cache"),
+      llvm::cl::init(false)};
+  llvm::cl::opt<unsigned> kvPageSize{
+      "kv-page-size", llvm::cl::desc("Tokens per KV cache page (default 16)"),
+      llvm::cl::init(16)};
+  llvm::cl::opt<bool> compareFullRecompute{
+      "compare-full-recompute",
+      llvm::cl::desc("Also recompute the whole sequence at every step and "
+                     "compare its logits with the KV cache's (fails above "
+                     "a relative L2 error of 1e-3)"),
+      llvm::cl::init(false)};
   llvm::cl::opt<bool> printIds{"print-ids",
                                llvm::cl::desc("Also print the generated ids"),
                                llvm::cl::init(false)};
@@ -153,8 +169,31 @@ int runArtifact(Options &opts, mlir::MLIRContext &context);
 /// Computes the logits [batch, seq, vocab] of token ids [batch, seq].
 using LogitsFn = std::function<llvm::Expected<ref::Tensor>(
     const std::vector<int64_t> &ids, int64_t batch, int64_t seq)>;
-/// --prompt / --prompt-ids: generates by full recomputation each step.
-int runGeneration(Options &opts, const LogitsFn &logits);
+
+/// Appends chunks of tokens to a batch of sequences and returns the logits
+/// of each chunk: a prefill is one long chunk, a decode step a chunk of one.
+class Decoder {
+public:
+  virtual ~Decoder() = default;
+  /// Starts `batch` empty sequences of up to `capacity` tokens each.
+  virtual llvm::Error start(int64_t batch, int64_t capacity) = 0;
+  /// Appends ids [batch, n] (row-major); returns logits [batch, n, vocab].
+  virtual llvm::Expected<ref::Tensor> append(const std::vector<int64_t> &ids,
+                                             int64_t n) = 0;
+  /// How the logits are computed, for the closing line.
+  virtual std::string method() const = 0;
+};
+
+/// Recomputes the whole sequence for every chunk (any causal LM).
+std::unique_ptr<Decoder> makeRecomputeDecoder(LogitsFn logits);
+/// The reference executor over a function rewritten by kuai-kv-cache.
+llvm::Expected<std::unique_ptr<Decoder>>
+makeReferenceCacheDecoder(mlir::func::FuncOp cached);
+
+/// --prompt / --prompt-ids: streams a continuation; with `check`, the same
+/// chunks also go through `check` and the logits are compared at each step
+/// (--compare-full-recompute).
+int runGeneration(Options &opts, Decoder &decoder, Decoder *check);
 /// --perplexity: the windows protocol of ../shared/fixtures.
 int runPerplexity(Options &opts, mlir::MLIRContext &context,
                   const LogitsFn &logits);

@@ -2,8 +2,8 @@
 //
 // Text generation and perplexity for causal LMs (token ids in, logits
 // [batch, seq, vocab] out), over any way of computing the logits: kuai-run
-// hands in the reference executor. Generation recomputes the whole sequence
-// at every step (no KV cache yet), so it is exact and slow.
+// hands in the reference executor, through a KV cache (kuai-kv-cache) or by
+// recomputing the whole sequence at every step (ReferenceDecoder.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -73,7 +73,7 @@ int64_t pickToken(const Options &opts, const float *row, int64_t n,
 
 } // namespace
 
-int kuai::runGeneration(Options &opts, const LogitsFn &logits) {
+int kuai::runGeneration(Options &opts, Decoder &decoder, Decoder *check) {
   TokenizerHandle tok;
   std::string path = opts.tokenizer;
   if (path.empty()) {
@@ -133,15 +133,39 @@ int kuai::runGeneration(Options &opts, const LogitsFn &logits) {
   std::mt19937_64 rng(opts.seed);
   std::vector<int32_t> generated;
   size_t printed = 0;
+  int64_t capacity = int64_t(ids.size()) + opts.maxNewTokens;
+  for (Decoder *d : {&decoder, check})
+    if (d)
+      if (llvm::Error e = d->start(1, capacity))
+        return runFail(llvm::toString(std::move(e)));
+  // The largest relative L2 distance of the two decoders' logits per step.
+  double worst = 0;
+  unsigned compared = 0;
   auto start = std::chrono::steady_clock::now();
+  std::vector<int64_t> chunk = ids;
   for (unsigned step = 0; step < opts.maxNewTokens; ++step) {
-    auto out = logits(ids, 1, int64_t(ids.size()));
+    int64_t n = chunk.size();
+    auto out = decoder.append(chunk, n);
     if (!out)
       return runFail(llvm::toString(out.takeError()));
+    if (check) {
+      auto expected = check->append(chunk, n);
+      if (!expected)
+        return runFail(llvm::toString(expected.takeError()));
+      double err = 0, norm = 0;
+      for (size_t i = 0; i < expected->floats.size(); ++i) {
+        double diff = double(out->floats[i]) - expected->floats[i];
+        err += diff * diff;
+        norm += double(expected->floats[i]) * expected->floats[i];
+      }
+      worst = std::max(worst, std::sqrt(err / std::max(norm, 1e-30)));
+      ++compared;
+    }
     int64_t vocab = out->shape.back();
-    const float *last = out->floats.data() + (int64_t(ids.size()) - 1) * vocab;
+    const float *last = out->floats.data() + (n - 1) * vocab;
     int64_t next = pickToken(opts, last, vocab, rng);
     ids.push_back(next);
+    chunk = {next};
     generated.push_back(int32_t(next));
     if (tok.t) {
       // Decode all of it each time: a character may span tokens.
@@ -163,8 +187,17 @@ int kuai::runGeneration(Options &opts, const LogitsFn &logits) {
   }
   llvm::outs() << "generated " << generated.size() << " tokens in "
                << llvm::format("%.2f", s) << " s ("
-               << llvm::format("%.2f", generated.size() / s)
-               << " tokens/s, full recomputation per token)\n";
+               << llvm::format("%.2f", generated.size() / s) << " tokens/s, "
+               << decoder.method() << ")\n";
+  if (check) {
+    constexpr double limit = 1e-3;
+    bool ok = worst <= limit;
+    llvm::outs() << (ok ? "ok" : "FAIL") << ": " << decoder.method() << " vs "
+                 << check->method() << ": largest relative L2 of the logits "
+                 << llvm::format("%.3g", worst) << " over " << compared
+                 << " steps (limit " << llvm::format("%g", limit) << ")\n";
+    return ok ? 0 : 1;
+  }
   return 0;
 }
 

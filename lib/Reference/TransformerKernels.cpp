@@ -110,6 +110,10 @@ bool rotary(KernelContext &ctx, RotaryOp op) {
   tableShape.back() = rd;
   std::vector<int64_t> cosStrides, sinStrides;
   std::vector<float> freq;
+  const Tensor *offset = ctx.has(3) ? &ctx.in(3) : nullptr;
+  if (offset && (offset->rank() != 1 || offset->shape[0] != x.shape[0]))
+    return ctx.fail("position_offset " + offset->shapeString() +
+                    " is not [batch] of the input " + x.shapeString());
   if (auto f = op.getInvFreq()) {
     freq.assign(f->begin(), f->end());
   } else {
@@ -127,8 +131,10 @@ bool rotary(KernelContext &ctx, RotaryOp op) {
     }
     auto angle = [&](int64_t j, bool wantSin) -> float {
       if (!freq.empty()) {
-        float a =
-            float(tableIndex[rank - 2]) * freq[interleaved ? j / 2 : j % half];
+        int64_t position = tableIndex[rank - 2];
+        if (offset)
+          position += offset->ints[tableIndex[0]];
+        float a = float(position) * freq[interleaved ? j / 2 : j % half];
         return wantSin ? std::sin(a) : std::cos(a);
       }
       const std::vector<int64_t> &s = wantSin ? sinStrides : cosStrides;
@@ -224,6 +230,85 @@ bool attention(KernelContext &ctx, AttentionOp op) {
         float p = float(scores[j] / sum);
         for (int64_t c = 0; c < dv; ++c)
           o[c] += p * vb[j * dv + c];
+      }
+    }
+  });
+  return true;
+}
+
+bool pagedAttention(KernelContext &ctx, PagedAttentionOp op) {
+  const Tensor &q = ctx.in(0), &k = ctx.in(1), &v = ctx.in(2);
+  const Tensor &table = ctx.in(5), &past = ctx.in(6);
+  int64_t b = q.shape[0], hq = q.shape[1], sq = q.shape[2], d = q.shape[3];
+  int64_t hkv = k.shape[1], dv = v.shape[3];
+  int64_t pages = ctx.in(3).shape[0], page = ctx.in(3).shape[2];
+  int64_t blocks = table.shape[1];
+  if (table.shape[0] != b || past.shape[0] != b)
+    return ctx.fail("block_table " + table.shapeString() +
+                    " and past_lengths " + past.shapeString() +
+                    " must have one row per sequence of " + q.shapeString());
+  Tensor &kc = ctx.emit(ctx.in(3).shape, 1), &vc = ctx.emit(ctx.in(4).shape, 2);
+  kc.floats = ctx.in(3).floats;
+  vc.floats = ctx.in(4).floats;
+  // Token row of position t of sequence bi in kv head 0 of its page.
+  auto slot = [&](int64_t bi, int64_t t) {
+    return table.ints[bi * blocks + t / page] * hkv * page + t % page;
+  };
+  for (int64_t bi = 0; bi < b; ++bi) {
+    int64_t length = past.ints[bi] + sq;
+    if (past.ints[bi] < 0)
+      return ctx.fail("sequence " + std::to_string(bi) +
+                      " has a negative past length");
+    if ((length + page - 1) / page > blocks)
+      return ctx.fail("sequence " + std::to_string(bi) + " needs " +
+                      std::to_string((length + page - 1) / page) +
+                      " pages of " + std::to_string(page) +
+                      " tokens; its block table has " + std::to_string(blocks));
+    for (int64_t blk = 0; blk < (length + page - 1) / page; ++blk)
+      if (int64_t p = table.ints[bi * blocks + blk]; p < 0 || p >= pages)
+        return ctx.fail("sequence " + std::to_string(bi) + " block " +
+                        std::to_string(blk) + " names page " +
+                        std::to_string(p) + " of " + std::to_string(pages));
+    for (int64_t h = 0; h < hkv; ++h)
+      for (int64_t i = 0; i < sq; ++i) {
+        int64_t s = slot(bi, past.ints[bi] + i) + h * page;
+        std::copy_n(&k.floats[((bi * hkv + h) * sq + i) * d], d,
+                    &kc.floats[s * d]);
+        std::copy_n(&v.floats[((bi * hkv + h) * sq + i) * dv], dv,
+                    &vc.floats[s * dv]);
+      }
+  }
+  int64_t window = op.getMaskKind() == "sliding_window" ? op.getWindow() : 0;
+  float scale = op.getScale().convertToFloat();
+  Tensor &out = ctx.emit({b, hq, sq, dv});
+  int64_t group = hq / hkv;
+  llvm::parallelFor(0, b * hq, [&](size_t bh) {
+    int64_t bi = bh / hq, h = bh % hq, hk = h / group;
+    std::vector<float> scores;
+    for (int64_t i = 0; i < sq; ++i) {
+      int64_t t = past.ints[bi] + i,
+              first = window ? std::max<int64_t>(0, t - window + 1) : 0;
+      const float *qi = &q.floats[((bi * hq + h) * sq + i) * d];
+      scores.assign(t + 1 - first, 0.0f);
+      float mx = -INFINITY;
+      for (int64_t j = first; j <= t; ++j) {
+        const float *kj = &kc.floats[(slot(bi, j) + hk * page) * d];
+        float acc = 0;
+        for (int64_t p = 0; p < d; ++p)
+          acc += qi[p] * kj[p];
+        scores[j - first] = acc * scale;
+        mx = std::max(mx, scores[j - first]);
+      }
+      double sum = 0;
+      for (float &sc : scores)
+        sum += sc = std::exp(sc - mx);
+      float *o = &out.floats[((bi * hq + h) * sq + i) * dv];
+      std::fill_n(o, dv, 0.0f);
+      for (int64_t j = first; j <= t; ++j) {
+        float p = float(scores[j - first] / sum);
+        const float *vj = &vc.floats[(slot(bi, j) + hk * page) * dv];
+        for (int64_t c = 0; c < dv; ++c)
+          o[c] += p * vj[c];
       }
     }
   });
@@ -333,6 +418,8 @@ std::optional<bool> kuai::ref::evalTransformer(KernelContext &ctx) {
       .Case<RotaryOp>([&](RotaryOp op) -> R { return rotary(ctx, op); })
       .Case<AttentionOp>(
           [&](AttentionOp op) -> R { return attention(ctx, op); })
+      .Case<PagedAttentionOp>(
+          [&](PagedAttentionOp op) -> R { return pagedAttention(ctx, op); })
       .Case<MoeOp>([&](MoeOp op) -> R { return moe(ctx, op); })
       .Case<EmbeddingOp>([&](EmbeddingOp) -> R {
         const Tensor &table = ctx.in(0), &ids = ctx.in(1);

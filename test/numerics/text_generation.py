@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Text through kuai-run on the reference executor, against the fixtures.
 
-* Greedy generation: for each prompt of greedy.json, `kuai-run model.onnx
-  --prompt TEXT --max-new-tokens 32 --print-ids` (the prompt tokenized by
-  kuai's tokenizer) must give the reference's 32 ids: all four prompts for
+* Greedy generation through the KV cache (kuai-kv-cache): for each prompt
+  of greedy.json, `kuai-run model.onnx --prompt TEXT --max-new-tokens 32
+  --print-ids --compare-full-recompute` (the prompt tokenized by kuai's
+  tokenizer) must give the reference's 32 ids: all four prompts for
   tiny-llama; for tiny-moe (fp16 weights, here computed in fp32) at least
-  three, and the first divergence of the others is reported.
+  three, and the first divergence of the others is reported. At every step
+  the cached logits must be within 1e-3 relative L2 of recomputing the
+  whole sequence through the same transformer ops without the cache.
 * Perplexity: `kuai-run --perplexity eval.npy --window 256 --windows N` by
   the fixtures' protocol, against the README's figures (tiny-llama 31.93 ±
   0.5%, tiny-moe 25.86 ± 1%; those are over 400 windows, so a smaller N
@@ -29,10 +32,10 @@ PERPLEXITY = {"tiny-llama": (31.93, 0.005), "tiny-moe": (25.86, 0.01)}
 GREEDY_MIN_MATCHES = {"tiny-llama": 4, "tiny-moe": 3}
 
 
-def kuai_run(bin_dir, args):
+def kuai_run(bin_dir, args, accept=(0,)):
     p = subprocess.run([os.path.join(bin_dir, "kuai-run")] + args,
                        capture_output=True, text=True)
-    if p.returncode != 0:
+    if p.returncode not in accept:
         raise RuntimeError(f"kuai-run {' '.join(args)} failed ({p.returncode}):\n"
                            f"{p.stderr.strip()}")
     return p.stdout
@@ -50,7 +53,7 @@ def main():
         print(f"SKIPPED: {eval_ids} not found")
         return 77
     report = Report(args.report)
-    report.say("Text: greedy generation and perplexity on the reference executor")
+    report.say("Text: greedy generation (KV cache) and perplexity on the reference executor")
     ok = True
     for name in ("tiny-llama", "tiny-moe"):
         model = os.path.join(args.fixtures, name, "model.onnx")
@@ -60,7 +63,13 @@ def main():
         for p in prompts:
             out = kuai_run(args.bin, [model, "--prompt", p["prompt"],
                                       "--max-new-tokens", str(len(p["greedy_ids"])),
-                                      "--print-ids"])
+                                      "--print-ids", "--compare-full-recompute"],
+                           accept=(0, 1))
+            cache = re.search(r"^(ok|FAIL): KV cache.*$", out, re.M)
+            if not cache:
+                raise RuntimeError(f"kuai-run did not generate through the KV cache:\n{out}")
+            ok &= cache.group(1) == "ok"
+            report.say(f"{name} {p['prompt']!r}: {cache.group(0)}")
             got = [int(x) for x in re.search(r"^generated ids:(.*)$", out, re.M)
                    .group(1).split()]
             want = p["greedy_ids"]
