@@ -98,7 +98,7 @@ typedef struct kuai_model_s *kuai_model_t;
  * caller (kuai_model_release) and keeps `runtime` alive until released. */
 kuai_status_t kuai_model_load(kuai_runtime_t runtime, const char *path,
                               kuai_model_t *out_model);
-/* Bytes the model holds on the GPU per pool ("weights", "arena"). */
+/* Bytes the model holds on the GPU per pool ("weights", "arena", "kv"). */
 uint64_t kuai_model_pool_bytes(kuai_model_t model, const char *pool);
 void kuai_model_release(kuai_model_t model);
 
@@ -143,6 +143,48 @@ typedef struct kuai_launch_profile {
 kuai_status_t kuai_model_profile(kuai_model_t model,
                                  kuai_launch_profile *out_launches,
                                  size_t capacity, size_t *out_count);
+
+/*===-- KV cache ----------------------------------------------------------===*/
+
+/* A model compiled with `kuai-compile --kv-cache` appends chunks of tokens
+ * to sequences whose keys and values stay on the GPU, in fixed-size pages
+ * of the "kv" pool. Its inputs (input_ids [batch, n], kv.past_lengths,
+ * kv.block_table) are filled by kuai_model_append from the sequences. */
+
+typedef struct kuai_kv_options {
+  uint32_t struct_size;   /* sizeof(kuai_kv_options), set by _initialize */
+  uint64_t pages;         /* pages in the pool; 0: every sequence at full
+                             length (max_sequences x max_tokens) */
+  uint32_t max_sequences; /* for the default page count; default 1 */
+  uint32_t max_tokens;    /* per sequence; 0: the compiled --max-seq */
+} kuai_kv_options;
+
+void kuai_kv_options_initialize(kuai_kv_options *options);
+
+/* Tokens per page, KV bytes per token (keys and values of every layer) and
+ * layer count. KUAI_INVALID_ARGUMENT for a model without a KV cache. */
+kuai_status_t kuai_model_kv_info(kuai_model_t model, uint32_t *out_page_size,
+                                 uint64_t *out_bytes_per_token,
+                                 uint32_t *out_layers);
+/* Allocates the "kv" pool (again: every sequence is forgotten). Out of
+ * memory names the pool and the size asked. */
+kuai_status_t kuai_model_kv_allocate(kuai_model_t model,
+                                     const kuai_kv_options *options);
+/* Starts an empty sequence; *out_sequence names it until _end. */
+kuai_status_t kuai_model_sequence_begin(kuai_model_t model,
+                                        uint32_t *out_sequence);
+/* Ends a sequence and returns its pages to the pool. */
+kuai_status_t kuai_model_sequence_end(kuai_model_t model, uint32_t sequence);
+/* Tokens cached for a live sequence. */
+kuai_status_t kuai_model_sequence_length(kuai_model_t model, uint32_t sequence,
+                                         uint64_t *out_length);
+/* Appends `count` tokens to each of `batch` distinct live sequences (`ids`
+ * row-major [batch, count]) and runs the model: output 0 then holds their
+ * logits [batch, count, vocab]. Pages are taken from the pool as needed.
+ * When the pool is out of pages or a sequence would pass max_tokens the
+ * status says which (KUAI_RESOURCE_EXHAUSTED) and nothing is appended. */
+kuai_status_t kuai_model_append(kuai_model_t model, const uint32_t *sequences,
+                                size_t batch, const int64_t *ids, size_t count);
 
 /*===-- Tokenizer (no GPU needed) -----------------------------------------===*/
 

@@ -677,7 +677,10 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     auto b = in(i);
     if (!b)
       return b.takeError();
-    bool mask = isa<AttentionOp>(op) && i == 3;
+    // Masks keep their type; paged attention's pages are state (updated
+    // in place, never converted) and its tables integers.
+    bool mask = (isa<AttentionOp>(op) && i == 3) ||
+                (isa<PagedAttentionOp>(op) && i >= 3);
     if (*b >= 0 && !mask && isFloat(program.buffers[*b].dtype) &&
         program.buffers[*b].dtype != dtype) {
       if (i == 0 && isa<RmsNormOp, LayerNormOp>(op) &&
@@ -873,9 +876,6 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     if (!freq)
       return fail(op, "rotary from cos/sin tables has no GPU kernel yet "
                       "(only inv_freq)");
-    if (!isa<NoneType>(rot.getPositionOffset().getType()))
-      return fail(op, "rotary with a position offset (KV cache) has no GPU "
-                      "kernel yet");
     Buffer f;
     f.kind = Buffer::Kind::Weight;
     f.dtype = DType::F32;
@@ -894,6 +894,9 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     l.function = "kuai_rotary_" + suffix;
     l.grid[0] = {total, 256};
     l.block[0] = 256;
+    int offset = operands.size() > 3 ? operands[3] : -1;
+    if (offset >= 0 && program.buffers[offset].dtype != DType::I32)
+      return fail(op, "position_offset must be i32 on the GPU");
     l.args = {arg(operands[0]),
               Arg::buf(*out),
               Arg::buf(fb),
@@ -901,7 +904,9 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
               Arg::i64(outDims[rank - 2]),
               Arg::i64(d),
               Arg::i64(rd),
-              Arg::i32(rot.getInterleaved() ? 1 : 0)};
+              Arg::i32(rot.getInterleaved() ? 1 : 0),
+              arg(offset),
+              Arg::i64(total.exactDiv(outDims[0] * d))};
     l.bytes = total * SymExpr::constant(2 * elem);
   } else if (auto att = dyn_cast<AttentionOp>(op)) {
     Dims q = program.buffers[operands[0]].dims,
@@ -987,6 +992,73 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
                program.buffers[operands[1]].numel() +
                program.buffers[operands[2]].numel()) *
               SymExpr::constant(elem);
+  } else if (auto paged = dyn_cast<PagedAttentionOp>(op)) {
+    const Buffer &qb = program.buffers[operands[0]],
+                 &kb = program.buffers[operands[1]],
+                 &vb = program.buffers[operands[2]],
+                 &kc = program.buffers[operands[3]],
+                 &tb = program.buffers[operands[5]],
+                 &pb = program.buffers[operands[6]];
+    Dims q = qb.dims, k = kb.dims, v = vb.dims;
+    if (kc.kind != Buffer::Kind::State ||
+        program.buffers[operands[4]].kind != Buffer::Kind::State)
+      return fail(op, "the key and value pages must be state inputs of the "
+                      "model (kuai-kv-cache)");
+    for (int i = 0; i < 5; ++i)
+      if (program.buffers[operands[i]].dtype != dtype)
+        return fail(op, "query, key, value and their pages must share the "
+                        "result dtype");
+    if (tb.dtype != DType::I32 || pb.dtype != DType::I32)
+      return fail(op, "block_table and past_lengths must be i32");
+    auto hd = q[3].getConstant(), hv = v[3].getConstant();
+    if (!hd || !hv || *hd > 256 || *hv > 256)
+      return fail(op, "head dims above 256 or unknown have no GPU kernel");
+    Dims qs = contiguousStrides(q), ks = contiguousStrides(k),
+         vs = contiguousStrides(v), os = contiguousStrides(outDims);
+    llvm::SmallVector<SymExpr> pack = {q[0], q[1], k[1],       q[2],
+                                       q[3], v[3], kc.dims[2], tb.dims[1]};
+    for (const Dims *st : {&qs, &ks, &vs, &os})
+      pack.append(st->begin(), st->begin() + 3);
+    pack.push_back(SymExpr::constant(
+        paged.getMaskKind() == "sliding_window" ? paged.getWindow() : 0));
+    Arg shape;
+    shape.kind = Arg::Kind::Pack;
+    shape.pack = pack;
+    // The chunk's keys and values into their pages, then attention.
+    Launch append;
+    append.module = "templates";
+    append.what = "kv_append";
+    append.function = "kuai_kv_append_" + suffix;
+    append.grid[0] = {
+        q[0] * k[1] * q[2] * SymExpr::constant(std::max(*hd, *hv)), 256};
+    append.block[0] = 256;
+    append.args = {arg(operands[1]),
+                   arg(operands[2]),
+                   arg(operands[3]),
+                   arg(operands[4]),
+                   arg(operands[5]),
+                   arg(operands[6]),
+                   shape};
+    append.reads = {operands[1], operands[2], operands[5], operands[6]};
+    append.writes = {operands[3], operands[4]};
+    append.bytes = (kb.numel() + vb.numel()) * SymExpr::constant(2 * elem);
+    program.launches.push_back(std::move(append));
+    buffers[op->getResult(1)] = operands[3];
+    buffers[op->getResult(2)] = operands[4];
+    l.function = "kuai_paged_attention_" + suffix;
+    l.grid[0] = {q[0] * q[1] * q[2], 4};
+    l.block[0] = 128;
+    l.args = {arg(operands[0]),
+              arg(operands[3]),
+              arg(operands[4]),
+              arg(operands[5]),
+              arg(operands[6]),
+              Arg::buf(*out),
+              shape,
+              Arg::f(paged.getScale().convertToFloat())};
+    // The cached length is a value, not a size: the estimate counts the
+    // query and output only.
+    l.bytes = (qb.numel() * SymExpr::constant(2)) * SymExpr::constant(elem);
   } else if (auto moe = dyn_cast<MoeOp>(op)) {
     int64_t experts = (op->getNumOperands() - 2) / 3;
     if (experts < 1 || experts > 64 || moe.getTopK() > 16)
@@ -1081,7 +1153,8 @@ llvm::Error Lowering::lowerOp(Operation *op) {
     buffers[op->getResult(0)] = program.addBuffer(std::move(b));
     return llvm::Error::success();
   }
-  if (isa<LinearOp, RmsNormOp, LayerNormOp, RotaryOp, AttentionOp, MoeOp>(op))
+  if (isa<LinearOp, RmsNormOp, LayerNormOp, RotaryOp, AttentionOp,
+          PagedAttentionOp, MoeOp>(op))
     return lowerTransformer(op);
   StringRef name = op->getName().stripDialect();
   if (isa<GluOp, CastOp, WhereOp>(op) || unaryOps().contains(name) ||
@@ -1105,6 +1178,20 @@ llvm::Expected<KernelProgram> Lowering::run() {
     b.dtype = *dtype;
     b.dims = dimsOf(arg);
     b.name = name;
+    // An input the function returns updated (kuai-kv-cache's pages) is
+    // state: the runtime keeps it, the launches update it in place.
+    bool state = llvm::any_of(
+        llvm::seq<unsigned>(0, func.getNumResults()), [&](unsigned r) {
+          auto u = func.getResultAttrOfType<IntegerAttr>(r, "kuai.updates");
+          return u && u.getInt() == int64_t(arg.getArgNumber());
+        });
+    if (state) {
+      b.kind = Buffer::Kind::State;
+      int id = program.addBuffer(std::move(b));
+      buffers[arg] = id;
+      program.states.push_back({name, id});
+      continue;
+    }
     b.inputIndex = int(program.inputs.size());
     for (const SymExpr &d : b.dims)
       if (!d.isConstant() && !d.getSymbolName())
@@ -1127,6 +1214,15 @@ llvm::Expected<KernelProgram> Lowering::run() {
         if (auto n = func.getResultAttrOfType<StringAttr>(i, "kuai.name"))
           name = n.str();
         int id = *b;
+        if (auto u = func.getResultAttrOfType<IntegerAttr>(i, "kuai.updates")) {
+          // Updated in place: must be the state buffer itself.
+          if (program.buffers[id].kind != Buffer::Kind::State ||
+              id != buffers.lookup(func.getArgument(u.getInt())))
+            return llvm::createStringError(
+                "output '" + name +
+                "' updates an input but is not computed in place in it");
+          continue;
+        }
         const Buffer &src = program.buffers[id];
         // Outputs own arena storage of their own: copy views, weights,
         // inputs and values returned twice.

@@ -70,6 +70,8 @@ std::set<int> usedBuffers(const KernelProgram &p) {
     used.insert(io.buffer);
   for (const ModelIO &io : p.outputs)
     used.insert(io.buffer);
+  for (const ModelIO &io : p.states)
+    used.insert(io.buffer);
   return used;
 }
 
@@ -84,6 +86,8 @@ void kuai::codegen::printKernelProgram(const KernelProgram &p,
     os << "input  " << io.name << " = b" << io.buffer << "\n";
   for (const ModelIO &io : p.outputs)
     os << "output " << io.name << " = b" << io.buffer << "\n";
+  for (const ModelIO &io : p.states)
+    os << "state  " << io.name << " = b" << io.buffer << "\n";
   for (int b : usedBuffers(p)) {
     const Buffer &buf = p.buffers[b];
     os << llvm::format("b%-4d ", b) << dtypeName(buf.dtype) << "["
@@ -97,6 +101,9 @@ void kuai::codegen::printKernelProgram(const KernelProgram &p,
       break;
     case Buffer::Kind::View:
       os << "view of b" << buf.viewOf;
+      break;
+    case Buffer::Kind::State:
+      os << "state (KV cache pool)";
       break;
     }
     os << "  " << buf.name << "\n";
@@ -131,6 +138,10 @@ std::string kuai::codegen::buildManifest(const KernelProgram &p) {
   io(p.inputs);
   os << ",\n  \"outputs\": ";
   io(p.outputs);
+  if (!p.states.empty()) {
+    os << ",\n  \"kv_cache\": ";
+    io(p.states);
+  }
   os << ",\n  \"bounds\": {";
   std::vector<std::string> names;
   for (const auto &e : p.options.bounds)
@@ -160,6 +171,14 @@ std::string kuai::codegen::buildPlan(const KernelProgram &p) {
     const Buffer &buf = p.buffers[b];
     const Buffer &root = p.buffers[p.root(b)];
     bool weight = root.kind == Buffer::Kind::Weight;
+    if (root.kind == Buffer::Kind::State) {
+      // Offset: the state's index; the runtime places it in the kv pool.
+      auto index = llvm::find_if(
+          p.states, [&](const ModelIO &io) { return io.buffer == p.root(b); });
+      os << "buffer " << b << " s " << (index - p.states.begin()) << " 0 "
+         << dtypeName(buf.dtype) << " " << dimsText(buf.dims) << "\n";
+      continue;
+    }
     uint64_t offset = weight ? root.weightOffset : root.arenaOffset;
     int64_t slot = weight ? 0 : root.arenaBytes;
     os << "buffer " << b << " " << (weight ? "w" : "a") << " " << offset << " "
@@ -168,6 +187,8 @@ std::string kuai::codegen::buildPlan(const KernelProgram &p) {
   }
   for (auto [i, io] : llvm::enumerate(p.inputs))
     os << "input " << i << " " << io.buffer << " " << io.name << "\n";
+  for (auto [i, io] : llvm::enumerate(p.states))
+    os << "state " << i << " " << io.buffer << " " << io.name << "\n";
   for (auto [i, io] : llvm::enumerate(p.outputs))
     os << "output " << i << " " << io.buffer << " " << io.name << "\n";
   for (const Launch &l : p.launches) {

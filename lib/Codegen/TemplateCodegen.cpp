@@ -16,6 +16,7 @@
 #include "kuai/Codegen/templates/kuai_wgmma.cuh.inc"
 #include "kuai/Codegen/templates/linear_tc.cu.inc"
 #include "kuai/Codegen/templates/linear_wgmma.cu.inc"
+#include "kuai/Codegen/templates/paged_attention.cu.inc"
 #include "kuai/artifact_format.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -65,15 +66,21 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
       kTemplate_attention_tc_cu,    kTemplate_linear_wgmma_cu,
       kTemplate_kuai_types_cuh,     kTemplate_kuai_mma_cuh,
       kTemplate_kuai_attention_cuh, kTemplate_kuai_epilogue_cuh,
-      kTemplate_kuai_wgmma_cuh};
-  const char *names[] = {
-      "generic_kernels.cu", "linear_tc.cu",      "attention_tc.cu",
-      "linear_wgmma.cu",    "kuai_types.cuh",    "kuai_mma.cuh",
-      "kuai_attention.cuh", "kuai_epilogue.cuh", "kuai_wgmma.cuh"};
+      kTemplate_kuai_wgmma_cuh,     kTemplate_paged_attention_cu};
+  const char *names[] = {"generic_kernels.cu", "linear_tc.cu",
+                         "attention_tc.cu",    "linear_wgmma.cu",
+                         "kuai_types.cuh",     "kuai_mma.cuh",
+                         "kuai_attention.cuh", "kuai_epilogue.cuh",
+                         "kuai_wgmma.cuh",     "paged_attention.cu"};
   constexpr int headerCount = sizeof(headers) / sizeof(headers[0]);
   std::string main = "#include \"generic_kernels.cu\"\n"
                      "#include \"linear_tc.cu\"\n"
                      "#include \"attention_tc.cu\"\n";
+  bool paged = llvm::any_of(program.launches, [](const Launch &l) {
+    return llvm::StringRef(l.function).starts_with("kuai_kv_append");
+  });
+  if (paged)
+    main += "#include \"paged_attention.cu\"\n";
   if (hopper)
     main += "#include \"linear_wgmma.cu\"\n";
   if (nvrtcResult r =

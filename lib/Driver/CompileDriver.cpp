@@ -205,6 +205,14 @@ int kuai::compileMain(int argc, char **argv) {
   cl::opt<std::string> target("target",
                               cl::desc("GPU architecture (default sm_90)"),
                               cl::init("sm_90"));
+  cl::opt<bool> kvCache(
+      "kv-cache",
+      cl::desc("Run kuai-kv-cache after raising: the model appends chunks "
+               "of tokens to a paged KV cache (prefill and decode)"),
+      cl::init(false));
+  cl::opt<int64_t> kvPageSize("kv-page-size",
+                              cl::desc("Tokens per KV cache page (default 16)"),
+                              cl::init(16));
   cl::opt<bool> noFuse("no-fuse",
                        cl::desc("Skip kuai-fuse-kernels (one launch per op)"),
                        cl::init(false));
@@ -262,6 +270,15 @@ int kuai::compileMain(int argc, char **argv) {
         return 1;
       progress.done(info.name);
     }
+    if (info.phase == Phase::Transformer && kvCache) {
+      PassManager pm(&context);
+      kuai::KvCacheOptions kv;
+      kv.pageSize = kvPageSize;
+      pm.addNestedPass<func::FuncOp>(kuai::createKvCache(kv));
+      if (failed(pm.run(*module)))
+        return 1;
+      progress.done("kv-cache");
+    }
     if (info.phase == emit)
       break;
   }
@@ -275,6 +292,13 @@ int kuai::compileMain(int argc, char **argv) {
     options.fuse = !noFuse;
     options.bounds["batch"] = maxBatch;
     options.bounds["seq"] = maxSeq;
+    if (kvCache) {
+      // A sequence holds up to max-seq tokens; the pool defaults to every
+      // sequence at full length (the runtime sizes it at run time).
+      int64_t blocks = (maxSeq + kvPageSize - 1) / kvPageSize;
+      options.bounds["kv_blocks"] = blocks;
+      options.bounds["kv_pages"] = blocks * maxBatch;
+    }
     for (const std::string &d : maxDims) {
       auto [name, value] = llvm::StringRef(d).split('=');
       int64_t v;

@@ -287,9 +287,131 @@ int benchAndProfile(Options &opts, kuai_model_t model) {
   return 0;
 }
 
+/// Logits [batch, n, vocab] of output 0 after a run, as fp32.
+llvm::Expected<ref::Tensor> readLogits(MLIRContext &context,
+                                       kuai_model_t model) {
+  Io io = ioInfo(model, true, 0);
+  std::vector<int64_t> shape(io.rank);
+  size_t rank = 0;
+  if (StatusCheck s{
+          kuai_model_output_dims(model, 0, shape.data(), shape.size(), &rank)};
+      !s)
+    return llvm::createStringError(s.message());
+  if (rank != 3)
+    return llvm::createStringError("output '" + io.name +
+                                   "' is not logits [batch, seq, vocab]");
+  std::vector<char> bytes(shape[0] * shape[1] * shape[2] *
+                          elementBytes(io.dtype));
+  if (StatusCheck s{
+          kuai_model_read_output(model, 0, bytes.data(), bytes.size())};
+      !s)
+    return llvm::createStringError(s.message());
+  return decode(context, bytes, io.dtype, shape);
+}
+
+/// Generation on the GPU through the model's paged KV cache.
+class GpuCacheDecoder : public Decoder {
+public:
+  GpuCacheDecoder(MLIRContext &context, kuai_model_t model, uint32_t page)
+      : context(context), model(model), page(page) {}
+
+  llvm::Error start(int64_t batch, int64_t capacity) override {
+    // Reuse the pool (and the CUDA graphs captured over it) when it fits.
+    if (batch != allocatedBatch || capacity != allocatedTokens) {
+      kuai_kv_options options;
+      kuai_kv_options_initialize(&options);
+      options.max_sequences = uint32_t(batch);
+      options.max_tokens = uint32_t(capacity);
+      if (StatusCheck s{kuai_model_kv_allocate(model, &options)}; !s)
+        return llvm::createStringError(s.message());
+      allocatedBatch = batch;
+      allocatedTokens = capacity;
+    } else {
+      for (uint32_t seq : sequences)
+        kuai_status_free(kuai_model_sequence_end(model, seq));
+    }
+    sequences.assign(batch, 0);
+    for (uint32_t &seq : sequences)
+      if (StatusCheck s{kuai_model_sequence_begin(model, &seq)}; !s)
+        return llvm::createStringError(s.message());
+    return llvm::Error::success();
+  }
+
+  llvm::Expected<ref::Tensor> append(const std::vector<int64_t> &ids,
+                                     int64_t n) override {
+    if (StatusCheck s{kuai_model_append(model, sequences.data(),
+                                        sequences.size(), ids.data(), n)};
+        !s)
+      return llvm::createStringError(s.message());
+    return readLogits(context, model);
+  }
+
+  std::string method() const override {
+    return "GPU, KV cache, pages of " + std::to_string(page) + " tokens";
+  }
+
+private:
+  MLIRContext &context;
+  kuai_model_t model;
+  uint32_t page;
+  std::vector<uint32_t> sequences;
+  int64_t allocatedBatch = 0, allocatedTokens = 0;
+};
+
+/// --prompt / --perplexity on model.kuai.
+int runText(Options &opts, MLIRContext &context, kuai_model_t model,
+            Decoder *reference) {
+  uint32_t page = 0;
+  uint64_t perToken = 0;
+  uint32_t layers = 0;
+  bool cached = kuai_model_kv_info(model, &page, &perToken, &layers) == nullptr;
+  std::unique_ptr<Decoder> decoder;
+  if (cached) {
+    llvm::outs() << "KV cache: " << layers << " layers, " << perToken
+                 << " bytes per token, pages of " << page << " tokens\n";
+    decoder = std::make_unique<GpuCacheDecoder>(context, model, page);
+  } else {
+    size_t inputs = kuai_model_input_count(model);
+    if (inputs != 1)
+      return runFail("text needs a causal LM with one input (token ids) or "
+                     "one compiled with --kv-cache; it has " +
+                     llvm::Twine(inputs) + " inputs");
+    Io ids = ioInfo(model, false, 0);
+    decoder = makeRecomputeDecoder(
+        [&, ids](const std::vector<int64_t> &tokens, int64_t batch,
+                 int64_t seq) -> llvm::Expected<ref::Tensor> {
+          int64_t dims[2] = {batch, seq};
+          std::vector<int32_t> narrow(tokens.begin(), tokens.end());
+          const void *data = ids.dtype == "i32" ? (const void *)narrow.data()
+                                                : (const void *)tokens.data();
+          if (StatusCheck s{kuai_model_set_input(model, 0, data, dims, 2)}; !s)
+            return llvm::createStringError(s.message());
+          if (StatusCheck s{kuai_model_execute(model)}; !s)
+            return llvm::createStringError(s.message());
+          return readLogits(context, model);
+        });
+  }
+  if (opts.compareFullRecompute && !reference)
+    return runFail("--compare-full-recompute on model.kuai needs "
+                   "--reference-model model.onnx (the reference executor "
+                   "recomputes every step)");
+  if (!opts.perplexity.empty()) {
+    // A window is a fresh sequence of each decoder.
+    LogitsFn logits = [&](const std::vector<int64_t> &ids, int64_t batch,
+                          int64_t seq) -> llvm::Expected<ref::Tensor> {
+      if (llvm::Error e = decoder->start(batch, seq))
+        return std::move(e);
+      return decoder->append(ids, seq);
+    };
+    return runPerplexity(opts, context, logits);
+  }
+  return runGeneration(opts, *decoder,
+                       opts.compareFullRecompute ? reference : nullptr);
+}
+
 } // namespace
 
-int kuai::runArtifact(Options &opts, MLIRContext &context) {
+int kuai::runArtifact(Options &opts, MLIRContext &context, Decoder *reference) {
   kuai_artifact_t artifact = nullptr;
   if (StatusCheck s{kuai_artifact_open(opts.model.c_str(), &artifact)}; !s)
     return runFail(s.message());
@@ -311,6 +433,12 @@ int kuai::runArtifact(Options &opts, MLIRContext &context) {
   llvm::outs() << "loaded " << opts.model << ": weights "
                << kuai_model_pool_bytes(model, "weights") << " bytes, arena "
                << kuai_model_pool_bytes(model, "arena") << " bytes\n";
+  if (!opts.prompt.empty() || !opts.promptIds.empty() ||
+      !opts.perplexity.empty()) {
+    int status = runText(opts, context, model, reference);
+    kuai_model_release(model);
+    return status;
+  }
   int status = 0;
   std::vector<std::string> sets(opts.expect.begin(), opts.expect.end());
   if (sets.empty())

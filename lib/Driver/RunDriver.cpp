@@ -36,6 +36,27 @@ std::string typeName(Type t) {
   return s;
 }
 
+/// Logits of token ids through the reference executor of a causal LM
+/// (one input of ids, logits [batch, seq, vocab] first).
+LogitsFn referenceLogits(ref::Executor &executor) {
+  Type idType = cast<ShapedType>(executor.getInputType(0)).getElementType();
+  return [&executor, idType](const std::vector<int64_t> &ids, int64_t batch,
+                             int64_t seq) -> llvm::Expected<ref::Tensor> {
+    ref::Tensor in(idType, {batch, seq});
+    in.ints = ids;
+    auto out = executor.run({in});
+    if (!out)
+      return out.takeError();
+    ref::Tensor &t = (*out)[0];
+    if (!t.isFloat() || t.rank() != 3 || t.shape[0] != batch ||
+        t.shape[1] != seq)
+      return llvm::createStringError("output '" + executor.getOutputName(0) +
+                                     "' is " + t.shapeString() +
+                                     ", not logits [batch, seq, vocab]");
+    return std::move(t);
+  };
+}
+
 } // namespace
 
 llvm::Expected<ref::Tensor> kuai::loadTensor(MLIRContext *ctx, StringRef path) {
@@ -250,11 +271,23 @@ int kuai::runMain(int argc, char **argv) {
   bool text = !opts.prompt.empty() || !opts.promptIds.empty() ||
               !opts.perplexity.empty();
   if (StringRef(opts.model).ends_with(".kuai")) {
-    if (text)
-      return fail("--prompt, --prompt-ids and --perplexity run on the "
-                  "reference executor (model.onnx) for now; model.kuai has "
-                  "no KV-cache entry points yet");
-    return runArtifact(opts, context);
+    if (opts.referenceModel.empty())
+      return runArtifact(opts, context, nullptr);
+    // The reference recomputes every step on the same transformer ops.
+    OwningOpRef<ModuleOp> reference = loadModel(&context, opts.referenceModel);
+    if (!reference)
+      return 2;
+    PassManager pm(&context);
+    buildGraphCleanupPipeline(pm);
+    buildRaisePipeline(pm);
+    if (failed(pm.run(*reference)))
+      return 2;
+    auto func = reference->lookupSymbol<func::FuncOp>("main");
+    if (!func)
+      return fail(opts.referenceModel + ": no func.func @main");
+    ref::Executor executor(func);
+    auto recompute = makeRecomputeDecoder(referenceLogits(executor));
+    return runArtifact(opts, context, recompute.get());
   }
   OwningOpRef<ModuleOp> module = loadModel(&context, opts.model);
   if (!module)
@@ -284,22 +317,7 @@ int kuai::runMain(int argc, char **argv) {
                   ": text generation and perplexity need a "
                   "causal LM with one input (token ids), it has " +
                   llvm::Twine(executor.getNumInputs()) + " inputs");
-    Type idType = cast<ShapedType>(executor.getInputType(0)).getElementType();
-    LogitsFn logits = [&](const std::vector<int64_t> &ids, int64_t batch,
-                          int64_t seq) -> llvm::Expected<ref::Tensor> {
-      ref::Tensor in(idType, {batch, seq});
-      in.ints = ids;
-      auto out = executor.run({in});
-      if (!out)
-        return out.takeError();
-      ref::Tensor &t = (*out)[0];
-      if (!t.isFloat() || t.rank() != 3 || t.shape[0] != batch ||
-          t.shape[1] != seq)
-        return llvm::createStringError("output '" + executor.getOutputName(0) +
-                                       "' is " + t.shapeString() +
-                                       ", not logits [batch, seq, vocab]");
-      return std::move(t);
-    };
+    LogitsFn logits = referenceLogits(executor);
     if (!opts.perplexity.empty())
       return runPerplexity(opts, context, logits);
     std::unique_ptr<Decoder> recompute = makeRecomputeDecoder(logits);

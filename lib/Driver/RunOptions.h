@@ -128,6 +128,11 @@ struct Options {
                      "compare its logits with the KV cache's (fails above "
                      "a relative L2 error of 1e-3)"),
       llvm::cl::init(false)};
+  llvm::cl::opt<std::string> referenceModel{
+      "reference-model",
+      llvm::cl::desc("model.kuai with --compare-full-recompute: the ONNX "
+                     "model whose reference executor recomputes each step"),
+      llvm::cl::value_desc("model.onnx")};
   llvm::cl::opt<bool> printIds{"print-ids",
                                llvm::cl::desc("Also print the generated ids"),
                                llvm::cl::init(false)};
@@ -163,8 +168,10 @@ compareOutput(const Options &opts, mlir::MLIRContext &ctx,
               const std::string &file, double rtol, bool top1);
 /// The closing line of a data set: 0 pass, 1 mismatch, 2 nothing compared.
 int finishComparison(unsigned compared, bool allOk, const std::string &expect);
-/// kuai-run on a compiled model.kuai (the GPU runtime).
-int runArtifact(Options &opts, mlir::MLIRContext &context);
+class Decoder;
+/// kuai-run on a compiled model.kuai (the GPU runtime); `reference`
+/// recomputes logits for --compare-full-recompute (may be null).
+int runArtifact(Options &opts, mlir::MLIRContext &context, Decoder *reference);
 
 /// Computes the logits [batch, seq, vocab] of token ids [batch, seq].
 using LogitsFn = std::function<llvm::Expected<ref::Tensor>(

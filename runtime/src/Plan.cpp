@@ -175,18 +175,35 @@ struct Parser {
       PlanBuffer b;
       in >> id >> pool >> b.offset >> b.slotBytes >> b.dtype >> dims;
       b.weight = pool == "w";
+      b.state = pool == "s";
+      if (pool != "w" && pool != "a" && pool != "s")
+        return fail("buffer pool '" + pool + "' is not w, a or s");
       b.elementBytes = dtypeBytes(b.dtype);
       if (!list(dims, b.dims))
         return false;
       plan.buffers[id] = b;
-    } else if (word == "input" || word == "output") {
+    } else if (word == "input" || word == "output" || word == "state") {
       int index;
       PlanIO io;
       in >> index >> io.buffer;
       std::getline(in >> std::ws, io.name);
       if (!plan.buffers.count(io.buffer))
         return fail(word + " of an undeclared buffer");
-      (word == "input" ? plan.inputs : plan.outputs).push_back(io);
+      if ((word == "state") != plan.buffers[io.buffer].state)
+        return fail(word + " of a buffer " +
+                    (word == "state" ? "outside" : "inside") +
+                    " the state pool");
+      if (word == "state" &&
+          (plan.buffers[io.buffer].offset != plan.states.size() ||
+           plan.buffers[io.buffer].dims.size() != 4 ||
+           !plan.buffers[io.buffer].dims[2].isConstant()))
+        return fail("state " + std::to_string(index) +
+                    " must be the next state index with dims [pages, heads, "
+                    "page size, d]");
+      (word == "input"    ? plan.inputs
+       : word == "output" ? plan.outputs
+                          : plan.states)
+          .push_back(io);
     } else if (word == "launch") {
       PlanLaunch l;
       in >> l.module >> l.function;

@@ -31,6 +31,7 @@ struct Poly {
 
 struct PlanBuffer {
   bool weight = false;
+  bool state = false; // KV cache pages: offset is the state's index
   uint64_t offset = 0;
   uint64_t slotBytes = 0; // arena: planned size at the bounds
   std::string dtype;
@@ -69,6 +70,7 @@ struct Plan {
   uint64_t arenaBytes = 0;
   std::map<int, PlanBuffer> buffers;
   std::vector<PlanIO> inputs, outputs;
+  std::vector<PlanIO> states; // KV cache pools, allocated by the runtime
   std::vector<PlanLaunch> launches;
 };
 

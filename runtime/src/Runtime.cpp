@@ -40,7 +40,28 @@ struct kuai_model_s {
   // one graph launch instead of one driver call per kernel.
   std::map<std::vector<int64_t>, CUgraphExec> graphs;
   bool useGraphs = true;
+  // KV cache (plan states): one pool holding every state buffer, cut into
+  // pages; each sequence owns a list of pages in position order.
+  CUdeviceptr kv = 0;
+  std::vector<uint64_t> stateOffsets; // byte offset of each state in `kv`
+  int64_t kvPages = 0, pageSize = 0, maxTokens = 0;
+  std::vector<int32_t> freePages;
+  struct Sequence {
+    bool live = false;
+    int64_t length = 0;
+    std::vector<int32_t> pages;
+  };
+  std::vector<Sequence> sequences;
 };
+
+/// Device address of a plan buffer.
+static CUdeviceptr addressOf(const kuai_model_s &m, const PlanBuffer &b) {
+  if (b.weight)
+    return m.weights + b.offset;
+  if (b.state)
+    return m.kv + m.stateOffsets[b.offset];
+  return m.arena + b.offset;
+}
 
 static void releaseRuntime(kuai_runtime_t runtime) {
   if (!runtime || --runtime->references > 0)
@@ -236,6 +257,8 @@ extern "C" void kuai_model_release(kuai_model_t model) {
     d.cuModuleUnload(m);
   for (CUdeviceptr p : model->buffers)
     d.cuMemFree_v2(p);
+  if (model->kv)
+    d.cuMemFree_v2(model->kv);
   releaseRuntime(model->runtime);
   delete model;
 }
@@ -347,11 +370,20 @@ static kuai_status_t bindSymbols(kuai_model_s &m) {
       values[s] = got;
     }
   }
+  if (!plan.states.empty()) {
+    if (!m.kv)
+      return makeStatus(KUAI_INVALID_ARGUMENT,
+                        "the model keeps a KV cache: allocate it first "
+                        "(kuai_model_kv_allocate)");
+    for (size_t s = 0; s < plan.symbols.size(); ++s)
+      if (plan.symbols[s] == "kv_pages")
+        values[s] = m.kvPages;
+  }
   for (size_t s = 0; s < values.size(); ++s)
     if (values[s] < 0)
       values[s] = 1; // a bound symbol no input carries
   for (const auto &[id, b] : plan.buffers) {
-    if (b.weight)
+    if (b.weight || b.state)
       continue;
     int64_t count = 1;
     for (const Poly &p : b.dims)
@@ -377,7 +409,7 @@ static kuai_status_t encodeTensorMap(kuai_model_s &m, const PlanArg &a,
                                      const std::string &where) {
   Driver &d = m.runtime->driver;
   int64_t rows = a.value.eval(values);
-  CUdeviceptr address = (b.weight ? m.weights : m.arena) + b.offset;
+  CUdeviceptr address = addressOf(m, b);
   // CU_TENSOR_MAP_DATA_TYPE_FLOAT16 / _BFLOAT16.
   int dataType = b.dtype == "bf16" ? 9 : 6;
   uint64_t dims[2] = {uint64_t(a.columns), uint64_t(rows > 0 ? rows : 1)};
@@ -429,8 +461,7 @@ static kuai_status_t enqueueLaunches(kuai_model_s &m,
       uint64_t &slot = scalars[ai];
       switch (a.kind) {
       case PlanArg::Buffer: {
-        const PlanBuffer &b = m.plan.buffers.at(a.buffer);
-        slot = (b.weight ? m.weights : m.arena) + b.offset;
+        slot = addressOf(m, m.plan.buffers.at(a.buffer));
         break;
       }
       case PlanArg::Null:
@@ -605,7 +636,235 @@ extern "C" kuai_status_t kuai_model_read_output(kuai_model_t model,
                           " bytes, " + std::to_string(bytes) + " asked");
   Driver &d = model->runtime->driver;
   d.cuCtxSetCurrent(model->runtime->context);
-  if (CUresult r = d.cuMemcpyDtoH_v2(data, model->arena + b.offset, bytes))
+  if (CUresult r = d.cuMemcpyDtoH_v2(data, addressOf(*model, b), bytes))
     return makeStatus(KUAI_INTERNAL, d.describe("cuMemcpyDtoH", r));
+  return nullptr;
+}
+
+//===-- KV cache ----------------------------------------------------------===//
+
+extern "C" void kuai_kv_options_initialize(kuai_kv_options *options) {
+  if (!options)
+    return;
+  options->struct_size = sizeof(kuai_kv_options);
+  options->pages = 0;
+  options->max_sequences = 1;
+  options->max_tokens = 0;
+}
+
+/// Bytes of one token of state `i` (its heads x d elements).
+static uint64_t stateBytesPerToken(const kuai_model_s &m, size_t i) {
+  const PlanBuffer &b = m.plan.buffers.at(m.plan.states[i].buffer);
+  std::vector<int64_t> none(m.plan.symbols.size(), 1);
+  return uint64_t(b.dims[1].eval(none) * b.dims[3].eval(none)) * b.elementBytes;
+}
+
+static int64_t boundOf(const Plan &plan, const char *symbol) {
+  for (size_t s = 0; s < plan.symbols.size(); ++s)
+    if (plan.symbols[s] == symbol)
+      return plan.bounds[s];
+  return 0;
+}
+
+extern "C" kuai_status_t kuai_model_kv_info(kuai_model_t model,
+                                            uint32_t *out_page_size,
+                                            uint64_t *out_bytes_per_token,
+                                            uint32_t *out_layers) {
+  if (!model || model->plan.states.empty())
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "the model has no KV cache (compile it with "
+                      "kuai-compile --kv-cache)");
+  std::vector<int64_t> none(model->plan.symbols.size(), 1);
+  const PlanBuffer &first =
+      model->plan.buffers.at(model->plan.states[0].buffer);
+  uint64_t perToken = 0;
+  for (size_t i = 0; i < model->plan.states.size(); ++i)
+    perToken += stateBytesPerToken(*model, i);
+  if (out_page_size)
+    *out_page_size = uint32_t(first.dims[2].eval(none));
+  if (out_bytes_per_token)
+    *out_bytes_per_token = perToken;
+  if (out_layers)
+    *out_layers = uint32_t(model->plan.states.size() / 2);
+  return nullptr;
+}
+
+extern "C" kuai_status_t
+kuai_model_kv_allocate(kuai_model_t model, const kuai_kv_options *options) {
+  if (!options || options->struct_size != sizeof(kuai_kv_options))
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "options must be set by kuai_kv_options_initialize");
+  uint32_t page = 0;
+  if (kuai_status_t s = kuai_model_kv_info(model, &page, nullptr, nullptr))
+    return s;
+  kuai_model_s &m = *model;
+  int64_t blockBound = boundOf(m.plan, "kv_blocks");
+  int64_t maxTokens =
+      options->max_tokens ? options->max_tokens : blockBound * page;
+  if (maxTokens > blockBound * page)
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "max_tokens " + std::to_string(maxTokens) +
+                          " exceeds the compiled " +
+                          std::to_string(blockBound * page) +
+                          " tokens per sequence (recompile with a larger "
+                          "--max-seq)");
+  if (options->max_sequences == 0)
+    return makeStatus(KUAI_INVALID_ARGUMENT, "max_sequences must be >= 1");
+  int64_t blocks = (maxTokens + page - 1) / page;
+  int64_t pages = options->pages ? int64_t(options->pages)
+                                 : blocks * options->max_sequences;
+  Driver &d = m.runtime->driver;
+  d.cuCtxSetCurrent(m.runtime->context);
+  if (m.kv) {
+    d.cuMemFree_v2(m.kv);
+    m.kv = 0;
+  }
+  m.stateOffsets.clear();
+  uint64_t total = 0;
+  for (size_t i = 0; i < m.plan.states.size(); ++i) {
+    m.stateOffsets.push_back(total);
+    uint64_t bytes = stateBytesPerToken(m, i) * page * uint64_t(pages);
+    total += (bytes + 255) / 256 * 256;
+  }
+  if (CUresult r = d.cuMemAlloc_v2(&m.kv, total))
+    return makeStatus(
+        r == CUDA_ERROR_OUT_OF_MEMORY ? KUAI_RESOURCE_EXHAUSTED : KUAI_INTERNAL,
+        "pool 'kv': allocating " + std::to_string(total) + " bytes (" +
+            std::to_string(pages) + " pages of " + std::to_string(page) +
+            " tokens) failed: " + d.describe("cuMemAlloc", r));
+  m.poolBytes["kv"] = total;
+  m.kvPages = pages;
+  m.pageSize = page;
+  m.maxTokens = maxTokens;
+  m.freePages.clear();
+  for (int64_t p = pages - 1; p >= 0; --p)
+    m.freePages.push_back(int32_t(p));
+  m.sequences.clear();
+  for (auto &[values, exec] : m.graphs)
+    d.cuGraphExecDestroy(exec); // they captured the old pool's addresses
+  m.graphs.clear();
+  return nullptr;
+}
+
+extern "C" kuai_status_t kuai_model_sequence_begin(kuai_model_t model,
+                                                   uint32_t *out_sequence) {
+  if (!model || !model->kv || !out_sequence)
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "sequence_begin needs a model with an allocated KV "
+                      "cache and out_sequence");
+  auto &seqs = model->sequences;
+  size_t i = 0;
+  while (i < seqs.size() && seqs[i].live)
+    ++i;
+  if (i == seqs.size())
+    seqs.emplace_back();
+  seqs[i] = {};
+  seqs[i].live = true;
+  *out_sequence = uint32_t(i);
+  return nullptr;
+}
+
+extern "C" kuai_status_t kuai_model_sequence_end(kuai_model_t model,
+                                                 uint32_t sequence) {
+  if (!model || sequence >= model->sequences.size() ||
+      !model->sequences[sequence].live)
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "sequence " + std::to_string(sequence) + " is not live");
+  auto &seq = model->sequences[sequence];
+  model->freePages.insert(model->freePages.end(), seq.pages.rbegin(),
+                          seq.pages.rend());
+  seq = {};
+  return nullptr;
+}
+
+extern "C" kuai_status_t kuai_model_sequence_length(kuai_model_t model,
+                                                    uint32_t sequence,
+                                                    uint64_t *out_length) {
+  if (!model || sequence >= model->sequences.size() ||
+      !model->sequences[sequence].live || !out_length)
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "sequence " + std::to_string(sequence) + " is not live");
+  *out_length = uint64_t(model->sequences[sequence].length);
+  return nullptr;
+}
+
+extern "C" kuai_status_t kuai_model_append(kuai_model_t model,
+                                           const uint32_t *sequences,
+                                           size_t batch, const int64_t *ids,
+                                           size_t count) {
+  if (!model || !model->kv || !sequences || !ids || batch == 0 || count == 0)
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "append needs an allocated KV cache, sequences and at "
+                      "least one token each");
+  kuai_model_s &m = *model;
+  const int64_t page = m.pageSize;
+  // Check everything before taking a page: a failed append changes nothing.
+  int64_t wanted = 0;
+  for (size_t b = 0; b < batch; ++b) {
+    uint32_t s = sequences[b];
+    if (s >= m.sequences.size() || !m.sequences[s].live)
+      return makeStatus(KUAI_INVALID_ARGUMENT,
+                        "sequence " + std::to_string(s) + " is not live");
+    for (size_t c = 0; c < b; ++c)
+      if (sequences[c] == s)
+        return makeStatus(KUAI_INVALID_ARGUMENT,
+                          "sequence " + std::to_string(s) +
+                              " appears twice in one append");
+    const auto &seq = m.sequences[s];
+    int64_t length = seq.length + int64_t(count);
+    if (length > m.maxTokens)
+      return makeStatus(KUAI_RESOURCE_EXHAUSTED,
+                        "sequence " + std::to_string(s) + " would hold " +
+                            std::to_string(length) + " tokens, more than the " +
+                            std::to_string(m.maxTokens) +
+                            " the KV cache was allocated for");
+    wanted += (length + page - 1) / page - int64_t(seq.pages.size());
+  }
+  if (wanted > int64_t(m.freePages.size()))
+    return makeStatus(KUAI_RESOURCE_EXHAUSTED,
+                      "the KV cache is out of pages: this append needs " +
+                          std::to_string(wanted) + " more, " +
+                          std::to_string(m.freePages.size()) + " of " +
+                          std::to_string(m.kvPages) + " are free (sequence " +
+                          std::to_string(sequences[0]) +
+                          " first); end sequences or allocate more pages");
+  const int64_t blocks = (m.maxTokens + page - 1) / page;
+  std::vector<int32_t> past(batch), table(batch * blocks, 0);
+  for (size_t b = 0; b < batch; ++b) {
+    auto &seq = m.sequences[sequences[b]];
+    int64_t need = (seq.length + int64_t(count) + page - 1) / page;
+    while (int64_t(seq.pages.size()) < need) {
+      seq.pages.push_back(m.freePages.back());
+      m.freePages.pop_back();
+    }
+    past[b] = int32_t(seq.length);
+    std::copy(seq.pages.begin(), seq.pages.end(), table.begin() + b * blocks);
+  }
+  for (size_t i = 0; i < m.plan.inputs.size(); ++i) {
+    const std::string &name = m.plan.inputs[i].name;
+    const PlanBuffer &buf = m.plan.buffers.at(m.plan.inputs[i].buffer);
+    kuai_status_t s = nullptr;
+    if (name == "kv.past_lengths") {
+      int64_t dims[1] = {int64_t(batch)};
+      s = kuai_model_set_input(model, i, past.data(), dims, 1);
+    } else if (name == "kv.block_table") {
+      int64_t dims[2] = {int64_t(batch), blocks};
+      s = kuai_model_set_input(model, i, table.data(), dims, 2);
+    } else {
+      int64_t dims[2] = {int64_t(batch), int64_t(count)};
+      if (buf.dtype == "i32") {
+        std::vector<int32_t> narrow(ids, ids + batch * count);
+        s = kuai_model_set_input(model, i, narrow.data(), dims, 2);
+      } else {
+        s = kuai_model_set_input(model, i, ids, dims, 2);
+      }
+    }
+    if (s)
+      return s;
+  }
+  if (kuai_status_t s = kuai_model_execute(model))
+    return s;
+  for (size_t b = 0; b < batch; ++b)
+    m.sequences[sequences[b]].length += int64_t(count);
   return nullptr;
 }

@@ -96,4 +96,31 @@ TEST(Plan, RejectsBadPlans) {
             "plan line 4: bad tensor map argument 'tmap:b1,4'");
 }
 
+// Tests the KV cache records: state buffers (pool `s`, offset = the
+// state's index) and the state list, and that they must agree.
+TEST(Plan, ReadsStates) {
+  const std::string head = "kuai-plan 1\nsymbol kv_pages 64\n"
+                           "buffer 0 s 0 0 f16 kv_pages,2,16,32\n"
+                           "buffer 1 s 1 0 f16 kv_pages,2,16,32\n";
+  Plan plan;
+  ASSERT_EQ(
+      parsePlan(head + "state 0 0 kv.key.0\nstate 1 1 kv.value.0\n", plan),
+      nullptr);
+  ASSERT_EQ(plan.states.size(), 2u);
+  EXPECT_TRUE(plan.buffers[1].state);
+  EXPECT_FALSE(plan.buffers[1].weight);
+  EXPECT_EQ(plan.states[1].name, "kv.value.0");
+  EXPECT_EQ(plan.buffers[0].dims[0].eval({7}), 7);
+  Plan outOfOrder;
+  EXPECT_EQ(message(parsePlan(head + "state 0 1 kv.value.0\n", outOfOrder)),
+            "plan line 5: state 0 must be the next state index with dims "
+            "[pages, heads, page size, d]");
+  Plan notState;
+  EXPECT_EQ(message(parsePlan(head + "input 0 0 kv.key.0\n", notState)),
+            "plan line 5: input of a buffer inside the state pool");
+  Plan badPool;
+  EXPECT_EQ(message(parsePlan("kuai-plan 1\nbuffer 0 q 0 0 f16 4\n", badPool)),
+            "plan line 2: buffer pool 'q' is not w, a or s");
+}
+
 } // namespace

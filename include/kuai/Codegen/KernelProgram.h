@@ -49,7 +49,9 @@ inline Dims contiguousStrides(const Dims &dims) {
 }
 
 struct Buffer {
-  enum class Kind { Arena, Weight, View };
+  /// State: a KV cache page pool the runtime allocates once and keeps
+  /// across runs (an input that the function returns updated).
+  enum class Kind { Arena, Weight, View, State };
   Kind kind = Kind::Arena;
   DType dtype = DType::F32;
   Dims dims;
@@ -191,6 +193,8 @@ struct KernelProgram {
   std::vector<Buffer> buffers;
   std::vector<Launch> launches;
   std::vector<ModelIO> inputs, outputs;
+  /// State buffers (KV cache pages), in the order of the function's inputs.
+  std::vector<ModelIO> states;
   std::vector<uint8_t> weights; // the weights section
   int64_t arenaBytes = 0;
   CompileOptions options;

@@ -175,7 +175,8 @@ __device__ void norm_rows_warp(const TI *x, const T *weight, const T *bias,
 template <typename T>
 __device__ void rotary_inv_freq(const T *x, T *y, const float *inv_freq,
                                 i64 total, i64 seq, i64 d, i64 rotary_dim,
-                                int interleaved) {
+                                int interleaved, const int *offset,
+                                i64 batch_rows) {
   i64 idx = i64(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= total)
     return;
@@ -184,7 +185,10 @@ __device__ void rotary_inv_freq(const T *x, T *y, const float *inv_freq,
     y[idx] = x[idx];
     return;
   }
-  i64 half = rotary_dim / 2, pos = row % seq;
+  // With `offset` (a KV cache), batch b's positions start at offset[b];
+  // batch_rows rows of d elements make up one batch index.
+  i64 half = rotary_dim / 2,
+      pos = row % seq + (offset ? offset[row / batch_rows] : 0);
   i64 partner = interleaved ? (j ^ 1) : (j < half ? j + half : j - half);
   float sign = interleaved ? ((j & 1) ? 1.f : -1.f) : (j < half ? -1.f : 1.f);
   float angle = float(pos) * inv_freq[interleaved ? j / 2 : j % half];
@@ -514,9 +518,9 @@ __device__ void moe_token(const T *x, const T *router, const T *gate,
   }                                                                            \
   extern "C" __global__ void kuai_rotary_##SUFFIX(                             \
       const T *x, T *y, const float *inv_freq, i64 total, i64 seq, i64 d,      \
-      i64 rotary_dim, int interleaved) {                                       \
-    rotary_inv_freq<T>(x, y, inv_freq, total, seq, d, rotary_dim,              \
-                       interleaved);                                           \
+      i64 rotary_dim, int interleaved, const int *offset, i64 batch_rows) {    \
+    rotary_inv_freq<T>(x, y, inv_freq, total, seq, d, rotary_dim, interleaved, \
+                       offset, batch_rows);                                    \
   }                                                                            \
   extern "C" __global__ void kuai_attention_##SUFFIX(                          \
       const T *q, const T *k, const T *v, const void *mask, T *o,              \

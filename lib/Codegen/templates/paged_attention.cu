@@ -1,0 +1,134 @@
+// Attention over a paged KV cache (kuai.paged_attention): the chunk's keys
+// and values are first written into their pages (kuai_kv_append), then each
+// query attends causally over its sequence's cached positions
+// (kuai_paged_attention). Pages are [pages, kv_heads, page, d]: one kv head
+// of one page is `page` contiguous rows. Sequence b's position t lives in
+// page table[b * blocks + t / page], row t % page.
+#include "kuai_attention.cuh"
+
+#ifndef KUAI_PAGED_ATTENTION_CU
+#define KUAI_PAGED_ATTENTION_CU
+
+// Passed by value as consecutive 64-bit integers (the plan's `pack`).
+struct PagedShape {
+  i64 batch, q_heads, kv_heads, q_len, d, dv, page, blocks;
+  // Element strides (batch, head, position) of q, k, v and o; the last dim
+  // is contiguous.
+  i64 q_stride[3], k_stride[3], v_stride[3], o_stride[3];
+  i64 window; // 0: causal over every cached position
+};
+
+__device__ __forceinline__ float paged_warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1)
+    v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Row of position t of sequence b, kv head h, in [pages, kv_heads, page].
+__device__ __forceinline__ i64 paged_row(const int *table, const PagedShape &s,
+                                         i64 b, i64 h, i64 t) {
+  i64 p = table[b * s.blocks + t / s.page];
+  return (p * s.kv_heads + h) * s.page + t % s.page;
+}
+
+// One thread per element of the chunk's keys (and values).
+template <typename T>
+__device__ void kv_append(const T *k, const T *v, T *kc, T *vc,
+                          const int *table, const int *past,
+                          const PagedShape &s) {
+  i64 width = s.d > s.dv ? s.d : s.dv;
+  i64 idx = i64(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= s.batch * s.kv_heads * s.q_len * width)
+    return;
+  i64 c = idx % width, i = (idx / width) % s.q_len,
+      h = (idx / (width * s.q_len)) % s.kv_heads,
+      b = idx / (width * s.q_len * s.kv_heads);
+  i64 row = paged_row(table, s, b, h, past[b] + i);
+  if (c < s.d)
+    kc[row * s.d + c] =
+        k[b * s.k_stride[0] + h * s.k_stride[1] + i * s.k_stride[2] + c];
+  if (c < s.dv)
+    vc[row * s.dv + c] =
+        v[b * s.v_stride[0] + h * s.v_stride[1] + i * s.v_stride[2] + c];
+}
+
+// One warp per query row, online softmax over positions 0 .. past + i (or
+// the last `window`), lanes splitting the head dims (at most 256).
+template <typename T>
+__device__ void paged_attention_rows(const T *q, const T *kc, const T *vc,
+                                     const int *table, const int *past, T *o,
+                                     const PagedShape &s, float scale) {
+  int lane = threadIdx.x & 31;
+  i64 row = i64(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (row >= s.batch * s.q_heads * s.q_len)
+    return;
+  i64 i = row % s.q_len, h = (row / s.q_len) % s.q_heads,
+      b = row / (s.q_len * s.q_heads);
+  i64 hk = h / (s.q_heads / s.kv_heads);
+  const T *qr = q + b * s.q_stride[0] + h * s.q_stride[1] + i * s.q_stride[2];
+  float qv[8], acc[8];
+#pragma unroll
+  for (int t = 0; t < 8; ++t) {
+    i64 c = lane + 32 * t;
+    qv[t] = c < s.d ? to_f32(qr[c]) * scale : 0.f;
+    acc[t] = 0.f;
+  }
+  i64 last = past[b] + i;
+  i64 begin = s.window > 0 && last - s.window + 1 > 0 ? last - s.window + 1 : 0;
+  float m = -3.0e38f, l = 0.f;
+  for (i64 j = begin; j <= last; ++j) {
+    i64 r = paged_row(table, s, b, hk, j);
+    const T *kr = kc + r * s.d;
+    float dot = 0.f;
+#pragma unroll
+    for (int t = 0; t < 8; ++t) {
+      i64 c = lane + 32 * t;
+      if (c < s.d)
+        dot += qv[t] * to_f32(kr[c]);
+    }
+    float score = paged_warp_sum(dot);
+    float m_new = fmaxf(m, score);
+    float correction = __expf(m - m_new), p = __expf(score - m_new);
+    l = l * correction + p;
+    const T *vr = vc + r * s.dv;
+#pragma unroll
+    for (int t = 0; t < 8; ++t) {
+      i64 c = lane + 32 * t;
+      acc[t] = acc[t] * correction + (c < s.dv ? p * to_f32(vr[c]) : 0.f);
+    }
+    m = m_new;
+  }
+  T *orow = o + b * s.o_stride[0] + h * s.o_stride[1] + i * s.o_stride[2];
+  float inv = l > 0.f ? 1.f / l : 0.f;
+#pragma unroll
+  for (int t = 0; t < 8; ++t) {
+    i64 c = lane + 32 * t;
+    if (c < s.dv)
+      orow[c] = from_f32<T>(acc[t] * inv);
+  }
+}
+
+#define KUAI_PAGED_KERNELS(SUFFIX, T)                                          \
+  extern "C" __global__ void kuai_kv_append_##SUFFIX(                          \
+      const T *k, const T *v, T *kc, T *vc, const int *table, const int *past, \
+      PagedShape shape) {                                                      \
+    kv_append<T>(k, v, kc, vc, table, past, shape);                            \
+  }                                                                            \
+  extern "C" __global__ void kuai_paged_attention_##SUFFIX(                    \
+      const T *q, const T *kc, const T *vc, const int *table, const int *past, \
+      T *o, PagedShape shape, float scale) {                                   \
+    paged_attention_rows<T>(q, kc, vc, table, past, o, shape, scale);          \
+  }
+
+#ifdef KUAI_WITH_F32
+KUAI_PAGED_KERNELS(f32, float)
+#endif
+#ifdef KUAI_WITH_F16
+KUAI_PAGED_KERNELS(f16, kuai_f16)
+#endif
+#ifdef KUAI_WITH_BF16
+KUAI_PAGED_KERNELS(bf16, kuai_bf16)
+#endif
+
+#endif
