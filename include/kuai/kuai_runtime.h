@@ -139,7 +139,8 @@ typedef struct kuai_launch_profile {
 } kuai_launch_profile;
 
 /* Runs once with an event pair around every launch. Writes up to
- * `capacity` entries and the launch count to *out_count. */
+ * `capacity` entries and the launch count to *out_count: the launches that
+ * ran at these sizes (a plan's variants for other sizes are left out). */
 kuai_status_t kuai_model_profile(kuai_model_t model,
                                  kuai_launch_profile *out_launches,
                                  size_t capacity, size_t *out_count);

@@ -1249,6 +1249,94 @@ llvm::Expected<KernelProgram> Lowering::run() {
 
 } // namespace
 
+void kuai::codegen::addSmallRowVariants(KernelProgram &program) {
+  // Rows up to this many (decode steps of up to 64 sequences) take split-K
+  // over 64-row mma.sync tiles; the variants chosen at the bound row count
+  // run above it.
+  constexpr int64_t smallRows = 64;
+  std::vector<Launch> out;
+  for (Launch &l : program.launches) {
+    llvm::StringRef fn = l.function;
+    bool linear = fn.starts_with("kuai_linear_wg") ||
+                  fn.starts_with("kuai_linear_tc64_") ||
+                  fn.starts_with("kuai_linear_tc128_");
+    if (!linear || l.when != SymExpr::constant(1) ||
+        l.what.find("split-K") != std::string::npos) {
+      out.push_back(std::move(l));
+      continue;
+    }
+    // Both kernels: (x, W, bias, residual, y, M, N, K, act); the Hopper one
+    // takes x and W as tensor maps over the same buffers.
+    SymExpr m = l.args[5].value, n = l.args[6].value, k = l.args[7].value;
+    auto mBound = m.evaluate(program.options.bounds);
+    auto nVal = n.getConstant(), kVal = k.getConstant();
+    if (m.isConstant() || !mBound || *mBound <= smallRows || !nVal || !kVal ||
+        *kVal % 32 != 0) {
+      out.push_back(std::move(l));
+      continue;
+    }
+    int x = l.args[0].buffer, w = l.args[1].buffer;
+    DType dtype = program.buffers[x].dtype;
+    std::string suffix = dtype == DType::F16 ? "f16" : "bf16";
+    bool f32Out = fn.ends_with("_out_f32");
+    int64_t blocks = (*nVal + 63) / 64, kTiles = *kVal / 32;
+    int64_t splits =
+        std::max<int64_t>(1, std::min<int64_t>({(264 + blocks - 1) / blocks,
+                                                 kTiles / 4, 8}));
+    SymExpr small = SymExpr::constant(smallRows + 1) - m;
+    Buffer ws;
+    ws.dtype = DType::F32;
+    ws.dims = {SymExpr::constant(splits), SymExpr::constant(smallRows), n};
+    ws.name = program.buffers[l.args[4].buffer].name + ".splitk";
+    int wsb = program.addBuffer(std::move(ws));
+    Launch partial;
+    partial.module = "templates";
+    partial.function = "kuai_linear_tc64_" + suffix + "_out_f32";
+    partial.what = "linear (split-K " + std::to_string(splits) + ", rows <= " +
+                   std::to_string(smallRows) + ")";
+    partial.grid[0] = {n, 64};
+    partial.grid[1] = {m, 64};
+    partial.grid[2] = {SymExpr::constant(splits), 1};
+    partial.block[0] = 128;
+    partial.sharedBytes = 4 * (2 * 64) * 40 * 2;
+    partial.args = {Arg::buf(x),   Arg::buf(w),   Arg::null(),
+                    Arg::null(),   Arg::buf(wsb), Arg::i64(m),
+                    Arg::i64(n),   Arg::i64(k),   Arg::i32(0)};
+    partial.reads = {x, w};
+    partial.writes = {wsb};
+    partial.flops = SymExpr::constant(2) * m * n * k;
+    partial.bytes = (m * k + k * n) * SymExpr::constant(dtypeBytes(dtype)) +
+                    SymExpr::constant(4 * splits) * m * n;
+    partial.when = small;
+    Launch reduce;
+    reduce.module = "templates";
+    reduce.function =
+        "kuai_linear_tc_reduce_" + suffix + (f32Out ? "_out_f32" : "");
+    reduce.what = "linear (split-K reduce, rows <= " +
+                  std::to_string(smallRows) + ")" +
+                  l.what.substr(std::min(l.what.size(), l.what.find('+')));
+    reduce.grid[0] = {m * n, 256};
+    reduce.block[0] = 256;
+    reduce.args = {Arg::buf(wsb),  Arg::null(), l.args[2],
+                   l.args[3],      l.args[4],   Arg::i64(m),
+                   Arg::i64(n),    Arg::i64(SymExpr::constant(splits)),
+                   l.args[8]};
+    reduce.reads = {wsb};
+    for (int r : {2, 3})
+      if (l.args[r].kind == Arg::Kind::Buffer)
+        reduce.reads.push_back(l.args[r].buffer);
+    reduce.writes = l.writes;
+    reduce.bytes = SymExpr::constant(4 * splits) * m * n +
+                   m * n * SymExpr::constant(f32Out ? 4 : dtypeBytes(dtype));
+    reduce.when = small;
+    l.when = m - SymExpr::constant(smallRows);
+    out.push_back(std::move(partial));
+    out.push_back(std::move(reduce));
+    out.push_back(std::move(l));
+  }
+  program.launches = std::move(out);
+}
+
 const char *kuai::codegen::dtypeName(DType t) {
   switch (t) {
   case DType::F32:

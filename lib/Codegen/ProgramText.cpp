@@ -109,6 +109,8 @@ void kuai::codegen::printKernelProgram(const KernelProgram &p,
     os << "  " << buf.name << "\n";
   }
   for (const Launch &l : p.launches) {
+    if (l.when != SymExpr::constant(1))
+      os << "[when " << l.when.str() << " > 0] ";
     os << l.module << "." << l.function << " <<<" << gridText(l.grid[0]) << ", "
        << gridText(l.grid[1]) << ", " << gridText(l.grid[2]) << " | "
        << l.block[0] << "x" << l.block[1] << "x" << l.block[2] << ">>> (";
@@ -192,6 +194,8 @@ std::string kuai::codegen::buildPlan(const KernelProgram &p) {
   for (auto [i, io] : llvm::enumerate(p.outputs))
     os << "output " << i << " " << io.buffer << " " << io.name << "\n";
   for (const Launch &l : p.launches) {
+    if (l.when != SymExpr::constant(1))
+      os << "when " << planExpr(l.when) << "\n";
     os << "launch " << l.module << " " << l.function;
     for (const GridDim &g : l.grid)
       os << " " << gridText(g);

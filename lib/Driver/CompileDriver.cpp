@@ -311,6 +311,7 @@ int kuai::compileMain(int argc, char **argv) {
       return fail(llvm::toString(program.takeError()));
     if (options.fuse)
       kuai::codegen::fuseKernels(*program);
+    kuai::codegen::addSmallRowVariants(*program);
     kuai::codegen::finalizeGeneratedLaunches(*program);
     if (llvm::Error e = kuai::codegen::planMemory(*program))
       return fail(llvm::toString(std::move(e)));

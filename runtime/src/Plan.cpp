@@ -155,6 +155,10 @@ struct Parser {
     return fail("bad argument kind '" + kind + "'");
   }
 
+  // A `when` record applies to the next launch.
+  Poly pendingWhen;
+  bool hasWhen = false;
+
   bool parseLine(const std::string &text) {
     std::istringstream in(text);
     std::string word;
@@ -204,8 +208,17 @@ struct Parser {
        : word == "output" ? plan.outputs
                           : plan.states)
           .push_back(io);
+    } else if (word == "when") {
+      std::string e;
+      in >> e;
+      if (!poly(e, pendingWhen))
+        return false;
+      hasWhen = true;
     } else if (word == "launch") {
       PlanLaunch l;
+      if (hasWhen)
+        l.when = pendingWhen;
+      hasWhen = false;
       in >> l.module >> l.function;
       for (int d = 0; d < 3; ++d) {
         std::string g;

@@ -62,6 +62,11 @@ struct PlanLaunch {
   unsigned sharedBytes = 0;
   Poly bytes, flops;
   std::vector<PlanArg> args;
+  /// Runs only when this evaluates above 0 (a `when` record before it).
+  Poly when{{{1, {}}}};
+  bool runs(const std::vector<int64_t> &values) const {
+    return when.eval(values) > 0;
+  }
 };
 
 struct Plan {

@@ -450,8 +450,8 @@ static kuai_status_t enqueueLaunches(kuai_model_s &m,
     }
     if (events)
       d.cuEventRecord((*events)[li], m.stream);
-    if (empty)
-      continue; // an empty tensor: nothing to compute
+    if (empty || !l.runs(values))
+      continue; // an empty tensor, or a variant for other sizes
     scalars.assign(l.args.size(), 0);
     packs.assign(l.args.size(), {});
     maps.assign(l.args.size(), CUtensorMap{});
@@ -583,21 +583,29 @@ extern "C" kuai_status_t kuai_model_profile(kuai_model_t model,
     if (CUresult r = d.cuEventCreate(&e, 0))
       return makeStatus(KUAI_INTERNAL, d.describe("cuEventCreate", r));
   kuai_status_t status = runLaunches(*model, &events);
-  for (size_t i = 0; !status && i < n && i < capacity; ++i) {
+  // Only the launches that ran at these sizes (variants for other sizes
+  // are left out).
+  size_t count = 0;
+  for (size_t i = 0; !status && i < n; ++i) {
     const PlanLaunch &l = model->plan.launches[i];
-    float ms = 0;
-    d.cuEventElapsedTime(&ms, events[i], events[i + 1]);
-    out[i].function = l.function.c_str();
-    out[i].what = l.what.c_str();
-    out[i].milliseconds = ms;
-    out[i].bytes = double(l.bytes.eval(model->symbolValues));
-    out[i].flops = double(l.flops.eval(model->symbolValues));
+    if (!l.runs(model->symbolValues))
+      continue;
+    if (count < capacity) {
+      float ms = 0;
+      d.cuEventElapsedTime(&ms, events[i], events[i + 1]);
+      out[count].function = l.function.c_str();
+      out[count].what = l.what.c_str();
+      out[count].milliseconds = ms;
+      out[count].bytes = double(l.bytes.eval(model->symbolValues));
+      out[count].flops = double(l.flops.eval(model->symbolValues));
+    }
+    ++count;
   }
   for (CUevent e : events)
     if (e)
       d.cuEventDestroy_v2(e);
   if (out_count)
-    *out_count = n;
+    *out_count = count;
   return status;
 }
 

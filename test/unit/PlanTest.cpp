@@ -19,6 +19,8 @@ output 0 2 logits
 launch generated kuai_ew0 2*batch*seq/256 1/1 1/1 256 1 1 0 16*batch*seq 0 4 b2 b0 i64:2*batch*seq-1 pack:batch,seq,3 add
 launch templates kuai_norm_f16 batch*seq/1 1/1 1/1 256 1 1 0 0 0 3 b1 null f32:3F800000 rms norm
 launch templates kuai_linear_wg128_f16 8/128 batch*seq/128 1/1 384 1 1 0 0 0 1 tmap:b1,2*batch,8,128 linear
+when -batch*seq+65
+launch templates kuai_linear_tc64_f16 8/64 batch*seq/64 1/1 128 1 1 0 0 0 1 b1 linear (rows <= 64)
 )";
 
 std::string message(kuai_status_t s) {
@@ -39,7 +41,12 @@ TEST(Plan, ParsesAndEvaluates) {
   EXPECT_TRUE(plan.buffers[1].weight);
   EXPECT_EQ(plan.buffers[1].elementBytes, 2);
   EXPECT_EQ(plan.inputs[0].name, "input_ids");
-  ASSERT_EQ(plan.launches.size(), 3u);
+  ASSERT_EQ(plan.launches.size(), 4u);
+  // `when` guards the next launch only.
+  EXPECT_TRUE(plan.launches[2].runs({16, 1024}));
+  EXPECT_FALSE(plan.launches[3].runs({2, 64}));
+  EXPECT_TRUE(plan.launches[3].runs({1, 64}));
+  EXPECT_EQ(plan.launches[3].what, "linear (rows <= 64)");
   const PlanLaunch &l = plan.launches[0];
   std::vector<int64_t> values = {3, 5}; // batch = 3, seq = 5
   EXPECT_EQ(l.grid[0].eval(values), 30);

@@ -173,6 +173,9 @@ struct Launch {
   std::optional<ElementwiseKernel> elementwise;
   /// Work estimates for --bench/--profile (bytes moved, flops).
   SymExpr bytes = SymExpr::constant(0), flops = SymExpr::constant(0);
+  /// The launch runs only when this evaluates above 0 (kernel variants for
+  /// ranges of a size, such as one-token decode steps).
+  SymExpr when = SymExpr::constant(1);
   /// Buffers read and written (liveness, fusion).
   llvm::SmallVector<int, 6> reads, writes;
 };
@@ -229,6 +232,11 @@ llvm::Expected<KernelProgram> lowerToKernels(mlir::func::FuncOp func,
 /// Merges single-use elementwise producers into their consumers
 /// (kuai-fuse-kernels). Returns the number of launches removed.
 int fuseKernels(KernelProgram &program);
+/// Gives every tensor-core linear whose row count can be small at run time
+/// (decode steps) a split-K variant for up to 64 rows, next to the launches
+/// chosen at the bound row count: each guarded by `when`. Runs after
+/// fuseKernels (the variant takes the fused epilogue) and before planMemory.
+void addSmallRowVariants(KernelProgram &program);
 /// Assigns arena offsets by liveness, sized at the bounds (kuai-plan-memory).
 llvm::Error planMemory(KernelProgram &program);
 /// Names the generated launches and fills their grids and arguments (the
