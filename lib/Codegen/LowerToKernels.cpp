@@ -92,6 +92,9 @@ private:
   int transposedWeight(int b);
   llvm::Expected<int> bufferOf(Operation *user, Value v);
   llvm::Expected<int> newArena(Operation *op, Value result);
+  /// A KV-cache model also returns `next_token` [batch, seq] (i32): the
+  /// argmax of its logits, so greedy decoding reads back ids only.
+  llvm::Error addGreedyOutput();
   llvm::Error lowerOp(Operation *op);
   llvm::Error lowerElementwise(Operation *op, StringRef name);
   llvm::Error lowerMovement(Operation *op);
@@ -1163,6 +1166,34 @@ llvm::Error Lowering::lowerOp(Operation *op) {
   return lowerMovement(op);
 }
 
+llvm::Error Lowering::addGreedyOutput() {
+  int logits = program.outputs.front().buffer;
+  const Buffer &lb = program.buffers[logits];
+  if (lb.dims.size() != 3 || !isFloat(lb.dtype) || !lb.dims[2].getConstant())
+    return llvm::createStringError(
+        "a KV-cache model's first output must be logits [batch, seq, "
+        "vocab]");
+  Buffer ids;
+  ids.dtype = DType::I32;
+  ids.dims = {lb.dims[0], lb.dims[1]};
+  ids.name = "next_token";
+  int id = program.addBuffer(std::move(ids));
+  Launch l;
+  l.module = "templates";
+  l.function = std::string("kuai_argmax_") + dtypeName(lb.dtype);
+  l.what = "argmax";
+  l.grid[0] = {lb.dims[0] * lb.dims[1], 1};
+  l.block[0] = 256;
+  l.args = {Arg::buf(logits), Arg::buf(id), Arg::i64(lb.dims[2])};
+  l.reads = {logits};
+  l.writes = {id};
+  l.bytes = lb.numel() * SymExpr::constant(dtypeBytes(lb.dtype));
+  program.launches.push_back(std::move(l));
+  program.buffers[id].outputIndex = int(program.outputs.size());
+  program.outputs.push_back({"next_token", id});
+  return llvm::Error::success();
+}
+
 llvm::Expected<KernelProgram> Lowering::run() {
   for (BlockArgument arg : func.getArguments()) {
     auto dtype = mapType(getElementTypeOrSelf(arg.getType()));
@@ -1239,6 +1270,9 @@ llvm::Expected<KernelProgram> Lowering::run() {
         program.buffers[id].outputIndex = int(program.outputs.size());
         program.outputs.push_back({name, id});
       }
+      if (!program.states.empty())
+        if (llvm::Error e = addGreedyOutput())
+          return std::move(e);
       continue;
     }
     if (llvm::Error e = lowerOp(&op))
@@ -1280,9 +1314,8 @@ void kuai::codegen::addSmallRowVariants(KernelProgram &program) {
     std::string suffix = dtype == DType::F16 ? "f16" : "bf16";
     bool f32Out = fn.ends_with("_out_f32");
     int64_t blocks = (*nVal + 63) / 64, kTiles = *kVal / 32;
-    int64_t splits =
-        std::max<int64_t>(1, std::min<int64_t>({(264 + blocks - 1) / blocks,
-                                                 kTiles / 4, 8}));
+    int64_t splits = std::max<int64_t>(
+        1, std::min<int64_t>({(264 + blocks - 1) / blocks, kTiles / 4, 8}));
     SymExpr small = SymExpr::constant(smallRows + 1) - m;
     Buffer ws;
     ws.dtype = DType::F32;
@@ -1292,16 +1325,16 @@ void kuai::codegen::addSmallRowVariants(KernelProgram &program) {
     Launch partial;
     partial.module = "templates";
     partial.function = "kuai_linear_tc64_" + suffix + "_out_f32";
-    partial.what = "linear (split-K " + std::to_string(splits) + ", rows <= " +
-                   std::to_string(smallRows) + ")";
+    partial.what = "linear (split-K " + std::to_string(splits) +
+                   ", rows <= " + std::to_string(smallRows) + ")";
     partial.grid[0] = {n, 64};
     partial.grid[1] = {m, 64};
     partial.grid[2] = {SymExpr::constant(splits), 1};
     partial.block[0] = 128;
     partial.sharedBytes = 4 * (2 * 64) * 40 * 2;
-    partial.args = {Arg::buf(x),   Arg::buf(w),   Arg::null(),
-                    Arg::null(),   Arg::buf(wsb), Arg::i64(m),
-                    Arg::i64(n),   Arg::i64(k),   Arg::i32(0)};
+    partial.args = {Arg::buf(x), Arg::buf(w),   Arg::null(),
+                    Arg::null(), Arg::buf(wsb), Arg::i64(m),
+                    Arg::i64(n), Arg::i64(k),   Arg::i32(0)};
     partial.reads = {x, w};
     partial.writes = {wsb};
     partial.flops = SymExpr::constant(2) * m * n * k;
@@ -1312,14 +1345,15 @@ void kuai::codegen::addSmallRowVariants(KernelProgram &program) {
     reduce.module = "templates";
     reduce.function =
         "kuai_linear_tc_reduce_" + suffix + (f32Out ? "_out_f32" : "");
-    reduce.what = "linear (split-K reduce, rows <= " +
-                  std::to_string(smallRows) + ")" +
-                  l.what.substr(std::min(l.what.size(), l.what.find('+')));
+    reduce.what =
+        "linear (split-K reduce, rows <= " + std::to_string(smallRows) + ")" +
+        l.what.substr(std::min(l.what.size(), l.what.find('+')));
     reduce.grid[0] = {m * n, 256};
     reduce.block[0] = 256;
-    reduce.args = {Arg::buf(wsb),  Arg::null(), l.args[2],
-                   l.args[3],      l.args[4],   Arg::i64(m),
-                   Arg::i64(n),    Arg::i64(SymExpr::constant(splits)),
+    reduce.args = {Arg::buf(wsb), Arg::null(),
+                   l.args[2],     l.args[3],
+                   l.args[4],     Arg::i64(m),
+                   Arg::i64(n),   Arg::i64(SymExpr::constant(splits)),
                    l.args[8]};
     reduce.reads = {wsb};
     for (int r : {2, 3})

@@ -346,8 +346,35 @@ public:
     return readLogits(context, model);
   }
 
+  /// Reads back the model's next_token output (argmax on the GPU), not
+  /// the logits.
+  llvm::Expected<std::vector<int64_t>>
+  appendGreedy(const std::vector<int64_t> &ids, int64_t n) override {
+    if (StatusCheck s{kuai_model_append(model, sequences.data(),
+                                        sequences.size(), ids.data(), n)};
+        !s)
+      return llvm::createStringError(s.message());
+    std::vector<int32_t> all(sequences.size() * n);
+    if (StatusCheck s{
+            kuai_model_read_output(model, 1, all.data(), all.size() * 4)};
+        !s)
+      return llvm::createStringError(s.message());
+    std::vector<int64_t> next(sequences.size());
+    for (size_t b = 0; b < next.size(); ++b)
+      next[b] = all[b * n + n - 1];
+    return next;
+  }
+
   std::string method() const override {
     return "GPU, KV cache, pages of " + std::to_string(page) + " tokens";
+  }
+  uint64_t weightBytes() const override {
+    return kuai_model_pool_bytes(model, "weights");
+  }
+  uint64_t kvBytesPerToken() const override {
+    uint64_t perToken = 0;
+    kuai_status_free(kuai_model_kv_info(model, nullptr, &perToken, nullptr));
+    return perToken;
   }
 
 private:

@@ -133,6 +133,14 @@ struct Options {
       llvm::cl::desc("model.kuai with --compare-full-recompute: the ONNX "
                      "model whose reference executor recomputes each step"),
       llvm::cl::value_desc("model.onnx")};
+  llvm::cl::opt<bool> benchDecode{
+      "bench-decode",
+      llvm::cl::desc("Time prefill (TTFT) and greedy decode steps of "
+                     "--max-new-tokens for --batch copies of the prompt"),
+      llvm::cl::init(false)};
+  llvm::cl::opt<unsigned> batch{
+      "batch", llvm::cl::desc("Sequences for --bench-decode (default 1)"),
+      llvm::cl::init(1)};
   llvm::cl::opt<bool> printIds{"print-ids",
                                llvm::cl::desc("Also print the generated ids"),
                                llvm::cl::init(false)};
@@ -187,9 +195,22 @@ public:
   /// Appends ids [batch, n] (row-major); returns logits [batch, n, vocab].
   virtual llvm::Expected<ref::Tensor> append(const std::vector<int64_t> &ids,
                                              int64_t n) = 0;
+  /// Appends like append() and returns each sequence's greedy next token
+  /// (argmax of its last position's logits).
+  virtual llvm::Expected<std::vector<int64_t>>
+  appendGreedy(const std::vector<int64_t> &ids, int64_t n);
   /// How the logits are computed, for the closing line.
   virtual std::string method() const = 0;
+  /// Bytes of weights read per step and KV bytes per token (both 0 when
+  /// unknown), for --bench-decode's bandwidth.
+  virtual uint64_t weightBytes() const { return 0; }
+  virtual uint64_t kvBytesPerToken() const { return 0; }
 };
+
+/// --bench-decode: prefill of the prompt and greedy decode steps for a
+/// batch of copies of it, timed after one warm-up round.
+int runDecodeBench(Options &opts, Decoder &decoder,
+                   const std::vector<int64_t> &prompt);
 
 /// Recomputes the whole sequence for every chunk (any causal LM).
 std::unique_ptr<Decoder> makeRecomputeDecoder(LogitsFn logits);

@@ -73,6 +73,82 @@ int64_t pickToken(const Options &opts, const float *row, int64_t n,
 
 } // namespace
 
+llvm::Expected<std::vector<int64_t>>
+Decoder::appendGreedy(const std::vector<int64_t> &ids, int64_t n) {
+  auto out = append(ids, n);
+  if (!out)
+    return out.takeError();
+  int64_t batch = out->shape[0], vocab = out->shape[2];
+  std::vector<int64_t> next(batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float *row = out->floats.data() + (b * n + n - 1) * vocab;
+    next[b] = std::max_element(row, row + vocab) - row;
+  }
+  return next;
+}
+
+int kuai::runDecodeBench(Options &opts, Decoder &decoder,
+                         const std::vector<int64_t> &prompt) {
+  int64_t batch = std::max<unsigned>(1, opts.batch), length = prompt.size(),
+          steps = opts.maxNewTokens;
+  if (steps < 2)
+    return runFail("--bench-decode needs --max-new-tokens >= 2");
+  std::vector<int64_t> ids;
+  for (int64_t b = 0; b < batch; ++b)
+    ids.insert(ids.end(), prompt.begin(), prompt.end());
+  double ttft = 0;
+  std::vector<double> times;
+  // Round 0 warms up: CUDA graphs of the prefill and decode sizes.
+  for (int round = 0; round < 2; ++round) {
+    if (llvm::Error e = decoder.start(batch, length + steps))
+      return runFail(llvm::toString(std::move(e)));
+    auto start = std::chrono::steady_clock::now();
+    auto next = decoder.appendGreedy(ids, length);
+    if (!next)
+      return runFail(llvm::toString(next.takeError()));
+    ttft = seconds(start);
+    times.clear();
+    for (int64_t step = 1; step < steps; ++step) {
+      auto t = std::chrono::steady_clock::now();
+      next = decoder.appendGreedy(*next, 1);
+      if (!next)
+        return runFail(llvm::toString(next.takeError()));
+      times.push_back(seconds(t));
+    }
+  }
+  double total = std::accumulate(times.begin(), times.end(), 0.0);
+  double mean = total / times.size();
+  std::vector<double> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  double median = sorted[sorted.size() / 2];
+  // A step reads every weight once and the KV cache of each sequence (at
+  // the mean context of the decode steps).
+  double context = double(length) + double(steps) / 2;
+  double bytes = double(decoder.weightBytes()) +
+                 double(batch) * context * double(decoder.kvBytesPerToken());
+  llvm::outs() << llvm::format(
+      "bench-decode: batch %lld, prompt %lld, %lld new tokens per sequence "
+      "(greedy), %s\n",
+      (long long)batch, (long long)length, (long long)steps,
+      decoder.method().c_str());
+  llvm::outs() << llvm::format("  TTFT %.3f ms (prefill of %lld tokens)\n",
+                               1e3 * ttft, (long long)(batch * length));
+  llvm::outs() << llvm::format(
+      "  decode: %.3f ms per output token (median %.3f, min %.3f), %.1f "
+      "tokens/s over the batch\n",
+      1e3 * mean, 1e3 * median, 1e3 * sorted.front(), batch / mean);
+  if (bytes > 0)
+    llvm::outs() << llvm::format(
+        "  bytes read per step %.3f GB (weights %.3f GB + KV at mean "
+        "context %.0f): %.1f GB/s achieved, %.1f%% of 3.0 TB/s\n",
+        bytes / 1e9, decoder.weightBytes() / 1e9, context, bytes / mean / 1e9,
+        100 * bytes / mean / 3.0e12);
+  if (decoder.kvBytesPerToken())
+    llvm::outs() << "  KV bytes per token " << decoder.kvBytesPerToken()
+                 << "\n";
+  return 0;
+}
+
 int kuai::runGeneration(Options &opts, Decoder &decoder, Decoder *check) {
   TokenizerHandle tok;
   std::string path = opts.tokenizer;
@@ -126,6 +202,8 @@ int kuai::runGeneration(Options &opts, Decoder &decoder, Decoder *check) {
                                            text.data(), length, &length));
     return text;
   };
+  if (opts.benchDecode)
+    return runDecodeBench(opts, decoder, ids);
   if (tok.t) {
     llvm::outs() << decode(std::vector<int32_t>(ids.begin(), ids.end()));
     llvm::outs().flush();
@@ -144,26 +222,33 @@ int kuai::runGeneration(Options &opts, Decoder &decoder, Decoder *check) {
   auto start = std::chrono::steady_clock::now();
   std::vector<int64_t> chunk = ids;
   for (unsigned step = 0; step < opts.maxNewTokens; ++step) {
-    int64_t n = chunk.size();
-    auto out = decoder.append(chunk, n);
-    if (!out)
-      return runFail(llvm::toString(out.takeError()));
-    if (check) {
-      auto expected = check->append(chunk, n);
-      if (!expected)
-        return runFail(llvm::toString(expected.takeError()));
-      double err = 0, norm = 0;
-      for (size_t i = 0; i < expected->floats.size(); ++i) {
-        double diff = double(out->floats[i]) - expected->floats[i];
-        err += diff * diff;
-        norm += double(expected->floats[i]) * expected->floats[i];
+    int64_t n = chunk.size(), next;
+    if (opts.temperature <= 0 && !check) {
+      // Greedy: the decoder may pick on the GPU and return ids only.
+      auto picked = decoder.appendGreedy(chunk, n);
+      if (!picked)
+        return runFail(llvm::toString(picked.takeError()));
+      next = picked->front();
+    } else {
+      auto out = decoder.append(chunk, n);
+      if (!out)
+        return runFail(llvm::toString(out.takeError()));
+      if (check) {
+        auto expected = check->append(chunk, n);
+        if (!expected)
+          return runFail(llvm::toString(expected.takeError()));
+        double err = 0, norm = 0;
+        for (size_t i = 0; i < expected->floats.size(); ++i) {
+          double diff = double(out->floats[i]) - expected->floats[i];
+          err += diff * diff;
+          norm += double(expected->floats[i]) * expected->floats[i];
+        }
+        worst = std::max(worst, std::sqrt(err / std::max(norm, 1e-30)));
+        ++compared;
       }
-      worst = std::max(worst, std::sqrt(err / std::max(norm, 1e-30)));
-      ++compared;
+      int64_t vocab = out->shape.back();
+      next = pickToken(opts, out->floats.data() + (n - 1) * vocab, vocab, rng);
     }
-    int64_t vocab = out->shape.back();
-    const float *last = out->floats.data() + (n - 1) * vocab;
-    int64_t next = pickToken(opts, last, vocab, rng);
     ids.push_back(next);
     chunk = {next};
     generated.push_back(int32_t(next));

@@ -109,7 +109,47 @@ __device__ void paged_attention_rows(const T *q, const T *kc, const T *vc,
   }
 }
 
+// Greedy decoding on the GPU: the index of each row's largest value (the
+// lowest index among equals), so a decode step reads back one id per
+// sequence instead of its logits. One block of 256 threads per row.
+template <typename T>
+__device__ void argmax_rows(const T *x, int *ids, i64 columns) {
+  __shared__ float best[256];
+  __shared__ int where[256];
+  const T *row = x + i64(blockIdx.x) * columns;
+  float v = -3.4e38f;
+  int at = 0x7fffffff;
+  for (i64 c = threadIdx.x; c < columns; c += blockDim.x) {
+    float f = to_f32(row[c]);
+    if (f > v) { // strictly: the first occurrence in this thread's stride
+      v = f;
+      at = int(c);
+    }
+  }
+  best[threadIdx.x] = v;
+  where[threadIdx.x] = at;
+  __syncthreads();
+  for (int half = blockDim.x / 2; half > 0; half >>= 1) {
+    if (threadIdx.x < half) {
+      float o = best[threadIdx.x + half];
+      int oi = where[threadIdx.x + half];
+      if (o > best[threadIdx.x] ||
+          (o == best[threadIdx.x] && oi < where[threadIdx.x])) {
+        best[threadIdx.x] = o;
+        where[threadIdx.x] = oi;
+      }
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0)
+    ids[blockIdx.x] = where[0] == 0x7fffffff ? 0 : where[0];
+}
+
 #define KUAI_PAGED_KERNELS(SUFFIX, T)                                          \
+  extern "C" __global__ void __launch_bounds__(256)                            \
+      kuai_argmax_##SUFFIX(const T *x, int *ids, i64 columns) {                \
+    argmax_rows<T>(x, ids, columns);                                           \
+  }                                                                            \
   extern "C" __global__ void kuai_kv_append_##SUFFIX(                          \
       const T *k, const T *v, T *kc, T *vc, const int *table, const int *past, \
       PagedShape shape) {                                                      \
