@@ -1316,7 +1316,39 @@ void kuai::codegen::addSmallRowVariants(KernelProgram &program) {
     int64_t blocks = (*nVal + 63) / 64, kTiles = *kVal / 32;
     int64_t splits = std::max<int64_t>(
         1, std::min<int64_t>({(264 + blocks - 1) / blocks, kTiles / 4, 8}));
-    SymExpr small = SymExpr::constant(smallRows + 1) - m;
+    // Rows 1 and 2..8: the GEMV kernels stream W once (x 16-byte aligned);
+    // 9..64 (or all up to 64 without GEMV): split-K.
+    bool gemv = *kVal % 8 == 0 && program.rootElementOffset(x) &&
+                *program.rootElementOffset(x) % 8 == 0;
+    SymExpr one = SymExpr::constant(1);
+    SymExpr small = gemv ? (m - SymExpr::constant(8)) *
+                               (SymExpr::constant(smallRows + 1) - m)
+                         : SymExpr::constant(smallRows + 1) - m;
+    if (gemv)
+      for (int rows : {1, 8}) {
+        Launch g;
+        g.module = "templates";
+        g.function = "kuai_linear_gemv" + std::to_string(rows) + "_" + suffix +
+                     (f32Out ? "_out_f32" : "");
+        g.what = "linear (GEMV, rows " + std::string(rows == 1 ? "1" : "2-8") +
+                 ")" + l.what.substr(std::min(l.what.size(), l.what.find('+')));
+        g.grid[0] = {n, 8};
+        g.block[0] = 256;
+        g.args = {Arg::buf(x), Arg::buf(w), l.args[2],   l.args[3], l.args[4],
+                  Arg::i64(m), Arg::i64(n), Arg::i64(k), l.args[8]};
+        g.reads = {x, w};
+        for (int r : {2, 3})
+          if (l.args[r].kind == Arg::Kind::Buffer)
+            g.reads.push_back(l.args[r].buffer);
+        g.writes = l.writes;
+        g.flops = SymExpr::constant(2) * m * n * k;
+        g.bytes = (m * k + k * n) * SymExpr::constant(dtypeBytes(dtype)) +
+                  m * n * SymExpr::constant(f32Out ? 4 : dtypeBytes(dtype));
+        // rows == 1: 2 - M > 0; rows 2..8: (M - 1)(9 - M) > 0.
+        g.when = rows == 1 ? SymExpr::constant(2) - m
+                           : (m - one) * (SymExpr::constant(9) - m);
+        out.push_back(std::move(g));
+      }
     Buffer ws;
     ws.dtype = DType::F32;
     ws.dims = {SymExpr::constant(splits), SymExpr::constant(smallRows), n};

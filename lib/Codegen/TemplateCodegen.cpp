@@ -14,6 +14,7 @@
 #include "kuai/Codegen/templates/kuai_mma.cuh.inc"
 #include "kuai/Codegen/templates/kuai_types.cuh.inc"
 #include "kuai/Codegen/templates/kuai_wgmma.cuh.inc"
+#include "kuai/Codegen/templates/linear_gemv.cu.inc"
 #include "kuai/Codegen/templates/linear_tc.cu.inc"
 #include "kuai/Codegen/templates/linear_wgmma.cu.inc"
 #include "kuai/Codegen/templates/paged_attention.cu.inc"
@@ -66,7 +67,8 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
       kTemplate_attention_tc_cu,    kTemplate_linear_wgmma_cu,
       kTemplate_kuai_types_cuh,     kTemplate_kuai_mma_cuh,
       kTemplate_kuai_attention_cuh, kTemplate_kuai_epilogue_cuh,
-      kTemplate_kuai_wgmma_cuh,     kTemplate_paged_attention_cu};
+      kTemplate_kuai_wgmma_cuh,     kTemplate_paged_attention_cu,
+      kTemplate_linear_gemv_cu};
   const char *names[] = {"generic_kernels.cu", "linear_tc.cu",
                          "attention_tc.cu",    "linear_wgmma.cu",
                          "kuai_types.cuh",     "kuai_mma.cuh",
@@ -81,6 +83,10 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
   });
   if (paged)
     main += "#include \"paged_attention.cu\"\n";
+  if (llvm::any_of(program.launches, [](const Launch &l) {
+        return llvm::StringRef(l.function).starts_with("kuai_linear_gemv");
+      }))
+    main += "#include \"linear_gemv.cu\"\n";
   if (hopper)
     main += "#include \"linear_wgmma.cu\"\n";
   if (nvrtcResult r =

@@ -432,8 +432,16 @@ int runText(Options &opts, MLIRContext &context, kuai_model_t model,
     };
     return runPerplexity(opts, context, logits);
   }
-  return runGeneration(opts, *decoder,
-                       opts.compareFullRecompute ? reference : nullptr);
+  int status = runGeneration(opts, *decoder,
+                             opts.compareFullRecompute ? reference : nullptr);
+  if (status == 0 && opts.profile) {
+    // The plan's last inputs: a decode step of the last round.
+    unsigned bench = opts.bench;
+    opts.bench = 0;
+    status = benchAndProfile(opts, model);
+    opts.bench = bench;
+  }
+  return status;
 }
 
 } // namespace

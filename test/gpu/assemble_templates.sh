@@ -15,6 +15,7 @@ check generic_kernels.cu sm_90 -arch=sm_90
 check linear_tc.cu sm_90 -arch=sm_90
 check attention_tc.cu sm_90 -arch=sm_90
 check paged_attention.cu sm_90 -arch=sm_90
+check linear_gemv.cu sm_90 -arch=sm_90
 check gemm_tn_f16.cu sm_90 -arch=sm_90
 check gemm_tn_f16.cu sm_90 -arch=sm_90 -DBN=256
 check linear_wgmma.cu sm_90a -gencode=arch=compute_90a,code=sm_90a
