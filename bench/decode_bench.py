@@ -208,8 +208,11 @@ def main():
         bw = re.search(r"([0-9.]+) GB/s achieved, ([0-9.]+)% of 3.0 TB/s", o)
         kv = re.search(r"KV bytes per token (\d+)", o)
         say(f"| kuai | {b} | {ttft:.2f} | {tpot:.3f} | {b / tpot * 1e3:.1f} |")
-        if b == 1:
-            print(o[o.find("kernel "):], flush=True)  # the decode step's profile
+        if b == 1 and "kernel " in o:  # the decode step's profile, top 30
+            profile = o[o.find("kernel "):].splitlines()
+            lines_kept = profile[:31] + [l for l in profile if l.startswith("total")]
+            details.append("decode step profile (batch 1, kuai-run --profile):\n\n```\n" +
+                           "\n".join(lines_kept) + "\n```")
         details.append(f"kuai batch {b}: {bw.group(0) if bw else '?'}; "
                        f"KV bytes per token {kv.group(1) if kv else '?'}")
         if b == 1:

@@ -73,8 +73,11 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
                          "attention_tc.cu",    "linear_wgmma.cu",
                          "kuai_types.cuh",     "kuai_mma.cuh",
                          "kuai_attention.cuh", "kuai_epilogue.cuh",
-                         "kuai_wgmma.cuh",     "paged_attention.cu"};
+                         "kuai_wgmma.cuh",     "paged_attention.cu",
+                         "linear_gemv.cu"};
   constexpr int headerCount = sizeof(headers) / sizeof(headers[0]);
+  static_assert(headerCount == sizeof(names) / sizeof(names[0]),
+                "every template needs its name");
   std::string main = "#include \"generic_kernels.cu\"\n"
                      "#include \"linear_tc.cu\"\n"
                      "#include \"attention_tc.cu\"\n";

@@ -2,8 +2,9 @@
 # CI without a GPU: every fixture model compiles to PTX (kuai-compile
 # --emit=ptx) and both of its modules (generated kernels, templates)
 # assemble with ptxas for the target their `.target` line names (sm_90, or
-# sm_90a for the Hopper linear). tiny-llama also in fp16 and bf16, every
-# model of test/models also in fp16.
+# sm_90a for the Hopper linear). tiny-llama also in fp16 and bf16 and with
+# --kv-cache (fp16, bf16: the paged attention and GEMV decode kernels),
+# every model of test/models also in fp16.
 #   test/gpu/assemble_fixture_ptx.sh BIN_DIR FIXTURES_DIR MODELS_DIR
 # Exit 77 (skipped) without ptxas.
 set -uo pipefail
@@ -11,10 +12,11 @@ bin="$1" fixtures="$2" models="$3"
 command -v ptxas >/dev/null || { echo "SKIPPED: ptxas not found (CUDA toolkit)"; exit 77; }
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 failed=0 count=0
-check() { # model dtype
+check() { # model dtype [more kuai-compile flags]
   local model="$1" dtype="$2" name="${1%/model.onnx}"
-  if ! "$bin/kuai-compile" "$model" --emit=ptx --dtype="$dtype" -o "$tmp/all.ptx" 2> "$tmp/err"; then
-    echo "FAIL $name --dtype=$dtype: $(tail -1 "$tmp/err")"; failed=1; return
+  shift 2
+  if ! "$bin/kuai-compile" "$model" --emit=ptx --dtype="$dtype" "$@" -o "$tmp/all.ptx" 2> "$tmp/err"; then
+    echo "FAIL $name --dtype=$dtype $*: $(tail -1 "$tmp/err")"; failed=1; return
   fi
   # The two modules are separated by "// module <name>" lines.
   awk -v dir="$tmp" '/^\/\/ module /{f=dir "/" $3 ".ptx"; next} {print > f}' "$tmp/all.ptx"
@@ -26,18 +28,19 @@ check() { # model dtype
     touch "$tmp/seen-$sum"
     arch="$(sed -n 's/^\.target \(sm_[0-9a-z]*\).*/\1/p' "$tmp/$m.ptx" | head -1)"
     if ! ptxas -arch="$arch" "$tmp/$m.ptx" -o "$tmp/$m.cubin" 2> "$tmp/err"; then
-      echo "FAIL $name --dtype=$dtype module $m: $(head -3 "$tmp/err")"; failed=1; return
+      echo "FAIL $name --dtype=$dtype $* module $m: $(head -3 "$tmp/err")"; failed=1; return
     fi
   done
   rm -f "$tmp"/*.ptx
   count=$((count + 1))
-  echo "ok   ${name#$fixtures/} --dtype=$dtype"
+  echo "ok   ${name#$fixtures/} --dtype=$dtype $*"
 }
 shopt -s nullglob
 for model in "$fixtures"/*/model.onnx "$fixtures"/*/*/model.onnx "$models"/*/model.onnx "$models"/*/*/model.onnx; do
   check "$model" auto
   case "$model" in
-    */tiny-llama/*) check "$model" fp16; check "$model" bf16 ;;
+    */tiny-llama/*) check "$model" fp16; check "$model" bf16
+                    check "$model" fp16 --kv-cache; check "$model" bf16 --kv-cache ;;
     "$models"/*) check "$model" fp16 ;;
   esac
 done
