@@ -1048,17 +1048,76 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     program.launches.push_back(std::move(append));
     buffers[op->getResult(1)] = operands[3];
     buffers[op->getResult(2)] = operands[4];
-    l.function = "kuai_paged_attention_" + suffix;
-    l.grid[0] = {q[0] * q[1] * q[2], 4};
-    l.block[0] = 128;
-    l.args = {arg(operands[0]),
-              arg(operands[3]),
-              arg(operands[4]),
-              arg(operands[5]),
-              arg(operands[6]),
-              Arg::buf(*out),
-              shape,
-              Arg::f(paged.getScale().convertToFloat())};
+    // Decode steps (one query per sequence): positions split over warps of
+    // 32 keys each (flash-decoding), then the splits are combined; longer
+    // chunks (prefill): a warp per query row. A symbolic chunk length gets
+    // both, guarded by `when`.
+    SymExpr one = SymExpr::constant(1);
+    auto chunk = q[2].getConstant();
+    bool mayDecode = !chunk || *chunk == 1, mayPrefill = !chunk || *chunk > 1;
+    Arg scale = Arg::f(paged.getScale().convertToFloat());
+    if (mayDecode) {
+      int64_t pagesPerSplit =
+          std::max<int64_t>(1, 32 / *kc.dims[2].getConstant());
+      SymExpr rows = q[0] * q[1];
+      Buffer ws;
+      ws.dtype = DType::F32;
+      ws.dims = {tb.dims[1], rows, v[3] + SymExpr::constant(2)};
+      ws.name = program.buffers[*out].name + ".splits";
+      int wsb = program.addBuffer(std::move(ws));
+      SymExpr decode = mayPrefill ? SymExpr::constant(2) - q[2] : one;
+      Launch split;
+      split.module = "templates";
+      split.what = "paged_attention (split)";
+      split.function = "kuai_paged_attention_split_" + suffix;
+      split.grid[0] = {rows, 1};
+      split.grid[1] = {tb.dims[1], pagesPerSplit};
+      split.block[0] = 32;
+      split.args = {arg(operands[0]),
+                    arg(operands[3]),
+                    arg(operands[4]),
+                    arg(operands[5]),
+                    arg(operands[6]),
+                    Arg::buf(wsb),
+                    shape,
+                    scale,
+                    Arg::i64(SymExpr::constant(pagesPerSplit))};
+      split.reads = {operands[0], operands[3], operands[4], operands[5],
+                     operands[6]};
+      split.writes = {wsb};
+      split.when = decode;
+      program.launches.push_back(std::move(split));
+      Launch combine;
+      combine.module = "templates";
+      combine.what = "paged_attention (combine)";
+      combine.function = "kuai_paged_attention_combine_" + suffix;
+      combine.grid[0] = {rows, 4};
+      combine.block[0] = 128;
+      combine.args = {Arg::buf(wsb), Arg::buf(*out), shape,
+                      Arg::i64(SymExpr::constant(pagesPerSplit))};
+      combine.reads = {wsb};
+      combine.writes = {*out};
+      combine.when = decode;
+      if (mayPrefill)
+        program.launches.push_back(std::move(combine));
+      else
+        l = std::move(combine); // pushed below
+    }
+    if (mayPrefill) {
+      l.function = "kuai_paged_attention_" + suffix;
+      l.grid[0] = {q[0] * q[1] * q[2], 4};
+      l.block[0] = 128;
+      if (mayDecode)
+        l.when = q[2] - one;
+      l.args = {arg(operands[0]),
+                arg(operands[3]),
+                arg(operands[4]),
+                arg(operands[5]),
+                arg(operands[6]),
+                Arg::buf(*out),
+                shape,
+                scale};
+    }
     // The cached length is a value, not a size: the estimate counts the
     // query and output only.
     l.bytes = (qb.numel() * SymExpr::constant(2)) * SymExpr::constant(elem);

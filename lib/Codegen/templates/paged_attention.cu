@@ -109,6 +109,109 @@ __device__ void paged_attention_rows(const T *q, const T *kc, const T *vc,
   }
 }
 
+// Decode steps (one query per sequence) split the cached positions over
+// many warps (flash-decoding): block (row, split) runs the online softmax
+// over the positions of `pages_per_split` pages and writes its unnormalised
+// output, maximum and sum to ws[split][row][dv + 2] (fp32);
+// kuai_paged_attention_combine merges the splits of each row.
+template <typename T>
+__device__ void paged_attention_split(const T *q, const T *kc, const T *vc,
+                                      const int *table, const int *past,
+                                      float *ws, const PagedShape &s,
+                                      float scale, i64 pages_per_split) {
+  int lane = threadIdx.x & 31;
+  i64 row = blockIdx.x, split = blockIdx.y, rows = gridDim.x;
+  i64 h = row % s.q_heads, b = row / s.q_heads;
+  i64 hk = h / (s.q_heads / s.kv_heads);
+  const T *qr = q + b * s.q_stride[0] + h * s.q_stride[1];
+  float qv[8], acc[8];
+#pragma unroll
+  for (int t = 0; t < 8; ++t) {
+    i64 c = lane + 32 * t;
+    qv[t] = c < s.d ? to_f32(qr[c]) * scale : 0.f;
+    acc[t] = 0.f;
+  }
+  i64 last = past[b];
+  i64 begin = s.window > 0 && last - s.window + 1 > 0 ? last - s.window + 1 : 0;
+  i64 first = split * pages_per_split * s.page;
+  i64 end = min(last + 1, first + pages_per_split * s.page);
+  first = max(first, begin);
+  float m = -3.0e38f, l = 0.f;
+  for (i64 j = first; j < end; ++j) {
+    i64 r = paged_row(table, s, b, hk, j);
+    const T *kr = kc + r * s.d;
+    float dot = 0.f;
+#pragma unroll
+    for (int t = 0; t < 8; ++t) {
+      i64 c = lane + 32 * t;
+      if (c < s.d)
+        dot += qv[t] * to_f32(kr[c]);
+    }
+    float score = paged_warp_sum(dot);
+    float m_new = fmaxf(m, score);
+    float correction = __expf(m - m_new), p = __expf(score - m_new);
+    l = l * correction + p;
+    const T *vr = vc + r * s.dv;
+#pragma unroll
+    for (int t = 0; t < 8; ++t) {
+      i64 c = lane + 32 * t;
+      acc[t] = acc[t] * correction + (c < s.dv ? p * to_f32(vr[c]) : 0.f);
+    }
+    m = m_new;
+  }
+  float *out = ws + (split * rows + row) * (s.dv + 2);
+#pragma unroll
+  for (int t = 0; t < 8; ++t) {
+    i64 c = lane + 32 * t;
+    if (c < s.dv)
+      out[c] = acc[t];
+  }
+  if (lane == 0) {
+    out[s.dv] = m;
+    out[s.dv + 1] = l;
+  }
+}
+
+// One warp per row: out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M).
+template <typename T>
+__device__ void paged_attention_combine(const float *ws, T *o,
+                                        const PagedShape &s,
+                                        i64 pages_per_split) {
+  int lane = threadIdx.x & 31;
+  i64 splits = (s.blocks + pages_per_split - 1) / pages_per_split;
+  i64 rows = s.batch * s.q_heads;
+  i64 row = i64(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (row >= rows)
+    return;
+  float big = -3.0e38f;
+  for (i64 sp = 0; sp < splits; ++sp)
+    big = fmaxf(big, ws[(sp * rows + row) * (s.dv + 2) + s.dv]);
+  float total = 0.f, acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  for (i64 sp = 0; sp < splits; ++sp) {
+    const float *part = ws + (sp * rows + row) * (s.dv + 2);
+    float l = part[s.dv + 1];
+    if (l == 0.f)
+      continue; // a split past the sequence's end
+    float weight = __expf(part[s.dv] - big);
+    total += l * weight;
+#pragma unroll
+    for (int t = 0; t < 8; ++t) {
+      i64 c = lane + 32 * t;
+      if (c < s.dv)
+        acc[t] += part[c] * weight;
+    }
+  }
+  i64 h = row % s.q_heads, b = row / s.q_heads;
+  T *orow = o + b * s.o_stride[0] + h * s.o_stride[1];
+  float inv = total > 0.f ? 1.f / total : 0.f;
+#pragma unroll
+  for (int t = 0; t < 8; ++t) {
+    i64 c = lane + 32 * t;
+    if (c < s.dv)
+      orow[c] = from_f32<T>(acc[t] * inv);
+  }
+}
+
 // Greedy decoding on the GPU: the index of each row's largest value (the
 // lowest index among equals), so a decode step reads back one id per
 // sequence instead of its logits. One block of 256 threads per row.
@@ -154,6 +257,18 @@ __device__ void argmax_rows(const T *x, int *ids, i64 columns) {
       const T *k, const T *v, T *kc, T *vc, const int *table, const int *past, \
       PagedShape shape) {                                                      \
     kv_append<T>(k, v, kc, vc, table, past, shape);                            \
+  }                                                                            \
+  extern "C" __global__ void __launch_bounds__(32)                             \
+      kuai_paged_attention_split_##SUFFIX(                                     \
+          const T *q, const T *kc, const T *vc, const int *table,              \
+          const int *past, float *ws, PagedShape shape, float scale,           \
+          i64 pages_per_split) {                                               \
+    paged_attention_split<T>(q, kc, vc, table, past, ws, shape, scale,         \
+                             pages_per_split);                                 \
+  }                                                                            \
+  extern "C" __global__ void kuai_paged_attention_combine_##SUFFIX(            \
+      const float *ws, T *o, PagedShape shape, i64 pages_per_split) {          \
+    paged_attention_combine<T>(ws, o, shape, pages_per_split);                 \
   }                                                                            \
   extern "C" __global__ void kuai_paged_attention_##SUFFIX(                    \
       const T *q, const T *kc, const T *vc, const int *table, const int *past, \
