@@ -189,8 +189,9 @@ kuai_status_t kuai_model_append(kuai_model_t model, const uint32_t *sequences,
 
 /*===-- Tokenizer (no GPU needed) -----------------------------------------===*/
 
-/* Byte-level BPE as HF `tokenizers` writes it in tokenizer.json (GPT-2
- * pre-tokenizer pattern, added tokens split out first). */
+/* Byte-level BPE as HF `tokenizers` writes it in tokenizer.json (the GPT-2
+ * pre-tokenizer pattern or Llama-3's Split + ByteLevel, added tokens split
+ * out first). */
 typedef struct kuai_tokenizer_s *kuai_tokenizer_t;
 
 /* Reads `path`; on success the caller owns *out_tokenizer (release it with

@@ -314,12 +314,16 @@ kuai_status_t invalid(const std::string &name, const std::string &what) {
 
 } // namespace
 
-std::vector<std::string> kuai::rt::preTokenize(const std::string &text) {
-  struct Char {
-    size_t offset;
-    unsigned cp;
-    CharClass cls;
-  };
+namespace {
+
+struct Char {
+  size_t offset;
+  unsigned cp;
+  CharClass cls;
+};
+
+/// The codepoints of `text` with their byte offsets and classes.
+std::vector<Char> decodeChars(const std::string &text) {
   std::vector<Char> chars;
   for (size_t i = 0; i < text.size();) {
     size_t n;
@@ -328,6 +332,35 @@ std::vector<std::string> kuai::rt::preTokenize(const std::string &text) {
     chars.push_back({i, cp, classify(cp, valid)});
     i += n;
   }
+  return chars;
+}
+
+/// Length of a contraction ('s 't 're 've 'm 'll 'd) at `i`, or 0; with
+/// `anyCase`, ASCII letters match in either case (HF's Llama-3 pattern does
+/// not fold other letters: 'ſ is no contraction).
+size_t contraction(const std::vector<Char> &chars, size_t i, bool anyCase) {
+  size_t n = chars.size();
+  if (chars[i].cp != '\'' || i + 1 >= n)
+    return 0;
+  auto lower = [&](size_t k) -> unsigned {
+    if (k >= n)
+      return 0;
+    unsigned c = chars[k].cp;
+    return anyCase && c >= 'A' && c <= 'Z' ? c + 32 : c;
+  };
+  unsigned a = lower(i + 1), b = lower(i + 2);
+  if (a == 's' || a == 't' || a == 'm' || a == 'd')
+    return 2;
+  if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') ||
+      (a == 'l' && b == 'l'))
+    return 3;
+  return 0;
+}
+
+} // namespace
+
+std::vector<std::string> kuai::rt::preTokenize(const std::string &text) {
+  std::vector<Char> chars = decodeChars(text);
   const size_t n = chars.size();
   auto cp = [&](size_t k) { return k < n ? chars[k].cp : 0u; };
   auto cls = [&](size_t k) { return chars[k].cls; };
@@ -338,19 +371,10 @@ std::vector<std::string> kuai::rt::preTokenize(const std::string &text) {
   };
   for (size_t i = 0; i < n;) {
     // 's 't 're 've 'm 'll 'd
-    if (cp(i) == '\'' && i + 1 < n) {
-      unsigned a = cp(i + 1), b = cp(i + 2);
-      size_t len =
-          (a == 's' || a == 't' || a == 'm' || a == 'd') ? 2
-          : i + 2 < n && ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') ||
-                          (a == 'l' && b == 'l'))
-              ? 3
-              : 0;
-      if (len) {
-        emit(i, i + len);
-        i += len;
-        continue;
-      }
+    if (size_t len = contraction(chars, i, /*anyCase=*/false)) {
+      emit(i, i + len);
+      i += len;
+      continue;
     }
     // ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`, in this order.
     bool matched = false;
@@ -378,6 +402,66 @@ std::vector<std::string> kuai::rt::preTokenize(const std::string &text) {
       --j;
     emit(i, j);
     i = j;
+  }
+  return out;
+}
+
+std::vector<std::string> kuai::rt::preTokenizeLlama3(const std::string &text) {
+  std::vector<Char> chars = decodeChars(text);
+  const size_t n = chars.size();
+  auto cls = [&](size_t k) { return chars[k].cls; };
+  auto newline = [&](size_t k) {
+    return chars[k].cp == '\r' || chars[k].cp == '\n';
+  };
+  std::vector<std::string> out;
+  auto emit = [&](size_t from, size_t to) {
+    size_t end = to < n ? chars[to].offset : text.size();
+    out.push_back(text.substr(chars[from].offset, end - chars[from].offset));
+  };
+  auto run = [&](size_t from, CharClass c) {
+    while (from < n && cls(from) == c)
+      ++from;
+    return from;
+  };
+  for (size_t i = 0; i < n;) {
+    size_t end = 0;
+    if (size_t len = contraction(chars, i, /*anyCase=*/true)) {
+      end = i + len;
+    } else if (cls(i) == CharClass::Letter) {
+      // `[^\r\n\p{L}\p{N}]?\p{L}+` without the optional character.
+      end = run(i, CharClass::Letter);
+    } else if (cls(i) != CharClass::Number && !newline(i) && i + 1 < n &&
+               cls(i + 1) == CharClass::Letter) {
+      end = run(i + 1, CharClass::Letter); // ... with it
+    } else if (cls(i) == CharClass::Number) {
+      end = i + 1; // `\p{N}{1,3}`
+      while (end < n && end < i + 3 && cls(end) == CharClass::Number)
+        ++end;
+    } else if (size_t start = chars[i].cp == ' ' && i + 1 < n &&
+                                      cls(i + 1) == CharClass::Other
+                                  ? i + 1
+                                  : i;
+               cls(start) == CharClass::Other) {
+      // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
+      end = run(start, CharClass::Other);
+      while (end < n && newline(end))
+        ++end;
+    } else {
+      // A run of white space: `\s*[\r\n]+` up to its last line break;
+      // else `\s+(?!\S)` (all but the last when more follows) or `\s+`.
+      size_t stop = run(i, CharClass::Space), lastBreak = n;
+      for (size_t k = i; k < stop; ++k)
+        if (newline(k))
+          lastBreak = k;
+      if (lastBreak < n)
+        end = lastBreak + 1;
+      else if (stop < n && stop - i >= 2)
+        end = stop - 1;
+      else
+        end = stop;
+    }
+    emit(i, end);
+    i = end;
   }
   return out;
 }
@@ -410,11 +494,38 @@ kuai_status_t Tokenizer::parse(const std::string &text,
   const Json *pre = root.get("pre_tokenizer");
   const Json *preType = pre ? pre->get("type") : nullptr;
   const Json *regex = pre ? pre->get("use_regex") : nullptr;
-  if (!preType || preType->string != "ByteLevel" || (regex && !regex->boolean))
+  llama3Pattern = false;
+  if (preType && preType->string == "Sequence") {
+    // Llama-3: Split by its pattern (isolated), then ByteLevel without
+    // its own regex.
+    const Json *list = pre->get("pretokenizers");
+    const Json *split =
+        list && list->items.size() == 2 ? &list->items[0] : nullptr;
+    const Json *byteLevel = split ? &list->items[1] : nullptr;
+    auto field = [](const Json *j, const char *key) {
+      const Json *f = j ? j->get(key) : nullptr;
+      return f ? f->string : std::string();
+    };
+    const Json *pattern = split ? split->get("pattern") : nullptr;
+    const Json *invert = split ? split->get("invert") : nullptr;
+    const Json *byteRegex = byteLevel ? byteLevel->get("use_regex") : nullptr;
+    if (field(split, "type") != "Split" ||
+        field(pattern, "Regex") != kLlama3Pattern ||
+        field(split, "behavior") != "Isolated" || (invert && invert->boolean) ||
+        field(byteLevel, "type") != "ByteLevel" || !byteRegex ||
+        byteRegex->boolean)
+      return invalid(name, "pre_tokenizer is a Sequence other than Llama-3's "
+                           "(Split by its pattern, then ByteLevel without "
+                           "regex)");
+    llama3Pattern = true;
+    pre = byteLevel;
+  } else if (!preType || preType->string != "ByteLevel" ||
+             (regex && !regex->boolean)) {
     return invalid(name, "pre_tokenizer is '" +
                              (preType ? preType->string : "none") +
-                             "'; only ByteLevel with the GPT-2 pattern is "
-                             "supported");
+                             "'; only ByteLevel with the GPT-2 pattern or "
+                             "Llama-3's Split + ByteLevel is supported");
+  }
   const Json *prefix = pre->get("add_prefix_space");
   if (prefix && prefix->boolean)
     return invalid(name, "pre_tokenizer.add_prefix_space is not supported");
@@ -519,7 +630,9 @@ std::vector<int32_t> Tokenizer::encode(const std::string &text) const {
   std::vector<int32_t> out;
   size_t at = 0;
   auto plain = [&](size_t from, size_t to) {
-    for (const std::string &word : preTokenize(text.substr(from, to - from)))
+    std::string part = text.substr(from, to - from);
+    for (const std::string &word :
+         llama3Pattern ? preTokenizeLlama3(part) : preTokenize(part))
       encodeWord(word, out);
   };
   // Added tokens are split out first, leftmost, longest first.
