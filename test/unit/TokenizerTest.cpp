@@ -147,15 +147,21 @@ TEST(Tokenizer, PreTokenizesLikeTheLlama3Pattern) {
       (V{"\xe6\xb1\x89\xe5\xad\x97", " \xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88"}));
 }
 
+const Tokenizer &llama3Tokenizer() {
+  static Tokenizer t = [] {
+    Tokenizer t;
+    EXPECT_EQ(message(t.load(KUAI_TEST_DATA "/llama3-tokenizer.json")), "");
+    return t;
+  }();
+  return t;
+}
+
 // Tests a Llama-3-style tokenizer.json (test/unit/data/llama3-tokenizer.json:
 // the Sequence of Split by Llama-3's pattern and ByteLevel, a BPE of 3000
 // trained by HF tokenizers 0.23 on the project's docs and DESIGN.md, two
-// special tokens): ids of short texts, and the whole of the fixtures'
-// eval.txt (not seen in training) against HF's ids
-// (test/unit/data/llama3-eval-ids.u16, little-endian uint16), decoded back.
+// special tokens) on short texts against HF's ids.
 TEST(Tokenizer, EncodesLikeHfTokenizersWithTheLlama3Pattern) {
-  Tokenizer t;
-  ASSERT_EQ(message(t.load(KUAI_TEST_DATA "/llama3-tokenizer.json")), "");
+  const Tokenizer &t = llama3Tokenizer();
   EXPECT_EQ(t.encode("Hello, world! It's 2026."),
             (std::vector<int32_t>{41, 332, 556, 13, 287, 268, 77, 69, 2, 1861,
                                   397, 222, 802, 23, 15}));
@@ -163,6 +169,12 @@ TEST(Tokenizer, EncodesLikeHfTokenizersWithTheLlama3Pattern) {
                      "<|end_of_text|>"),
             (std::vector<int32_t>{0, 283, 71, 281, 797, 10, 573, 340, 344, 2516,
                                   79, 856, 11, 19, 200, 1}));
+}
+
+// Tests the same tokenizer on the whole of the fixtures' eval.txt (not seen
+// in its training) against HF's ids (test/unit/data/llama3-eval-ids.u16,
+// little-endian uint16), and decoding them back (ctest `tokenizer`).
+TEST(Tokenizer, Llama3PatternReproducesHfOnTheFixtureEvalText) {
   const char *dir = std::getenv("KUAI_FIXTURES_DIR");
   std::string text = dir ? readFile(std::string(dir) + "/text/eval.txt") : "";
   if (text.empty())
@@ -171,7 +183,7 @@ TEST(Tokenizer, EncodesLikeHfTokenizersWithTheLlama3Pattern) {
   std::vector<int32_t> expected;
   for (size_t i = 0; i + 1 < raw.size(); i += 2)
     expected.push_back(uint8_t(raw[i]) | uint8_t(raw[i + 1]) << 8);
-  expectEncodesAndDecodes(t, text, expected);
+  expectEncodesAndDecodes(llama3Tokenizer(), text, expected);
 }
 
 TEST(Tokenizer, RefusesWhatItCannotRun) {
