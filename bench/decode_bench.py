@@ -14,7 +14,7 @@ sequence, batches --batches). Peers in the same process run:
   fullgraph=True); prefill eager.
 
     python3 bench/decode_bench.py --bundle build-gpu/kuai-bundle --shape 1b \\
-        --work /tmp/decode --out $OUT/decode.md
+        --work build-gpu/decode --out $OUT/decode.md
 """
 import argparse
 import os

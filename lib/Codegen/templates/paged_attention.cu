@@ -53,6 +53,41 @@ __device__ void kv_append(const T *k, const T *v, T *kc, T *vc,
         v[b * s.v_stride[0] + h * s.v_stride[1] + i * s.v_stride[2] + c];
 }
 
+// Online softmax of the warp's query row `qv` (scaled; lane l holds dims
+// l, l + 32, ...) over positions [first, end) of sequence b, kv head hk:
+// the running maximum m, sum l and unnormalised output acc.
+template <typename T>
+__device__ __forceinline__ void
+paged_softmax(const float (&qv)[8], const T *kc, const T *vc, const int *table,
+              const PagedShape &s, i64 b, i64 hk, i64 first, i64 end, float &m,
+              float &l, float (&acc)[8]) {
+  int lane = threadIdx.x & 31;
+  m = -3.0e38f;
+  l = 0.f;
+  for (i64 j = first; j < end; ++j) {
+    i64 r = paged_row(table, s, b, hk, j);
+    const T *kr = kc + r * s.d;
+    float dot = 0.f;
+#pragma unroll
+    for (int t = 0; t < 8; ++t) {
+      i64 c = lane + 32 * t;
+      if (c < s.d)
+        dot += qv[t] * to_f32(kr[c]);
+    }
+    float score = paged_warp_sum(dot);
+    float m_new = fmaxf(m, score);
+    float correction = __expf(m - m_new), p = __expf(score - m_new);
+    l = l * correction + p;
+    const T *vr = vc + r * s.dv;
+#pragma unroll
+    for (int t = 0; t < 8; ++t) {
+      i64 c = lane + 32 * t;
+      acc[t] = acc[t] * correction + (c < s.dv ? p * to_f32(vr[c]) : 0.f);
+    }
+    m = m_new;
+  }
+}
+
 // One warp per query row, online softmax over positions 0 .. past + i (or
 // the last `window`), lanes splitting the head dims (at most 256).
 template <typename T>
@@ -76,29 +111,8 @@ __device__ void paged_attention_rows(const T *q, const T *kc, const T *vc,
   }
   i64 last = past[b] + i;
   i64 begin = s.window > 0 && last - s.window + 1 > 0 ? last - s.window + 1 : 0;
-  float m = -3.0e38f, l = 0.f;
-  for (i64 j = begin; j <= last; ++j) {
-    i64 r = paged_row(table, s, b, hk, j);
-    const T *kr = kc + r * s.d;
-    float dot = 0.f;
-#pragma unroll
-    for (int t = 0; t < 8; ++t) {
-      i64 c = lane + 32 * t;
-      if (c < s.d)
-        dot += qv[t] * to_f32(kr[c]);
-    }
-    float score = paged_warp_sum(dot);
-    float m_new = fmaxf(m, score);
-    float correction = __expf(m - m_new), p = __expf(score - m_new);
-    l = l * correction + p;
-    const T *vr = vc + r * s.dv;
-#pragma unroll
-    for (int t = 0; t < 8; ++t) {
-      i64 c = lane + 32 * t;
-      acc[t] = acc[t] * correction + (c < s.dv ? p * to_f32(vr[c]) : 0.f);
-    }
-    m = m_new;
-  }
+  float m, l;
+  paged_softmax(qv, kc, vc, table, s, b, hk, begin, last + 1, m, l, acc);
   T *orow = o + b * s.o_stride[0] + h * s.o_stride[1] + i * s.o_stride[2];
   float inv = l > 0.f ? 1.f / l : 0.f;
 #pragma unroll
@@ -136,29 +150,8 @@ __device__ void paged_attention_split(const T *q, const T *kc, const T *vc,
   i64 first = split * pages_per_split * s.page;
   i64 end = min(last + 1, first + pages_per_split * s.page);
   first = max(first, begin);
-  float m = -3.0e38f, l = 0.f;
-  for (i64 j = first; j < end; ++j) {
-    i64 r = paged_row(table, s, b, hk, j);
-    const T *kr = kc + r * s.d;
-    float dot = 0.f;
-#pragma unroll
-    for (int t = 0; t < 8; ++t) {
-      i64 c = lane + 32 * t;
-      if (c < s.d)
-        dot += qv[t] * to_f32(kr[c]);
-    }
-    float score = paged_warp_sum(dot);
-    float m_new = fmaxf(m, score);
-    float correction = __expf(m - m_new), p = __expf(score - m_new);
-    l = l * correction + p;
-    const T *vr = vc + r * s.dv;
-#pragma unroll
-    for (int t = 0; t < 8; ++t) {
-      i64 c = lane + 32 * t;
-      acc[t] = acc[t] * correction + (c < s.dv ? p * to_f32(vr[c]) : 0.f);
-    }
-    m = m_new;
-  }
+  float m, l;
+  paged_softmax(qv, kc, vc, table, s, b, hk, first, end, m, l, acc);
   float *out = ws + (split * rows + row) * (s.dv + 2);
 #pragma unroll
   for (int t = 0; t < 8; ++t) {
