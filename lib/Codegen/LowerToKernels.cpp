@@ -1057,6 +1057,11 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     bool mayDecode = !chunk || *chunk == 1, mayPrefill = !chunk || *chunk > 1;
     Arg scale = Arg::f(paged.getScale().convertToFloat());
     if (mayDecode) {
+      auto qHeads = q[1].getConstant(), kvHeads = k[1].getConstant();
+      if (!qHeads || !kvHeads || *kvHeads <= 0 || *qHeads % *kvHeads)
+        return fail(op, "decode attention needs constant head counts, the "
+                        "query heads a multiple of the key/value heads");
+      int64_t headChunks = (*qHeads / *kvHeads + 7) / 8;
       int64_t pagesPerSplit =
           std::max<int64_t>(1, 32 / *kc.dims[2].getConstant());
       SymExpr rows = q[0] * q[1];
@@ -1070,9 +1075,12 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
       split.module = "templates";
       split.what = "paged_attention (split)";
       split.function = "kuai_paged_attention_split_" + suffix;
-      split.grid[0] = {rows, 1};
+      // A block per (sequence, kv head, chunk of up to 8 query heads of
+      // its group) and split: PAGED_SPLIT_HEADS and PAGED_SPLIT_THREADS of
+      // paged_attention.cu.
+      split.grid[0] = {q[0] * k[1] * SymExpr::constant(headChunks), 1};
       split.grid[1] = {tb.dims[1], pagesPerSplit};
-      split.block[0] = 32;
+      split.block[0] = 128;
       split.args = {arg(operands[0]),
                     arg(operands[3]),
                     arg(operands[4]),
@@ -1242,7 +1250,7 @@ llvm::Error Lowering::addGreedyOutput() {
   l.function = std::string("kuai_argmax_") + dtypeName(lb.dtype);
   l.what = "argmax";
   l.grid[0] = {lb.dims[0] * lb.dims[1], 1};
-  l.block[0] = 256;
+  l.block[0] = 1024; // ARGMAX_THREADS of paged_attention.cu
   l.args = {Arg::buf(logits), Arg::buf(id), Arg::i64(lb.dims[2])};
   l.reads = {logits};
   l.writes = {id};

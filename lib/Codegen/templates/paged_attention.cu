@@ -124,76 +124,282 @@ __device__ void paged_attention_rows(const T *q, const T *kc, const T *vc,
 }
 
 // Decode steps (one query per sequence) split the cached positions over
-// many warps (flash-decoding): block (row, split) runs the online softmax
-// over the positions of `pages_per_split` pages and writes its unnormalised
-// output, maximum and sum to ws[split][row][dv + 2] (fp32);
-// kuai_paged_attention_combine merges the splits of each row.
+// many blocks (flash-decoding). Block (sequence, kv head, chunk of up to
+// PAGED_SPLIT_HEADS query heads of its group; split) reads each key and
+// value row of its `pages_per_split` pages once for all those query heads,
+// in tiles of PAGED_SPLIT_TILE positions: (A) groups of lanes take one key
+// each with 16-byte loads and write the dot products to shared memory,
+// (B) a warp per head turns a tile's scores into probabilities (online
+// softmax over the tiles), (C) each thread accumulates a 16-byte chunk of
+// the value rows of some of the tile's positions. The block writes its
+// unnormalised output, maximum and sum of each head to ws[split][row][dv +
+// 2] (fp32; an empty split writes sum 0); kuai_paged_attention_combine
+// merges the splits of each row. Rows whose dims are not multiples of the
+// 16-byte vector are read element by element.
+#define PAGED_SPLIT_THREADS 128
+#define PAGED_SPLIT_HEADS 8
+#define PAGED_SPLIT_TILE 64
+
+// Row of position t of sequence b, kv head h (32-bit index arithmetic: the
+// divisions are on the critical path of a decode step).
+__device__ __forceinline__ i64 paged_row32(const int *table, i64 blocks,
+                                           int page, int kv_heads, i64 b, int h,
+                                           int t) {
+  i64 p = table[b * blocks + t / page];
+  return (p * kv_heads + h) * page + t % page;
+}
+
+// `count` (<= N) elements of p as floats, zero beyond: one 16-byte load
+// when `vec` and all N are there.
+template <typename T, int N>
+__device__ __forceinline__ void paged_load(const T *p, int count, bool vec,
+                                           float (&f)[N]) {
+  if (vec && count == N) {
+    uint4 u = __ldg(reinterpret_cast<const uint4 *>(p));
+    unsigned w[4] = {u.x, u.y, u.z, u.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      if constexpr (sizeof(T) == 4) {
+        f[i] = __uint_as_float(w[i]);
+      } else {
+        f[2 * i] = to_f32(T{(unsigned short)(w[i] & 0xffffu)});
+        f[2 * i + 1] = to_f32(T{(unsigned short)(w[i] >> 16)});
+      }
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < N; ++i)
+      f[i] = i < count ? to_f32(p[i]) : 0.f;
+  }
+}
+
+__device__ __forceinline__ float paged_warp_max(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1)
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
 template <typename T>
 __device__ void paged_attention_split(const T *q, const T *kc, const T *vc,
                                       const int *table, const int *past,
                                       float *ws, const PagedShape &s,
                                       float scale, i64 pages_per_split) {
-  int lane = threadIdx.x & 31;
-  i64 row = blockIdx.x, split = blockIdx.y, rows = gridDim.x;
-  i64 h = row % s.q_heads, b = row / s.q_heads;
-  i64 hk = h / (s.q_heads / s.kv_heads);
-  const T *qr = q + b * s.q_stride[0] + h * s.q_stride[1];
-  float qv[8], acc[8];
-#pragma unroll
-  for (int t = 0; t < 8; ++t) {
-    i64 c = lane + 32 * t;
-    qv[t] = c < s.d ? to_f32(qr[c]) * scale : 0.f;
-    acc[t] = 0.f;
-  }
-  i64 last = past[b];
-  i64 begin = s.window > 0 && last - s.window + 1 > 0 ? last - s.window + 1 : 0;
+  constexpr int VEC = 16 / sizeof(T), G = PAGED_SPLIT_HEADS,
+                TILE = PAGED_SPLIT_TILE, WARPS = PAGED_SPLIT_THREADS / 32;
+  constexpr int QCH = (256 / VEC + 31) / 32; // key chunks per lane, at most
+  __shared__ float score[G][TILE];
+  __shared__ float partial[8192]; // position groups' outputs, see below
+  __shared__ float run_max[G], run_sum[G], rescale[G];
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int group = int(s.q_heads / s.kv_heads), chunks = (group + G - 1) / G;
+  const int kv_heads = int(s.kv_heads), page = int(s.page);
+  const int d = int(s.d), dv = int(s.dv);
+  const int hc = blockIdx.x % chunks, hk = (blockIdx.x / chunks) % kv_heads;
+  const i64 b = blockIdx.x / (chunks * kv_heads), split = blockIdx.y;
+  const int h0 = hk * group + hc * G, gn = min(G, group - hc * G);
+  const i64 last = past[b];
+  const i64 begin =
+      s.window > 0 && last - s.window + 1 > 0 ? last - s.window + 1 : 0;
   i64 first = split * pages_per_split * s.page;
-  i64 end = min(last + 1, first + pages_per_split * s.page);
+  const i64 end = min(last + 1, first + pages_per_split * s.page);
   first = max(first, begin);
-  float m, l;
-  paged_softmax(qv, kc, vc, table, s, b, hk, first, end, m, l, acc);
-  float *out = ws + (split * rows + row) * (s.dv + 2);
-#pragma unroll
-  for (int t = 0; t < 8; ++t) {
-    i64 c = lane + 32 * t;
-    if (c < s.dv)
-      out[c] = acc[t];
+  float *out = ws + (split * s.batch * s.q_heads + b * s.q_heads + h0) *
+                        (s.dv + 2);
+  if (first >= end) { // a split past the sequence's end (or its window)
+    if (tid < gn) {
+      out[tid * (dv + 2) + dv] = -3.0e38f;
+      out[tid * (dv + 2) + dv + 1] = 0.f;
+    }
+    return;
   }
-  if (lane == 0) {
-    out[s.dv] = m;
-    out[s.dv + 1] = l;
+
+  // (A)'s mapping: lp lanes per key, each holding QCH chunks of the scaled
+  // query rows of the gn heads.
+  const bool vec = d % VEC == 0 && dv % VEC == 0;
+  const int kch = (d + VEC - 1) / VEC;
+  int lp = 1;
+  while (lp < kch && lp < 32)
+    lp <<= 1;
+  const int keys_per_warp = 32 / lp, kl = lane % lp;
+  float qf[G][QCH][VEC];
+#pragma unroll
+  for (int g = 0; g < G; ++g)
+#pragma unroll
+    for (int k = 0; k < QCH; ++k) {
+      int c = kl + k * lp, count = c < kch ? min(VEC, d - c * VEC) : 0;
+      const T *qr = q + b * s.q_stride[0] + (h0 + g) * s.q_stride[1] + c * VEC;
+#pragma unroll
+      for (int e = 0; e < VEC; ++e)
+        qf[g][k][e] = g < gn && e < count ? to_f32(qr[e]) * scale : 0.f;
+    }
+  // (C)'s mapping: thread = (position group pg, value chunk vj).
+  const int vch = (dv + VEC - 1) / VEC, groups = PAGED_SPLIT_THREADS / vch;
+  const int pg = tid / vch, vj = tid % vch,
+            vcount = min(VEC, dv - vj * VEC);
+  float acc[G][VEC];
+#pragma unroll
+  for (int g = 0; g < G; ++g)
+#pragma unroll
+    for (int e = 0; e < VEC; ++e)
+      acc[g][e] = 0.f;
+  if (tid < G) {
+    run_max[tid] = -3.0e38f;
+    run_sum[tid] = 0.f;
+  }
+  __syncthreads();
+
+  for (i64 t0 = first; t0 < end; t0 += TILE) {
+    const int n = int(min(i64(TILE), end - t0));
+    // (A) scores of the tile's keys for every head.
+    for (int base = warp * keys_per_warp; base < n;
+         base += WARPS * keys_per_warp) {
+      int p = base + lane / lp;
+      float dot[G];
+#pragma unroll
+      for (int g = 0; g < G; ++g)
+        dot[g] = 0.f;
+      if (p < n) {
+        const T *kr = kc + paged_row32(table, s.blocks, page, kv_heads, b,
+                                       hk, int(t0 + p)) *
+                               d;
+#pragma unroll
+        for (int k = 0; k < QCH; ++k) {
+          int c = kl + k * lp;
+          if (c < kch) {
+            float kf[VEC];
+            paged_load(kr + c * VEC, min(VEC, d - c * VEC), vec, kf);
+#pragma unroll
+            for (int g = 0; g < G; ++g)
+#pragma unroll
+              for (int e = 0; e < VEC; ++e)
+                dot[g] += qf[g][k][e] * kf[e];
+          }
+        }
+      }
+#pragma unroll
+      for (int g = 0; g < G; ++g) {
+        if (g < gn) {
+          for (int o = lp >> 1; o > 0; o >>= 1)
+            dot[g] += __shfl_xor_sync(0xffffffffu, dot[g], o);
+          if (p < n && kl == 0)
+            score[g][p] = dot[g];
+        }
+      }
+    }
+    __syncthreads();
+    // (B) probabilities, running maximum and sum per head.
+    for (int g = warp; g < gn; g += WARPS) {
+      float tile_max = -3.0e38f;
+      for (int p = lane; p < n; p += 32)
+        tile_max = fmaxf(tile_max, score[g][p]);
+      float m_old = run_max[g], m_new = fmaxf(m_old, paged_warp_max(tile_max));
+      float sum = 0.f;
+      for (int p = lane; p < n; p += 32) {
+        float e = __expf(score[g][p] - m_new);
+        score[g][p] = e;
+        sum += e;
+      }
+      sum = paged_warp_sum(sum);
+      if (lane == 0) {
+        float correction = __expf(m_old - m_new);
+        rescale[g] = correction;
+        run_sum[g] = run_sum[g] * correction + sum;
+        run_max[g] = m_new;
+      }
+    }
+    __syncthreads();
+    // (C) the tile's values weighted by the probabilities.
+    if (pg < groups) {
+#pragma unroll
+      for (int g = 0; g < G; ++g)
+#pragma unroll
+        for (int e = 0; e < VEC; ++e)
+          acc[g][e] *= g < gn ? rescale[g] : 0.f;
+      for (int p = pg; p < n; p += groups) {
+        const T *vr = vc + paged_row32(table, s.blocks, page, kv_heads, b,
+                                       hk, int(t0 + p)) *
+                               dv;
+        float vf[VEC];
+        paged_load(vr + vj * VEC, vcount, vec, vf);
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+          float w = g < gn ? score[g][p] : 0.f;
+#pragma unroll
+          for (int e = 0; e < VEC; ++e)
+            acc[g][e] += w * vf[e];
+        }
+      }
+    }
+    __syncthreads();
+  }
+
+  // Sum the position groups' outputs: groups * G * dv <= 128 * VEC * G
+  // floats, since vch * VEC >= dv.
+  if (pg < groups) {
+#pragma unroll
+    for (int g = 0; g < G; ++g)
+#pragma unroll
+      for (int e = 0; e < VEC; ++e)
+        if (g < gn && e < vcount)
+          partial[(pg * G + g) * dv + vj * VEC + e] = acc[g][e];
+  }
+  __syncthreads();
+  for (int i = tid; i < gn * dv; i += PAGED_SPLIT_THREADS) {
+    int g = i / dv, col = i % dv;
+    float sum = 0.f;
+    for (int j = 0; j < groups; ++j)
+      sum += partial[(j * G + g) * dv + col];
+    out[g * (dv + 2) + col] = sum;
+  }
+  if (tid < gn) {
+    out[tid * (dv + 2) + dv] = run_max[tid];
+    out[tid * (dv + 2) + dv + 1] = run_sum[tid];
   }
 }
 
 // One warp per row: out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M).
+// Lanes read the splits' maxima and sums in parallel; the weights reach
+// every lane by shuffles.
 template <typename T>
 __device__ void paged_attention_combine(const float *ws, T *o,
                                         const PagedShape &s,
                                         i64 pages_per_split) {
   int lane = threadIdx.x & 31;
   i64 splits = (s.blocks + pages_per_split - 1) / pages_per_split;
-  i64 rows = s.batch * s.q_heads;
+  i64 rows = s.batch * s.q_heads, stride = rows * (s.dv + 2);
   i64 row = i64(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
   if (row >= rows)
     return;
+  const float *base = ws + row * (s.dv + 2);
   float big = -3.0e38f;
-  for (i64 sp = 0; sp < splits; ++sp)
-    big = fmaxf(big, ws[(sp * rows + row) * (s.dv + 2) + s.dv]);
+  for (i64 sp = lane; sp < splits; sp += 32)
+    big = fmaxf(big, base[sp * stride + s.dv]);
+  big = paged_warp_max(big);
   float total = 0.f, acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
-  for (i64 sp = 0; sp < splits; ++sp) {
-    const float *part = ws + (sp * rows + row) * (s.dv + 2);
-    float l = part[s.dv + 1];
-    if (l == 0.f)
-      continue; // a split past the sequence's end
-    float weight = __expf(part[s.dv] - big);
-    total += l * weight;
+  for (i64 first = 0; first < splits; first += 32) {
+    float weight = 0.f;
+    if (first + lane < splits) {
+      const float *part = base + (first + lane) * stride;
+      float l = part[s.dv + 1];
+      weight = l > 0.f ? __expf(part[s.dv] - big) : 0.f;
+      total += l * weight;
+    }
+    int n = int(min(i64(32), splits - first));
+#pragma unroll 4
+    for (int j = 0; j < n; ++j) {
+      float w = __shfl_sync(0xffffffffu, weight, j);
+      const float *part = base + (first + j) * stride;
 #pragma unroll
-    for (int t = 0; t < 8; ++t) {
-      i64 c = lane + 32 * t;
-      if (c < s.dv)
-        acc[t] += part[c] * weight;
+      for (int t = 0; t < 8; ++t) {
+        i64 c = lane + 32 * t;
+        if (c < s.dv && w > 0.f)
+          acc[t] += part[c] * w;
+      }
     }
   }
+  total = paged_warp_sum(total);
   i64 h = row % s.q_heads, b = row / s.q_heads;
   T *orow = o + b * s.o_stride[0] + h * s.o_stride[1];
   float inv = total > 0.f ? 1.f / total : 0.f;
@@ -207,42 +413,87 @@ __device__ void paged_attention_combine(const float *ws, T *o,
 
 // Greedy decoding on the GPU: the index of each row's largest value (the
 // lowest index among equals), so a decode step reads back one id per
-// sequence instead of its logits. One block of 256 threads per row.
+// sequence instead of its logits. One block of ARGMAX_THREADS per row, each
+// thread streaming 16-byte chunks (ARGMAX_UNROLL in flight) when the row
+// allows it.
+#define ARGMAX_THREADS 1024
+#define ARGMAX_UNROLL 4
+
+// Keeps (v, at) or takes (ov, oat): the larger value, the lower index
+// among equals.
+__device__ __forceinline__ void argmax_take(float &v, int &at, float ov,
+                                            int oat) {
+  if (ov > v || (ov == v && oat < at)) {
+    v = ov;
+    at = oat;
+  }
+}
+
 template <typename T>
 __device__ void argmax_rows(const T *x, int *ids, i64 columns) {
-  __shared__ float best[256];
-  __shared__ int where[256];
+  constexpr int VEC = 16 / sizeof(T);
+  __shared__ float best[ARGMAX_THREADS / 32];
+  __shared__ int where[ARGMAX_THREADS / 32];
   const T *row = x + i64(blockIdx.x) * columns;
   float v = -3.4e38f;
   int at = 0x7fffffff;
-  for (i64 c = threadIdx.x; c < columns; c += blockDim.x) {
-    float f = to_f32(row[c]);
-    if (f > v) { // strictly: the first occurrence in this thread's stride
-      v = f;
-      at = int(c);
-    }
-  }
-  best[threadIdx.x] = v;
-  where[threadIdx.x] = at;
-  __syncthreads();
-  for (int half = blockDim.x / 2; half > 0; half >>= 1) {
-    if (threadIdx.x < half) {
-      float o = best[threadIdx.x + half];
-      int oi = where[threadIdx.x + half];
-      if (o > best[threadIdx.x] ||
-          (o == best[threadIdx.x] && oi < where[threadIdx.x])) {
-        best[threadIdx.x] = o;
-        where[threadIdx.x] = oi;
+  bool vec = columns % VEC == 0 &&
+             reinterpret_cast<unsigned long long>(row) % 16 == 0;
+  if (vec) {
+    // Chunks in increasing order per thread, elements in order within a
+    // chunk: a strict comparison keeps each thread's first maximum.
+    i64 n = columns / VEC;
+    for (i64 c0 = threadIdx.x; c0 < n; c0 += ARGMAX_THREADS * ARGMAX_UNROLL) {
+      float f[ARGMAX_UNROLL][VEC];
+#pragma unroll
+      for (int u = 0; u < ARGMAX_UNROLL; ++u) {
+        i64 c = c0 + i64(u) * ARGMAX_THREADS;
+        paged_load(row + c * VEC, c < n ? VEC : 0, c < n, f[u]);
+      }
+#pragma unroll
+      for (int u = 0; u < ARGMAX_UNROLL; ++u) {
+        i64 c = c0 + i64(u) * ARGMAX_THREADS;
+#pragma unroll
+        for (int e = 0; e < VEC; ++e)
+          if (c < n && f[u][e] > v) {
+            v = f[u][e];
+            at = int(c * VEC + e);
+          }
       }
     }
-    __syncthreads();
+  } else {
+    for (i64 c = threadIdx.x; c < columns; c += ARGMAX_THREADS) {
+      float f = to_f32(row[c]);
+      if (f > v) {
+        v = f;
+        at = int(c);
+      }
+    }
   }
-  if (threadIdx.x == 0)
-    ids[blockIdx.x] = where[0] == 0x7fffffff ? 0 : where[0];
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1)
+    argmax_take(v, at, __shfl_xor_sync(0xffffffffu, v, o),
+                __shfl_xor_sync(0xffffffffu, at, o));
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  if (lane == 0) {
+    best[warp] = v;
+    where[warp] = at;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    v = best[lane];
+    at = where[lane];
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+      argmax_take(v, at, __shfl_xor_sync(0xffffffffu, v, o),
+                  __shfl_xor_sync(0xffffffffu, at, o));
+    if (lane == 0)
+      ids[blockIdx.x] = at == 0x7fffffff ? 0 : at;
+  }
 }
 
 #define KUAI_PAGED_KERNELS(SUFFIX, T)                                          \
-  extern "C" __global__ void __launch_bounds__(256)                            \
+  extern "C" __global__ void __launch_bounds__(ARGMAX_THREADS)                 \
       kuai_argmax_##SUFFIX(const T *x, int *ids, i64 columns) {                \
     argmax_rows<T>(x, ids, columns);                                           \
   }                                                                            \
@@ -251,7 +502,7 @@ __device__ void argmax_rows(const T *x, int *ids, i64 columns) {
       PagedShape shape) {                                                      \
     kv_append<T>(k, v, kc, vc, table, past, shape);                            \
   }                                                                            \
-  extern "C" __global__ void __launch_bounds__(32)                             \
+  extern "C" __global__ void __launch_bounds__(PAGED_SPLIT_THREADS)            \
       kuai_paged_attention_split_##SUFFIX(                                     \
           const T *q, const T *kc, const T *vc, const int *table,              \
           const int *past, float *ws, PagedShape shape, float scale,           \
