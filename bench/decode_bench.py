@@ -165,6 +165,8 @@ def main():
     ap.add_argument("--new", type=int, default=256)
     ap.add_argument("--batches", default="1,8,32")
     ap.add_argument("--peers", type=int, default=1)
+    ap.add_argument("--peer-batches", default="1,8,32",
+                    help="batches at which the peers run too")
     args = ap.parse_args()
     from transformers import LlamaConfig, LlamaForCausalLM
     os.makedirs(args.work, exist_ok=True)
@@ -176,11 +178,26 @@ def main():
         with open(args.out, "a") as f:
             f.write(text + "\n")
 
+    class Details(list):
+        """Notes printed under the table; also written at once to OUT.notes,
+        so that a run cut short keeps them."""
+
+        def append(self, text):
+            super().append(text)
+            print(text, flush=True)
+            with open(args.out + ".notes", "a") as f:
+                f.write(f"* {text}\n")
+
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=128256, max_position_embeddings=4096, rope_theta=500000.0,
                       use_cache=False, torch_dtype="bfloat16", **SHAPES[args.shape])
     t = time.time()
-    model = LlamaForCausalLM(cfg).to(torch.bfloat16).cuda().eval()
+    # Built on the GPU in bf16 (an 8B model's fp32 init on the CPU takes
+    # minutes).
+    torch.set_default_dtype(torch.bfloat16)
+    with torch.device("cuda"):
+        model = LlamaForCausalLM(cfg).eval()
+    torch.set_default_dtype(torch.float32)
     params = sum(p.numel() for p in model.parameters())
     say(f"## Llama {args.shape} shape: {params / 1e9:.2f}B parameters, bf16, random weights "
         f"(built in {time.time() - t:.0f} s)")
@@ -194,30 +211,45 @@ def main():
     if os.path.exists(onnx_path):  # the same seed made the same weights
         say(f"reusing {onnx_path}")
     else:
+        # Written under another name first: a run cut short leaves no
+        # partial model.onnx for the next one to reuse.
+        partial = os.path.join(args.work, "partial", "model.onnx")
+        os.makedirs(os.path.dirname(partial), exist_ok=True)
         with torch.no_grad():
-            torch.onnx.export(model, (example,), onnx_path, dynamo=True, external_data=True,
+            torch.onnx.export(model, (example,), partial, dynamo=True, external_data=True,
                               input_names=["input_ids"], output_names=["logits"],
                               dynamic_shapes={"input_ids": {0: batch_dim, 1: seq_dim}})
+        for name in os.listdir(os.path.dirname(partial)):  # data file first
+            if name != "model.onnx":
+                os.replace(os.path.join(args.work, "partial", name),
+                           os.path.join(args.work, name))
+        os.replace(partial, onnx_path)
         say(f"exported with the dynamo exporter in {time.time() - t:.0f} s")
     art = os.path.join(args.work, "model.kuai")
     max_batch = max(int(b) for b in args.batches.split(","))
     t = time.time()
-    p = subprocess.run([os.path.join(args.bundle, "bin", "kuai-compile"), onnx_path,
-                        "--kv-cache", "--emit=artifact", "-o", art,
-                        "--max-batch", str(max_batch),
-                        "--max-seq", str(args.prompt + args.new)],
-                       capture_output=True, text=True)
+    if os.path.exists(art):  # a run cut short compiled it already
+        say(f"reusing {art}")
+        p = subprocess.CompletedProcess([], 0, "", "reused")
+    else:
+        p = subprocess.run([os.path.join(args.bundle, "bin", "kuai-compile"), onnx_path,
+                            "--kv-cache", "--emit=artifact", "-o", art + ".partial",
+                            "--max-batch", str(max_batch),
+                            "--max-seq", str(args.prompt + args.new)],
+                           capture_output=True, text=True)
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     if p.returncode:
         say(f"kuai-compile FAILED:\n{p.stderr[-3000:]}")
         return 1
+    if os.path.exists(art + ".partial"):
+        os.replace(art + ".partial", art)
     say(f"kuai-compile --kv-cache: {time.time() - t:.0f} s, peak host memory {rss:.1f} GiB; "
         f"{p.stderr.strip().splitlines()[-1]}")
     ids = ",".join(str(i) for i in prompt[0].tolist())
     say("")
     say("| engine | batch | TTFT ms | ms per output token | tokens/s |")
     say("| --- | --- | --- | --- | --- |")
-    kuai_ids, details, achieved = None, [], {}
+    kuai_ids, details, achieved = None, Details(), {}
     for b in [int(x) for x in args.batches.split(",")]:
         p = subprocess.run([os.path.join(args.bundle, "bin", "kuai-run"), art,
                             "--prompt-ids", ids, "--max-new-tokens", str(args.new),
@@ -240,6 +272,9 @@ def main():
                            "\n".join(lines_kept) + "\n```")
         if bw:
             achieved[b] = float(bw.group(1))
+        pools = re.search(r"GPU memory by pool: (.*)", o)
+        if pools:
+            details.append(f"kuai batch {b}: GPU memory by pool: {pools.group(1)}")
         details.append(f"kuai batch {b}: {bw.group(0) if bw else '?'}; "
                        f"KV bytes per token {kv.group(1) if kv else '?'}")
         if b == 1:
@@ -248,7 +283,7 @@ def main():
                                 "--print-ids"], capture_output=True, text=True)
             m = re.search(r"^generated ids:(.*)$", g.stdout, re.M)
             kuai_ids = [int(x) for x in m.group(1).split()] if m else None
-        if args.peers:
+        if args.peers and str(b) in args.peer_batches.split(","):
             hf_ids, static = bench_peers(model, prompt, args.new, b, say)
             if b == 1 and kuai_ids:
                 def agree(a, c):

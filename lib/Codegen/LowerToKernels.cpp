@@ -996,12 +996,13 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
                program.buffers[operands[2]].numel()) *
               SymExpr::constant(elem);
   } else if (auto paged = dyn_cast<PagedAttentionOp>(op)) {
-    const Buffer &qb = program.buffers[operands[0]],
-                 &kb = program.buffers[operands[1]],
-                 &vb = program.buffers[operands[2]],
-                 &kc = program.buffers[operands[3]],
-                 &tb = program.buffers[operands[5]],
-                 &pb = program.buffers[operands[6]];
+    // Copies: the split workspace added below may move program.buffers.
+    const Buffer qb = program.buffers[operands[0]],
+                 kb = program.buffers[operands[1]],
+                 vb = program.buffers[operands[2]],
+                 kc = program.buffers[operands[3]],
+                 tb = program.buffers[operands[5]],
+                 pb = program.buffers[operands[6]];
     Dims q = qb.dims, k = kb.dims, v = vb.dims;
     if (kc.kind != Buffer::Kind::State ||
         program.buffers[operands[4]].kind != Buffer::Kind::State)
@@ -1235,7 +1236,8 @@ llvm::Error Lowering::lowerOp(Operation *op) {
 
 llvm::Error Lowering::addGreedyOutput() {
   int logits = program.outputs.front().buffer;
-  const Buffer &lb = program.buffers[logits];
+  const Buffer lb = program.buffers[logits]; // a copy: addBuffer below
+                                             // may move the buffers
   if (lb.dims.size() != 3 || !isFloat(lb.dtype) || !lb.dims[2].getConstant())
     return llvm::createStringError(
         "a KV-cache model's first output must be logits [batch, seq, "

@@ -471,6 +471,12 @@ int kuai::runArtifact(Options &opts, MLIRContext &context, Decoder *reference) {
   if (!opts.prompt.empty() || !opts.promptIds.empty() ||
       !opts.perplexity.empty()) {
     int status = runText(opts, context, model, reference);
+    if (opts.benchDecode)
+      llvm::outs() << "GPU memory by pool: weights "
+                   << kuai_model_pool_bytes(model, "weights")
+                   << " bytes, arena " << kuai_model_pool_bytes(model, "arena")
+                   << " bytes, kv " << kuai_model_pool_bytes(model, "kv")
+                   << " bytes\n";
     kuai_model_release(model);
     return status;
   }

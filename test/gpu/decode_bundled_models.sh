@@ -40,7 +40,13 @@ for dir in test/models/llama-sdpa test/models/families/{mistral,qwen2,phi3,gemma
     elif [[ "$ids" == "$fp32_ids" ]]; then
       echo "$name bf16: the 40 ids equal the fp32 build's" >> "$out"
     else
-      echo "$name bf16: ids differ from the fp32 build's ($ids vs $fp32_ids)" >> "$out"
+      same=0
+      read -ra a <<< "${ids#generated ids:}"
+      read -ra f <<< "${fp32_ids#generated ids:}"
+      while [[ $same -lt ${#a[@]} && "${a[$same]}" == "${f[$same]:-}" ]]; do
+        same=$((same + 1))
+      done
+      echo "$name bf16: the first $same of 40 ids equal the fp32 build's" >> "$out"
     fi
   done
 done

@@ -24,8 +24,8 @@
   do {                                                                         \
     cudaError_t e = (x);                                                       \
     if (e != cudaSuccess) {                                                    \
-      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e),          \
-                  __FILE__, __LINE__);                                         \
+      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e), __FILE__, \
+                  __LINE__);                                                   \
       std::exit(2);                                                            \
     }                                                                          \
   } while (0)
@@ -115,7 +115,8 @@ template <typename T> static float toFloat(T v) {
     return f;
   } else {
     int e = (v.bits >> 10) & 0x1f;
-    float f = e == 0 ? 0.f : std::ldexp(1.f + (v.bits & 0x3ff) / 1024.f, e - 15);
+    float f =
+        e == 0 ? 0.f : std::ldexp(1.f + (v.bits & 0x3ff) / 1024.f, e - 15);
     return (v.bits & 0x8000) ? -f : f;
   }
 }
@@ -133,9 +134,8 @@ static double relL2(const std::vector<double> &want,
 
 template <typename T> static bool runCase(const Case &c, std::mt19937 &rng) {
   const int batch = 4, blocks = 40;
-  const std::vector<int> past = {0, 37, 300, blocks * c.page - 1 > 1000
-                                                   ? 1000
-                                                   : blocks * c.page - 1};
+  const std::vector<int> past = {
+      0, 37, 300, blocks * c.page - 1 > 1000 ? 1000 : blocks * c.page - 1};
   const int pages = batch * blocks;
   std::uniform_real_distribution<float> uni(-1.f, 1.f);
   auto fill = [&](size_t n, std::vector<T> &dev, std::vector<float> &host) {
@@ -222,21 +222,21 @@ template <typename T> static bool runCase(const Case &c, std::mt19937 &rng) {
   Kernels<T>::split<<<grid, PAGED_SPLIT_THREADS>>>(dq, dk, dv, dt, dp, ws, s,
                                                    scale, pagesPerSplit);
   Kernels<T>::combine<<<unsigned((rows + 3) / 4), 128>>>(ws, dout, s,
-                                                          pagesPerSplit);
+                                                         pagesPerSplit);
   CHECK_CUDA(cudaGetLastError());
   std::vector<T> got(outN);
-  CHECK_CUDA(cudaMemcpy(got.data(), dout, outN * sizeof(T),
-                        cudaMemcpyDeviceToHost));
+  CHECK_CUDA(
+      cudaMemcpy(got.data(), dout, outN * sizeof(T), cudaMemcpyDeviceToHost));
   std::vector<double> gotSplit(outN), gotRows(outN);
   for (size_t i = 0; i < outN; ++i)
     gotSplit[i] = toFloat(got[i]);
   // The row kernel on the same decode step.
   CHECK_CUDA(cudaMemset(dout, 0, outN * sizeof(T)));
   Kernels<T>::rows<<<unsigned((rows + 3) / 4), 128>>>(dq, dk, dv, dt, dp, dout,
-                                                       s, scale);
+                                                      s, scale);
   CHECK_CUDA(cudaGetLastError());
-  CHECK_CUDA(cudaMemcpy(got.data(), dout, outN * sizeof(T),
-                        cudaMemcpyDeviceToHost));
+  CHECK_CUDA(
+      cudaMemcpy(got.data(), dout, outN * sizeof(T), cudaMemcpyDeviceToHost));
   for (size_t i = 0; i < outN; ++i)
     gotRows[i] = toFloat(got[i]);
   // Sequence 0 attends to position 0 only: its output is that value row;
@@ -288,8 +288,8 @@ template <typename T> static bool runArgmax(std::mt19937 &rng) {
     Kernels<T>::argmax<<<rowsN, ARGMAX_THREADS>>>(dx, ids, columns);
     CHECK_CUDA(cudaGetLastError());
     std::vector<int> got(rowsN);
-    CHECK_CUDA(
-        cudaMemcpy(got.data(), ids, rowsN * sizeof(int), cudaMemcpyDeviceToHost));
+    CHECK_CUDA(cudaMemcpy(got.data(), ids, rowsN * sizeof(int),
+                          cudaMemcpyDeviceToHost));
     bool same = got == want;
     ok = ok && same;
     std::printf("%s %-4s argmax %d rows x %d columns\n", same ? "ok  " : "FAIL",

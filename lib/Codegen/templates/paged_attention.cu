@@ -205,8 +205,8 @@ __device__ void paged_attention_split(const T *q, const T *kc, const T *vc,
   i64 first = split * pages_per_split * s.page;
   const i64 end = min(last + 1, first + pages_per_split * s.page);
   first = max(first, begin);
-  float *out = ws + (split * s.batch * s.q_heads + b * s.q_heads + h0) *
-                        (s.dv + 2);
+  float *out =
+      ws + (split * s.batch * s.q_heads + b * s.q_heads + h0) * (s.dv + 2);
   if (first >= end) { // a split past the sequence's end (or its window)
     if (tid < gn) {
       out[tid * (dv + 2) + dv] = -3.0e38f;
@@ -236,8 +236,7 @@ __device__ void paged_attention_split(const T *q, const T *kc, const T *vc,
     }
   // (C)'s mapping: thread = (position group pg, value chunk vj).
   const int vch = (dv + VEC - 1) / VEC, groups = PAGED_SPLIT_THREADS / vch;
-  const int pg = tid / vch, vj = tid % vch,
-            vcount = min(VEC, dv - vj * VEC);
+  const int pg = tid / vch, vj = tid % vch, vcount = min(VEC, dv - vj * VEC);
   float acc[G][VEC];
 #pragma unroll
   for (int g = 0; g < G; ++g)
@@ -261,8 +260,8 @@ __device__ void paged_attention_split(const T *q, const T *kc, const T *vc,
       for (int g = 0; g < G; ++g)
         dot[g] = 0.f;
       if (p < n) {
-        const T *kr = kc + paged_row32(table, s.blocks, page, kv_heads, b,
-                                       hk, int(t0 + p)) *
+        const T *kr = kc + paged_row32(table, s.blocks, page, kv_heads, b, hk,
+                                       int(t0 + p)) *
                                d;
 #pragma unroll
         for (int k = 0; k < QCH; ++k) {
@@ -318,8 +317,8 @@ __device__ void paged_attention_split(const T *q, const T *kc, const T *vc,
         for (int e = 0; e < VEC; ++e)
           acc[g][e] *= g < gn ? rescale[g] : 0.f;
       for (int p = pg; p < n; p += groups) {
-        const T *vr = vc + paged_row32(table, s.blocks, page, kv_heads, b,
-                                       hk, int(t0 + p)) *
+        const T *vr = vc + paged_row32(table, s.blocks, page, kv_heads, b, hk,
+                                       int(t0 + p)) *
                                dv;
         float vf[VEC];
         paged_load(vr + vj * VEC, vcount, vec, vf);
@@ -437,8 +436,8 @@ __device__ void argmax_rows(const T *x, int *ids, i64 columns) {
   const T *row = x + i64(blockIdx.x) * columns;
   float v = -3.4e38f;
   int at = 0x7fffffff;
-  bool vec = columns % VEC == 0 &&
-             reinterpret_cast<unsigned long long>(row) % 16 == 0;
+  bool vec =
+      columns % VEC == 0 && reinterpret_cast<unsigned long long>(row) % 16 == 0;
   if (vec) {
     // Chunks in increasing order per thread, elements in order within a
     // chunk: a strict comparison keeps each thread's first maximum.
