@@ -150,7 +150,8 @@ kuai_status_t kuai_model_profile(kuai_model_t model,
 /* A model compiled with `kuai-compile --kv-cache` appends chunks of tokens
  * to sequences whose keys and values stay on the GPU, in fixed-size pages
  * of the "kv" pool. Its inputs (input_ids [batch, n], kv.past_lengths,
- * kv.block_table) are filled by kuai_model_append from the sequences. */
+ * kv.block_table, kv.sampling) are filled by kuai_model_append from the
+ * sequences. */
 
 typedef struct kuai_kv_options {
   uint32_t struct_size;   /* sizeof(kuai_kv_options), set by _initialize */
@@ -179,6 +180,27 @@ kuai_status_t kuai_model_sequence_end(kuai_model_t model, uint32_t sequence);
 /* Tokens cached for a live sequence. */
 kuai_status_t kuai_model_sequence_length(kuai_model_t model, uint32_t sequence,
                                          uint64_t *out_length);
+/* How a sequence's next token is picked on the GPU (the model's
+ * `next_token` output [batch, count], last position of each sequence):
+ * greedy by default; with temperature > 0, sampled by the definition in
+ * kuai/sampling.h (top-k, top-p) from the step-th uniform of `seed`, the
+ * step counting the appends since this call. */
+typedef struct kuai_sampling_options {
+  uint32_t struct_size; /* sizeof(kuai_sampling_options), set by _initialize */
+  float temperature;    /* <= 0: greedy (default 0) */
+  uint32_t top_k;       /* 0: every token (default) */
+  float top_p;          /* 1: every token (default) */
+  uint64_t seed;        /* default 0 */
+} kuai_sampling_options;
+
+void kuai_sampling_options_initialize(kuai_sampling_options *options);
+
+/* Sets a live sequence's sampling. KUAI_INCOMPATIBLE for an artifact
+ * compiled before sampling moved to the GPU (no kv.sampling input): pick
+ * from the logits on the host then. */
+kuai_status_t
+kuai_model_sequence_sampling(kuai_model_t model, uint32_t sequence,
+                             const kuai_sampling_options *options);
 /* Appends `count` tokens to each of `batch` distinct live sequences (`ids`
  * row-major [batch, count]) and runs the model: output 0 then holds their
  * logits [batch, count, vocab]. Pages are taken from the pool as needed.

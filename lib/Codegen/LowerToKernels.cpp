@@ -1258,6 +1258,29 @@ llvm::Error Lowering::addGreedyOutput() {
   l.writes = {id};
   l.bytes = lb.numel() * SymExpr::constant(dtypeBytes(lb.dtype));
   program.launches.push_back(std::move(l));
+  // Sampling (include/kuai/sampling.h) for the sequences whose temperature
+  // is above 0, from the input the runtime fills per sequence: {temperature,
+  // top_k, top_p, u}.
+  Buffer params;
+  params.dtype = DType::F32;
+  params.dims = {lb.dims[0], SymExpr::constant(4)};
+  params.name = "kv.sampling";
+  params.inputIndex = int(program.inputs.size());
+  int paramsId = program.addBuffer(std::move(params));
+  program.inputs.push_back({"kv.sampling", paramsId});
+  Launch sample;
+  sample.module = "templates";
+  sample.function = std::string("kuai_sample_") + dtypeName(lb.dtype);
+  sample.what = "sample";
+  sample.grid[0] = {lb.dims[0], 1};
+  sample.block[0] = 1024; // ARGMAX_THREADS
+  sample.args = {Arg::buf(logits), Arg::buf(paramsId), Arg::buf(id),
+                 Arg::i64(lb.dims[2]), Arg::i64(lb.dims[1])};
+  sample.reads = {logits, paramsId, id};
+  sample.writes = {id};
+  sample.bytes =
+      lb.dims[0] * SymExpr::constant(dtypeBytes(lb.dtype)) * lb.dims[2];
+  program.launches.push_back(std::move(sample));
   program.buffers[id].outputIndex = int(program.outputs.size());
   program.outputs.push_back({"next_token", id});
   return llvm::Error::success();

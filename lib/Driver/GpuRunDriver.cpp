@@ -346,10 +346,24 @@ public:
     return readLogits(context, model);
   }
 
-  /// Reads back the model's next_token output (argmax on the GPU), not
+  bool sampleOnDevice(double temperature, unsigned topK, double topP,
+                      uint64_t seed) override {
+    kuai_sampling_options options;
+    kuai_sampling_options_initialize(&options);
+    options.temperature = float(temperature);
+    options.top_k = topK;
+    options.top_p = float(topP);
+    options.seed = seed;
+    for (uint32_t seq : sequences)
+      if (StatusCheck s{kuai_model_sequence_sampling(model, seq, &options)}; !s)
+        return false; // an older artifact: the host picks from the logits
+    return true;
+  }
+
+  /// Reads back the model's next_token output (picked on the GPU), not
   /// the logits.
   llvm::Expected<std::vector<int64_t>>
-  appendGreedy(const std::vector<int64_t> &ids, int64_t n) override {
+  appendPicked(const std::vector<int64_t> &ids, int64_t n) override {
     if (StatusCheck s{kuai_model_append(model, sequences.data(),
                                         sequences.size(), ids.data(), n)};
         !s)

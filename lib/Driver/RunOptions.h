@@ -195,10 +195,18 @@ public:
   /// Appends ids [batch, n] (row-major); returns logits [batch, n, vocab].
   virtual llvm::Expected<ref::Tensor> append(const std::vector<int64_t> &ids,
                                              int64_t n) = 0;
-  /// Appends like append() and returns each sequence's greedy next token
-  /// (argmax of its last position's logits).
+  /// Appends like append() and returns each sequence's next token, picked
+  /// from its last position's logits: greedy (the first maximum), or as
+  /// sampleOnDevice() set up.
   virtual llvm::Expected<std::vector<int64_t>>
-  appendGreedy(const std::vector<int64_t> &ids, int64_t n);
+  appendPicked(const std::vector<int64_t> &ids, int64_t n);
+  /// After start(): have appendPicked() sample (kuai/sampling.h) instead
+  /// of picking greedily; false when the decoder cannot, and then the
+  /// caller samples from append()'s logits.
+  virtual bool sampleOnDevice(double /*temperature*/, unsigned /*topK*/,
+                              double /*topP*/, uint64_t /*seed*/) {
+    return false;
+  }
   /// How the logits are computed, for the closing line.
   virtual std::string method() const = 0;
   /// Bytes of weights read per step and KV bytes per token (both 0 when

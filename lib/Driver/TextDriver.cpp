@@ -10,6 +10,7 @@
 #include "RunOptions.h"
 #include "kuai/Reference/TensorIO.h"
 #include "kuai/kuai_runtime.h"
+#include "kuai/sampling.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
@@ -18,7 +19,6 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
-#include <random>
 
 using namespace kuai;
 
@@ -43,38 +43,10 @@ double logSumExp(const float *row, int64_t n) {
   return m + std::log(s);
 }
 
-/// Greedy at temperature 0; otherwise samples from softmax(row / T) after
-/// the top-k and top-p cuts.
-int64_t pickToken(const Options &opts, const float *row, int64_t n,
-                  std::mt19937_64 &rng) {
-  if (opts.temperature <= 0)
-    return std::max_element(row, row + n) - row;
-  std::vector<int64_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(),
-            [&](int64_t a, int64_t b) { return row[a] > row[b]; });
-  int64_t keep = opts.topK ? std::min<int64_t>(opts.topK, n) : n;
-  std::vector<double> p(keep);
-  double total = 0;
-  for (int64_t i = 0; i < keep; ++i)
-    total += p[i] =
-        std::exp((double(row[order[i]]) - row[order[0]]) / opts.temperature);
-  double mass = 0;
-  for (int64_t i = 0; i < keep; ++i) {
-    mass += p[i] / total;
-    if (mass >= opts.topP) {
-      keep = i + 1;
-      break;
-    }
-  }
-  std::discrete_distribution<int64_t> pick(p.begin(), p.begin() + keep);
-  return order[pick(rng)];
-}
-
 } // namespace
 
 llvm::Expected<std::vector<int64_t>>
-Decoder::appendGreedy(const std::vector<int64_t> &ids, int64_t n) {
+Decoder::appendPicked(const std::vector<int64_t> &ids, int64_t n) {
   auto out = append(ids, n);
   if (!out)
     return out.takeError();
@@ -103,14 +75,14 @@ int kuai::runDecodeBench(Options &opts, Decoder &decoder,
     if (llvm::Error e = decoder.start(batch, length + steps))
       return runFail(llvm::toString(std::move(e)));
     auto start = std::chrono::steady_clock::now();
-    auto next = decoder.appendGreedy(ids, length);
+    auto next = decoder.appendPicked(ids, length);
     if (!next)
       return runFail(llvm::toString(next.takeError()));
     ttft = seconds(start);
     times.clear();
     for (int64_t step = 1; step < steps; ++step) {
       auto t = std::chrono::steady_clock::now();
-      next = decoder.appendGreedy(*next, 1);
+      next = decoder.appendPicked(*next, 1);
       if (!next)
         return runFail(llvm::toString(next.takeError()));
       times.push_back(seconds(t));
@@ -208,7 +180,6 @@ int kuai::runGeneration(Options &opts, Decoder &decoder, Decoder *check) {
     llvm::outs() << decode(std::vector<int32_t>(ids.begin(), ids.end()));
     llvm::outs().flush();
   }
-  std::mt19937_64 rng(opts.seed);
   std::vector<int32_t> generated;
   size_t printed = 0;
   int64_t capacity = int64_t(ids.size()) + opts.maxNewTokens;
@@ -216,6 +187,11 @@ int kuai::runGeneration(Options &opts, Decoder &decoder, Decoder *check) {
     if (d)
       if (llvm::Error e = d->start(1, capacity))
         return runFail(llvm::toString(std::move(e)));
+  // Greedy, or sampling the decoder does itself (on the GPU): ids only.
+  bool decoderPicks =
+      !check && (opts.temperature <= 0 ||
+                 decoder.sampleOnDevice(opts.temperature, opts.topK, opts.topP,
+                                        opts.seed));
   // The largest relative L2 distance of the two decoders' logits per step.
   double worst = 0;
   unsigned compared = 0;
@@ -223,9 +199,8 @@ int kuai::runGeneration(Options &opts, Decoder &decoder, Decoder *check) {
   std::vector<int64_t> chunk = ids;
   for (unsigned step = 0; step < opts.maxNewTokens; ++step) {
     int64_t n = chunk.size(), next;
-    if (opts.temperature <= 0 && !check) {
-      // Greedy: the decoder may pick on the GPU and return ids only.
-      auto picked = decoder.appendGreedy(chunk, n);
+    if (decoderPicks) {
+      auto picked = decoder.appendPicked(chunk, n);
       if (!picked)
         return runFail(llvm::toString(picked.takeError()));
       next = picked->front();
@@ -247,7 +222,11 @@ int kuai::runGeneration(Options &opts, Decoder &decoder, Decoder *check) {
         ++compared;
       }
       int64_t vocab = out->shape.back();
-      next = pickToken(opts, out->floats.data() + (n - 1) * vocab, vocab, rng);
+      // The same sampling as the GPU's (kuai/sampling.h): step-th uniform
+      // of the seed, top-k and top-p cuts.
+      next = samplePick(out->floats.data() + (n - 1) * vocab, vocab,
+                        opts.temperature, opts.topK, opts.topP,
+                        samplingUniform(opts.seed, step));
     }
     ids.push_back(next);
     chunk = {next};

@@ -3,6 +3,7 @@
 #include "Artifact.h"
 #include "Driver.h"
 #include "Plan.h"
+#include "kuai/sampling.h"
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -50,6 +51,8 @@ struct kuai_model_s {
     bool live = false;
     int64_t length = 0;
     std::vector<int32_t> pages;
+    kuai_sampling_options sampling{}; // temperature 0: greedy
+    uint64_t samplingStep = 0;        // appends since sampling was set
   };
   std::vector<Sequence> sequences;
 };
@@ -697,6 +700,44 @@ extern "C" kuai_status_t kuai_model_kv_info(kuai_model_t model,
   return nullptr;
 }
 
+extern "C" void
+kuai_sampling_options_initialize(kuai_sampling_options *options) {
+  if (!options)
+    return;
+  *options = {};
+  options->struct_size = sizeof(kuai_sampling_options);
+  options->top_p = 1.f;
+}
+
+extern "C" kuai_status_t
+kuai_model_sequence_sampling(kuai_model_t model, uint32_t sequence,
+                             const kuai_sampling_options *options) {
+  if (!options || options->struct_size != sizeof(kuai_sampling_options))
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "options must be set by "
+                      "kuai_sampling_options_initialize");
+  if (!model || sequence >= model->sequences.size() ||
+      !model->sequences[sequence].live)
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "sequence " + std::to_string(sequence) + " is not live");
+  if (!(options->top_p > 0.f && options->top_p <= 1.f))
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "top_p must lie in (0, 1], got " +
+                          std::to_string(options->top_p));
+  bool gpu = false;
+  for (const auto &in : model->plan.inputs)
+    gpu = gpu || in.name == "kv.sampling";
+  if (!gpu)
+    return makeStatus(KUAI_INCOMPATIBLE,
+                      "this artifact samples only greedily on the GPU (no "
+                      "kv.sampling input: compiled before GPU sampling); "
+                      "pick from the logits on the host");
+  auto &seq = model->sequences[sequence];
+  seq.sampling = *options;
+  seq.samplingStep = 0;
+  return nullptr;
+}
+
 extern "C" kuai_status_t
 kuai_model_kv_allocate(kuai_model_t model, const kuai_kv_options *options) {
   if (!options || options->struct_size != sizeof(kuai_kv_options))
@@ -852,7 +893,19 @@ extern "C" kuai_status_t kuai_model_append(kuai_model_t model,
     const std::string &name = m.plan.inputs[i].name;
     const PlanBuffer &buf = m.plan.buffers.at(m.plan.inputs[i].buffer);
     kuai_status_t s = nullptr;
-    if (name == "kv.past_lengths") {
+    if (name == "kv.sampling") {
+      std::vector<float> params(batch * 4);
+      for (size_t b = 0; b < batch; ++b) {
+        const auto &seq = m.sequences[sequences[b]];
+        params[b * 4] = seq.sampling.temperature;
+        params[b * 4 + 1] = float(seq.sampling.top_k);
+        params[b * 4 + 2] = seq.sampling.top_p;
+        params[b * 4 + 3] =
+            float(kuai::samplingUniform(seq.sampling.seed, seq.samplingStep));
+      }
+      int64_t dims[2] = {int64_t(batch), 4};
+      s = kuai_model_set_input(model, i, params.data(), dims, 2);
+    } else if (name == "kv.past_lengths") {
       int64_t dims[1] = {int64_t(batch)};
       s = kuai_model_set_input(model, i, past.data(), dims, 1);
     } else if (name == "kv.block_table") {
@@ -872,7 +925,9 @@ extern "C" kuai_status_t kuai_model_append(kuai_model_t model,
   }
   if (kuai_status_t s = kuai_model_execute(model))
     return s;
-  for (size_t b = 0; b < batch; ++b)
+  for (size_t b = 0; b < batch; ++b) {
     m.sequences[sequences[b]].length += int64_t(count);
+    ++m.sequences[sequences[b]].samplingStep;
+  }
   return nullptr;
 }

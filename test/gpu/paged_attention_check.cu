@@ -13,73 +13,14 @@
 //     test/gpu/paged_attention_check.cu -o build-gpu/paged_attention_check
 #include "paged_attention.cu"
 
+#include "check_common.cuh"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <vector>
-
-#define CHECK_CUDA(x)                                                          \
-  do {                                                                         \
-    cudaError_t e = (x);                                                       \
-    if (e != cudaSuccess) {                                                    \
-      std::printf("CUDA error %s at %s:%d\n", cudaGetErrorString(e), __FILE__, \
-                  __LINE__);                                                   \
-      std::exit(2);                                                            \
-    }                                                                          \
-  } while (0)
-
-// Host rounding of a float to the storage type, returned as its bits and as
-// the float it stands for.
-static unsigned short toBf16(float f, float &back) {
-  unsigned u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  unsigned short h = u >> 16;
-  unsigned w = unsigned(h) << 16;
-  std::memcpy(&back, &w, 4);
-  return h;
-}
-static unsigned short toF16(float f, float &back) {
-  // Values here are in [-2, 2]: normal halves or zero; round to nearest even.
-  unsigned u;
-  std::memcpy(&u, &f, 4);
-  unsigned sign = (u >> 16) & 0x8000u;
-  int exp = int((u >> 23) & 0xff) - 127 + 15;
-  unsigned mant = u & 0x7fffffu;
-  unsigned short h;
-  if (exp <= 0) {
-    h = sign; // tiny: flush (the generator avoids them)
-  } else {
-    unsigned m = mant >> 13, rest = mant & 0x1fffu;
-    if (rest > 0x1000u || (rest == 0x1000u && (m & 1u)))
-      ++m;
-    unsigned bits = (unsigned(exp) << 10) + m; // carry into the exponent
-    h = sign | bits;
-  }
-  int e = (h >> 10) & 0x1f;
-  float v = e == 0 ? 0.f : std::ldexp(1.f + (h & 0x3ff) / 1024.f, e - 15);
-  back = (h & 0x8000) ? -v : v;
-  return h;
-}
-
-template <typename T> struct Store;
-template <> struct Store<float> {
-  static float make(float f, float &back) {
-    back = f;
-    return f;
-  }
-  static const char *name() { return "f32"; }
-};
-template <> struct Store<kuai_f16> {
-  static kuai_f16 make(float f, float &back) { return {toF16(f, back)}; }
-  static const char *name() { return "f16"; }
-};
-template <> struct Store<kuai_bf16> {
-  static kuai_bf16 make(float f, float &back) { return {toBf16(f, back)}; }
-  static const char *name() { return "bf16"; }
-};
 
 template <typename T> struct Kernels;
 #define KUAI_CHECK_KERNELS(T, SUFFIX)                                          \

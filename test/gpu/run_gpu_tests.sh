@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # GPU tests, run on the GPU machine from the repository root (no MLIR there):
 # builds the runtime alone and runs the runtime smoke test and the decode
-# kernels' check against a host reference (paged_attention_check.cu). Results go to
+# kernels' checks against host references (paged_attention_check.cu,
+# sampling_check.cu). Results go to
 # $OUT (or build-gpu/) as gpu-results.txt, with device, date and commit.
 set -euo pipefail
 out="${OUT:-build-gpu}"
@@ -13,10 +14,13 @@ g++ -std=c++17 -O2 -Iinclude test/gpu/runtime_smoke.cpp lib/Artifact/ArtifactWri
   build-gpu/runtime/runtime/libkuai_runtime.a -ldl -o build-gpu/runtime_smoke
 nvcc -O2 -arch=sm_90 -std=c++17 -Ilib/Codegen/templates \
   test/gpu/paged_attention_check.cu -o build-gpu/paged_attention_check
+nvcc -O2 -arch=sm_90 -std=c++17 -Ilib/Codegen/templates -Iinclude \
+  test/gpu/sampling_check.cu -o build-gpu/sampling_check
 {
   echo "device: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1)"
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
   echo "commit: ${KUAI_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"
   build-gpu/runtime_smoke build-gpu/smoke_kernel.ptx build-gpu && echo "runtime smoke: PASS" || echo "runtime smoke: FAIL"
   build-gpu/paged_attention_check || true
+  build-gpu/sampling_check || true
 } | tee "$out/gpu-results.txt"

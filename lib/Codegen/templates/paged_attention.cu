@@ -491,10 +491,203 @@ __device__ void argmax_rows(const T *x, int *ids, i64 columns) {
   }
 }
 
+// Sampling on the GPU, by the definition of include/kuai/sampling.h: for
+// the last position of each sequence whose temperature is above 0, replaces
+// the argmax in ids. params[b] = {temperature, top_k, top_p, u}. One block
+// of ARGMAX_THREADS per sequence. The k-th largest logit and the top-p
+// cut are found by radix selection over order-preserving 32-bit keys of
+// the logits (8-bit digits, most significant first), with a 256-bin
+// histogram of counts (top-k) or of weights (top-p) per round; the draw is
+// a prefix sum over contiguous slices of the row, one per thread.
+#define SAMPLE_BINS 256
+// +inf without math headers (NVRTC has none).
+#define SAMPLE_INF __int_as_float(0x7f800000)
+
+// Order-preserving key of a float (NaN lowest, with -inf; -0 as +0).
+__device__ __forceinline__ unsigned sample_key(float x) {
+  if (x != x)
+    return 0u;
+  if (x == 0.f)
+    x = 0.f;
+  unsigned u = __float_as_uint(x);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+template <typename T> struct SampleRow {
+  const T *x;
+  __device__ float value(i64 i) const {
+    float v = to_f32(x[i]);
+    return v != v ? -SAMPLE_INF : v;
+  }
+};
+
+// The largest key c such that the count (by_weight: the sum of weights)
+// of elements with key >= c and key >= floor reaches `need`.
+template <typename T>
+__device__ unsigned
+sample_select(const SampleRow<T> &row, i64 n, unsigned floor, bool by_weight,
+              float top, float inv_t, float need, float *hist,
+              unsigned *shared_prefix, float *shared_above) {
+  unsigned prefix = 0;
+  float above = 0.f;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    for (int i = threadIdx.x; i < SAMPLE_BINS; i += blockDim.x)
+      hist[i] = 0.f;
+    __syncthreads();
+    unsigned high = shift == 24 ? 0u : prefix >> (shift + 8);
+    for (i64 i = threadIdx.x; i < n; i += blockDim.x) {
+      float v = row.value(i);
+      unsigned key = sample_key(v);
+      if (key < floor || (shift < 24 && (key >> (shift + 8)) != high))
+        continue;
+      float add = by_weight ? __expf((v - top) * inv_t) : 1.f;
+      atomicAdd(&hist[(key >> shift) & 0xffu], add);
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      int digit = 0;
+      for (int d = SAMPLE_BINS - 1; d >= 0; --d) {
+        if (above + hist[d] >= need || d == 0) {
+          digit = d;
+          break;
+        }
+        above += hist[d];
+      }
+      prefix |= unsigned(digit) << shift;
+      *shared_prefix = prefix;
+      *shared_above = above;
+    }
+    __syncthreads();
+    prefix = *shared_prefix;
+    above = *shared_above;
+    __syncthreads();
+  }
+  return prefix;
+}
+
+template <typename T>
+__device__ void sample_rows(const T *x, const float *params, int *ids,
+                            i64 columns, i64 seq) {
+  __shared__ float hist[SAMPLE_BINS];
+  __shared__ float partial[ARGMAX_THREADS];
+  __shared__ float red[ARGMAX_THREADS / 32];
+  __shared__ unsigned shared_prefix;
+  __shared__ float shared_above, shared_top;
+  const i64 b = blockIdx.x;
+  const float temperature = params[b * 4], top_p = params[b * 4 + 2],
+              u = params[b * 4 + 3];
+  const i64 top_k = i64(params[b * 4 + 1]);
+  if (!(temperature > 0.f))
+    return; // greedy: the argmax stays
+  const i64 r = b * seq + seq - 1;
+  SampleRow<T> row{x + r * columns};
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  // The maximum.
+  float top = -SAMPLE_INF;
+  for (i64 i = tid; i < columns; i += blockDim.x)
+    top = fmaxf(top, row.value(i));
+  top = paged_warp_max(top);
+  if (lane == 0)
+    red[warp] = top;
+  __syncthreads();
+  if (tid == 0) {
+    float t = red[0];
+    for (int w = 1; w < int(blockDim.x >> 5); ++w)
+      t = fmaxf(t, red[w]);
+    shared_top = t;
+  }
+  __syncthreads();
+  top = shared_top;
+  const float inv_t = 1.f / temperature;
+  unsigned cut = 0;
+  if (top_k > 0 && top_k < columns)
+    cut = sample_select(row, columns, 0u, false, top, inv_t, float(top_k), hist,
+                        &shared_prefix, &shared_above);
+  if (top_p < 1.f) {
+    float total = 0.f;
+    for (i64 i = tid; i < columns; i += blockDim.x) {
+      float v = row.value(i);
+      if (sample_key(v) >= cut)
+        total += __expf((v - top) * inv_t);
+    }
+    total = paged_warp_sum(total);
+    __syncthreads();
+    if (lane == 0)
+      red[warp] = total;
+    __syncthreads();
+    if (tid == 0) {
+      float t = 0.f;
+      for (int w = 0; w < int(blockDim.x >> 5); ++w)
+        t += red[w];
+      shared_above = t;
+    }
+    __syncthreads();
+    total = shared_above;
+    __syncthreads();
+    cut = max(cut,
+              sample_select(row, columns, cut, true, top, inv_t, top_p * total,
+                            hist, &shared_prefix, &shared_above));
+  }
+  // The draw: thread t sums the weights of its contiguous slice; thread 0
+  // finds the slice holding u * total, whose thread finds the index.
+  const i64 slice = (columns + blockDim.x - 1) / blockDim.x;
+  const i64 begin = min(columns, tid * slice),
+            end = min(columns, begin + slice);
+  float mine = 0.f;
+  for (i64 i = begin; i < end; ++i) {
+    float v = row.value(i);
+    if (sample_key(v) >= cut)
+      mine += __expf((v - top) * inv_t);
+  }
+  partial[tid] = mine;
+  __syncthreads();
+  if (tid == 0) {
+    float total = 0.f;
+    for (int t = 0; t < int(blockDim.x); ++t)
+      total += partial[t];
+    float target = u * total, before = 0.f, left = SAMPLE_INF;
+    int owner = -1;
+    for (int t = 0; t < int(blockDim.x); ++t) {
+      if (partial[t] > 0.f) {
+        owner = t;
+        if (before + partial[t] > target) {
+          left = target - before;
+          break;
+        }
+      }
+      before += partial[t];
+    }
+    // Should rounding run past the end: the last index with weight.
+    shared_prefix = unsigned(owner);
+    shared_above = left;
+  }
+  __syncthreads();
+  if (tid == int(shared_prefix)) {
+    float left = shared_above, running = 0.f;
+    i64 pick = -1;
+    for (i64 i = begin; i < end; ++i) {
+      float v = row.value(i);
+      if (sample_key(v) < cut)
+        continue;
+      running += __expf((v - top) * inv_t);
+      pick = i;
+      if (running > left)
+        break;
+    }
+    if (pick >= 0)
+      ids[r] = int(pick);
+  }
+}
+
 #define KUAI_PAGED_KERNELS(SUFFIX, T)                                          \
   extern "C" __global__ void __launch_bounds__(ARGMAX_THREADS)                 \
       kuai_argmax_##SUFFIX(const T *x, int *ids, i64 columns) {                \
     argmax_rows<T>(x, ids, columns);                                           \
+  }                                                                            \
+  extern "C" __global__ void __launch_bounds__(ARGMAX_THREADS)                 \
+      kuai_sample_##SUFFIX(const T *x, const float *params, int *ids,          \
+                           i64 columns, i64 seq) {                             \
+    sample_rows<T>(x, params, ids, columns, seq);                              \
   }                                                                            \
   extern "C" __global__ void kuai_kv_append_##SUFFIX(                          \
       const T *k, const T *v, T *kc, T *vc, const int *table, const int *past, \

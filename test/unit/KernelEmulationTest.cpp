@@ -1,0 +1,168 @@
+//===- KernelEmulationTest.cpp - Decode kernels, emulated on the CPU ------===//
+//
+// kuai_sample, kuai_argmax and kuai_paged_attention_split + _combine from
+// lib/Codegen/templates/paged_attention.cu (fp32 instantiations), run on
+// the CPU through CudaEmulation.h and compared with host definitions:
+// kuai/sampling.h for the picks, a direct softmax for attention. The GPU
+// machine runs the same comparisons on the GPU for all dtypes
+// (test/gpu/sampling_check.cu, test/gpu/paged_attention_check.cu).
+//
+//===----------------------------------------------------------------------===//
+#include "CudaEmulation.h"
+#define KUAI_WITH_F32
+#include "paged_attention.cu"
+
+#include "kuai/sampling.h"
+#include <gtest/gtest.h>
+#include <random>
+
+namespace {
+
+std::vector<float> noisyRows(int64_t rows, int64_t columns, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> noise(0.f, 2.f);
+  std::vector<float> x(size_t(rows * columns));
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = noise(rng) + (i % 97 == 5 ? 6.f : 0.f);
+  return x;
+}
+
+TEST(KernelEmulation, SampleMatchesTheHostDefinition) {
+  const int64_t columns = 3000;
+  struct Setting {
+    float temperature;
+    int topK;
+    float topP;
+  };
+  const Setting settings[] = {{1.f, 0, 1.f},  {0.7f, 40, 1.f},
+                              {1.f, 0, 0.9f}, {1.3f, 50, 0.6f},
+                              {0.5f, 1, 1.f}, {1.f, 3000, 0.95f}};
+  std::vector<float> params;
+  for (const Setting &s : settings)
+    for (int d = 0; d < 3; ++d)
+      params.insert(params.end(), {s.temperature, float(s.topK), s.topP,
+                                   float(kuai::samplingUniform(9, d))});
+  params.insert(params.end(), {0.f, 0.f, 1.f, 0.3f}); // greedy: untouched
+  const int64_t rows = int64_t(params.size() / 4);
+  std::vector<float> x = noisyRows(rows, columns, 1);
+  std::vector<int> ids(rows, -1);
+  cuda_emulation::launch({unsigned(rows), 1, 1}, ARGMAX_THREADS, [&] {
+    kuai_sample_f32(x.data(), params.data(), ids.data(), columns, 1);
+  });
+  int boundary = 0;
+  for (int64_t r = 0; r + 1 < rows; ++r) {
+    const float *q = params.data() + r * 4;
+    int64_t want = kuai::samplePick(x.data() + r * columns, columns, q[0],
+                                    int64_t(q[1]), q[2], q[3]);
+    if (ids[r] == want)
+      continue;
+    // Float sums here, double sums there: a pick at a boundary may move.
+    bool near = false;
+    for (double du : {-1e-4, 1e-4})
+      near = near || kuai::samplePick(x.data() + r * columns, columns, q[0],
+                                      int64_t(q[1]), q[2],
+                                      std::max(0.0, q[3] + du)) == ids[r];
+    EXPECT_TRUE(near) << "row " << r << ": kernel " << ids[r] << ", host "
+                      << want;
+    boundary += near;
+  }
+  EXPECT_LE(boundary, 1);
+  EXPECT_EQ(ids[rows - 1], -1) << "a temperature-0 row keeps the argmax";
+}
+
+TEST(KernelEmulation, ArgmaxTakesTheFirstMaximum) {
+  const int64_t columns = 5003, rows = 3; // not a multiple of the vector
+  std::vector<float> x = noisyRows(rows, columns, 2);
+  x[0 * columns + 4000] = x[0 * columns + 17] = 100.f;
+  x[1 * columns + 5002] = 100.f;
+  x[2 * columns + 0] = 100.f;
+  std::vector<int> ids(rows, -1);
+  cuda_emulation::launch({unsigned(rows), 1, 1}, ARGMAX_THREADS, [&] {
+    kuai_argmax_f32(x.data(), ids.data(), columns);
+  });
+  EXPECT_EQ(ids, (std::vector<int>{17, 5002, 0}));
+}
+
+/// Split-KV decode attention with GQA 4:1 and head dims 32 over two
+/// sequences (lengths 1 and past[1] + 1) in shuffled pages, launched as
+/// LowerToKernels.cpp does, against a direct softmax.
+void checkSplitAttention(int page, int blocks, std::vector<int> past) {
+  const int batch = 2, qHeads = 8, kvHeads = 2, d = 32;
+  const int pagesPerSplit = std::max(1, 32 / page);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> uni(-1.f, 1.f);
+  auto fill = [&](size_t n) {
+    std::vector<float> v(n);
+    for (float &f : v)
+      f = uni(rng);
+    return v;
+  };
+  std::vector<float> q = fill(size_t(batch) * qHeads * d);
+  std::vector<float> kc = fill(size_t(batch) * blocks * kvHeads * page * d);
+  std::vector<float> vc = fill(kc.size());
+  std::vector<int> table(batch * blocks);
+  for (int i = 0; i < batch * blocks; ++i)
+    table[i] = (i * 5 + 3) % (batch * blocks); // a permutation
+  PagedShape s{};
+  s.batch = batch;
+  s.q_heads = qHeads;
+  s.kv_heads = kvHeads;
+  s.q_len = 1;
+  s.d = s.dv = d;
+  s.page = page;
+  s.blocks = blocks;
+  i64 strides[3] = {i64(qHeads) * d, d, d};
+  for (int i = 0; i < 3; ++i)
+    s.q_stride[i] = s.k_stride[i] = s.v_stride[i] = s.o_stride[i] = strides[i];
+  const float scale = 0.25f;
+  const int splits = (blocks + pagesPerSplit - 1) / pagesPerSplit;
+  std::vector<float> ws(size_t(blocks) * batch * qHeads * (d + 2), -1.f);
+  std::vector<float> out(size_t(batch) * qHeads * d, 0.f);
+  cuda_emulation::launch({unsigned(batch * kvHeads), unsigned(splits), 1},
+                         PAGED_SPLIT_THREADS, [&] {
+                           kuai_paged_attention_split_f32(
+                               q.data(), kc.data(), vc.data(), table.data(),
+                               past.data(), ws.data(), s, scale, pagesPerSplit);
+                         });
+  cuda_emulation::launch({unsigned(batch * qHeads / 4), 1, 1}, 128, [&] {
+    kuai_paged_attention_combine_f32(ws.data(), out.data(), s, pagesPerSplit);
+  });
+  auto rowOf = [&](int b, int hk, int t) {
+    return (size_t(table[b * blocks + t / page]) * kvHeads + hk) * page +
+           t % page;
+  };
+  for (int b = 0; b < batch; ++b)
+    for (int h = 0; h < qHeads; ++h) {
+      int hk = h / (qHeads / kvHeads);
+      std::vector<double> p;
+      double big = -1e300, sum = 0;
+      for (int t = 0; t <= past[b]; ++t) {
+        double dot = 0;
+        for (int i = 0; i < d; ++i)
+          dot += double(q[(b * qHeads + h) * d + i]) * scale *
+                 kc[rowOf(b, hk, t) * d + i];
+        p.push_back(dot);
+        big = std::max(big, dot);
+      }
+      for (double &v : p)
+        sum += (v = std::exp(v - big));
+      for (int i = 0; i < d; ++i) {
+        double want = 0;
+        for (int t = 0; t <= past[b]; ++t)
+          want += p[t] / sum * vc[rowOf(b, hk, t) * d + i];
+        EXPECT_NEAR(out[(b * qHeads + h) * d + i], want, 1e-5)
+            << "page " << page << " sequence " << b << " head " << h << " dim "
+            << i;
+      }
+    }
+}
+
+TEST(KernelEmulation, SplitAttentionMatchesSoftmax) {
+  // Pages of 16: two pages (32 positions) per split, 3 splits in use.
+  checkSplitAttention(16, 4, {0, 44});
+  // Pages of 128: a page per split, 128 positions in two tiles of 64 (the
+  // online softmax rescales across tiles).
+  checkSplitAttention(128, 2, {0, 200});
+}
+
+} // namespace
