@@ -209,6 +209,36 @@ kuai_model_sequence_sampling(kuai_model_t model, uint32_t sequence,
 kuai_status_t kuai_model_append(kuai_model_t model, const uint32_t *sequences,
                                 size_t batch, const int64_t *ids, size_t count);
 
+/* Receives each generated token of a sequence as soon as it is known;
+ * returning nonzero ends that sequence's generation (like a stop id). */
+typedef int (*kuai_token_callback)(void *user, uint32_t sequence,
+                                   int64_t token);
+
+typedef struct kuai_generate_options {
+  uint32_t struct_size;    /* sizeof(kuai_generate_options), by _initialize */
+  uint32_t max_new_tokens; /* default 32 */
+  const int64_t *stop_ids; /* a sequence ends after generating one of these
+                              (it is passed to the callback); not owned */
+  size_t stop_count;
+  kuai_sampling_options sampling; /* for every sequence; greedy by default */
+} kuai_generate_options;
+
+void kuai_generate_options_initialize(kuai_generate_options *options);
+
+/* The generation loop: appends `prompt_ids` ([batch, prompt_length],
+ * row-major) to `batch` distinct live sequences, then one token per step to
+ * each sequence still going, picking the next token on the GPU (the
+ * model's next_token output: greedy or as `options->sampling` says) and
+ * passing it to `callback` (may be NULL) until max_new_tokens, a stop id
+ * or the callback ends it. Sequences stay live for more appends: the
+ * prompt and every generated token but the last are cached. Errors are
+ * those of kuai_model_append. */
+kuai_status_t kuai_model_generate(kuai_model_t model, const uint32_t *sequences,
+                                  size_t batch, const int64_t *prompt_ids,
+                                  size_t prompt_length,
+                                  const kuai_generate_options *options,
+                                  kuai_token_callback callback, void *user);
+
 /*===-- Tokenizer (no GPU needed) -----------------------------------------===*/
 
 /* Byte-level BPE as HF `tokenizers` writes it in tokenizer.json (the GPT-2

@@ -931,3 +931,76 @@ extern "C" kuai_status_t kuai_model_append(kuai_model_t model,
   }
   return nullptr;
 }
+
+extern "C" void
+kuai_generate_options_initialize(kuai_generate_options *options) {
+  if (!options)
+    return;
+  *options = {};
+  options->struct_size = sizeof(kuai_generate_options);
+  options->max_new_tokens = 32;
+  kuai_sampling_options_initialize(&options->sampling);
+}
+
+extern "C" kuai_status_t
+kuai_model_generate(kuai_model_t model, const uint32_t *sequences, size_t batch,
+                    const int64_t *prompt_ids, size_t prompt_length,
+                    const kuai_generate_options *options,
+                    kuai_token_callback callback, void *user) {
+  if (!options || options->struct_size != sizeof(kuai_generate_options))
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "options must be set by "
+                      "kuai_generate_options_initialize");
+  if (!model || !sequences || !prompt_ids || batch == 0 || prompt_length == 0)
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "generate needs a model, sequences and a prompt of at "
+                      "least one token each");
+  if (options->stop_count && !options->stop_ids)
+    return makeStatus(KUAI_INVALID_ARGUMENT, "stop_count without stop_ids");
+  size_t next = model->plan.outputs.size();
+  for (size_t i = 0; i < model->plan.outputs.size(); ++i)
+    if (model->plan.outputs[i].name == "next_token")
+      next = i;
+  if (next == model->plan.outputs.size())
+    return makeStatus(KUAI_INVALID_ARGUMENT,
+                      "generate needs a model compiled with --kv-cache (no "
+                      "next_token output)");
+  for (size_t b = 0; b < batch; ++b)
+    if (kuai_status_t s = kuai_model_sequence_sampling(model, sequences[b],
+                                                       &options->sampling)) {
+      // An artifact without GPU sampling still generates greedily.
+      if (options->sampling.temperature > 0.f ||
+          kuai_status_code_of(s) != KUAI_INCOMPATIBLE)
+        return s;
+      kuai_status_free(s);
+    }
+  std::vector<uint32_t> active(sequences, sequences + batch);
+  std::vector<int64_t> ids(prompt_ids, prompt_ids + batch * prompt_length);
+  size_t count = prompt_length;
+  for (uint32_t step = 0; step < options->max_new_tokens && !active.empty();
+       ++step) {
+    if (kuai_status_t s = kuai_model_append(model, active.data(), active.size(),
+                                            ids.data(), count))
+      return s;
+    std::vector<int32_t> picked(active.size() * count);
+    if (kuai_status_t s = kuai_model_read_output(
+            model, next, picked.data(), picked.size() * sizeof(int32_t)))
+      return s;
+    std::vector<uint32_t> going;
+    std::vector<int64_t> nextIds;
+    for (size_t b = 0; b < active.size(); ++b) {
+      int64_t token = picked[b * count + count - 1];
+      bool stop = callback && callback(user, active[b], token) != 0;
+      for (size_t i = 0; i < options->stop_count; ++i)
+        stop = stop || options->stop_ids[i] == token;
+      if (!stop && step + 1 < options->max_new_tokens) {
+        going.push_back(active[b]);
+        nextIds.push_back(token);
+      }
+    }
+    active = std::move(going);
+    ids = std::move(nextIds);
+    count = 1;
+  }
+  return nullptr;
+}

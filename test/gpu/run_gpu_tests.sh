@@ -12,6 +12,8 @@ cmake --build build-gpu/runtime > /dev/null
 nvcc -ptx -arch=sm_90 test/gpu/smoke_kernel.cu -o build-gpu/smoke_kernel.ptx
 g++ -std=c++17 -O2 -Iinclude test/gpu/runtime_smoke.cpp lib/Artifact/ArtifactWriter.cpp \
   build-gpu/runtime/runtime/libkuai_runtime.a -ldl -o build-gpu/runtime_smoke
+g++ -std=c++17 -O2 -Iinclude test/gpu/generate_check.cpp \
+  build-gpu/runtime/runtime/libkuai_runtime.a -ldl -o build-gpu/generate_check
 nvcc -O2 -arch=sm_90 -std=c++17 -Ilib/Codegen/templates \
   test/gpu/paged_attention_check.cu -o build-gpu/paged_attention_check
 nvcc -O2 -arch=sm_90 -std=c++17 -Ilib/Codegen/templates -Iinclude \

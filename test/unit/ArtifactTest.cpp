@@ -13,8 +13,8 @@
 namespace {
 
 std::string tempPath(const char *name) {
-  return ::testing::TempDir() + "kuai-artifact-test-" + std::to_string(getpid()) +
-         "-" + name;
+  return ::testing::TempDir() + "kuai-artifact-test-" +
+         std::to_string(getpid()) + "-" + name;
 }
 
 std::vector<char> readFile(const std::string &path) {
@@ -142,6 +142,34 @@ TEST(Runtime, OptionsMustBeInitialized) {
   kuai_runtime_t runtime = nullptr;
   Status s{kuai_runtime_create(&options, &runtime)};
   EXPECT_EQ(s.code(), KUAI_INVALID_ARGUMENT);
+}
+
+// Generation and sampling refuse bad arguments before touching the GPU.
+TEST(Runtime, GenerateAndSamplingCheckTheirArguments) {
+  kuai_generate_options options = {};
+  uint32_t seq = 0;
+  int64_t ids[1] = {1};
+  Status raw{kuai_model_generate(nullptr, &seq, 1, ids, 1, &options, nullptr,
+                                 nullptr)};
+  EXPECT_EQ(raw.code(), KUAI_INVALID_ARGUMENT);
+  EXPECT_NE(raw.message().find("kuai_generate_options_initialize"),
+            std::string::npos);
+  kuai_generate_options_initialize(&options);
+  EXPECT_EQ(options.max_new_tokens, 32u);
+  EXPECT_EQ(options.sampling.temperature, 0.f);
+  EXPECT_EQ(options.sampling.top_p, 1.f);
+  Status noModel{kuai_model_generate(nullptr, &seq, 1, ids, 1, &options,
+                                     nullptr, nullptr)};
+  EXPECT_EQ(noModel.code(), KUAI_INVALID_ARGUMENT);
+  options.stop_count = 2;
+  Status noStops{kuai_model_generate(nullptr, &seq, 1, ids, 1, &options,
+                                     nullptr, nullptr)};
+  EXPECT_EQ(noStops.code(), KUAI_INVALID_ARGUMENT);
+  kuai_sampling_options sampling;
+  kuai_sampling_options_initialize(&sampling);
+  Status notLive{kuai_model_sequence_sampling(nullptr, 0, &sampling)};
+  EXPECT_EQ(notLive.code(), KUAI_INVALID_ARGUMENT);
+  EXPECT_NE(notLive.message().find("not live"), std::string::npos);
 }
 
 } // namespace
