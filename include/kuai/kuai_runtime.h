@@ -231,8 +231,9 @@ void kuai_generate_options_initialize(kuai_generate_options *options);
  * model's next_token output: greedy or as `options->sampling` says) and
  * passing it to `callback` (may be NULL) until max_new_tokens, a stop id
  * or the callback ends it. Sequences stay live for more appends: the
- * prompt and every generated token but the last are cached. Errors are
- * those of kuai_model_append. */
+ * prompt and every generated token but the last are cached. Errors: those
+ * of kuai_model_sequence_sampling (checked for every sequence first) and of
+ * kuai_model_append; max_new_tokens must be >= 1. */
 kuai_status_t kuai_model_generate(kuai_model_t model, const uint32_t *sequences,
                                   size_t batch, const int64_t *prompt_ids,
                                   size_t prompt_length,

@@ -12,7 +12,8 @@
 //   id  = the smallest i in P whose running sum of w over P (in index
 //         order) exceeds u * sum of w over P
 //
-// with u in [0, 1) the step-th uniform of the sequence's seed. Header-only:
+// with u in [0, 1) the step-th uniform of the sequence's seed; greedy (the
+// first maximum) when T <= 0 or the maximum is not finite. Header-only:
 // the runtime (built without the compiler) and the drivers include it.
 //
 //===----------------------------------------------------------------------===//
@@ -47,9 +48,9 @@ inline int64_t samplePick(const float *row, int64_t n, double temperature,
   for (int64_t i = 1; i < n; ++i)
     if (value(i) > value(best))
       best = i;
-  if (temperature <= 0 || n <= 1)
-    return best;
   const float top = value(best);
+  if (temperature <= 0 || n <= 1 || !std::isfinite(top))
+    return best; // an infinite maximum (or none) leaves no finite weights
   float cutK = -INFINITY;
   if (topK > 0 && topK < n) {
     std::vector<float> sorted(n);

@@ -1063,8 +1063,10 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
         return fail(op, "decode attention needs constant head counts, the "
                         "query heads a multiple of the key/value heads");
       int64_t headChunks = (*qHeads / *kvHeads + 7) / 8;
-      int64_t pagesPerSplit =
-          std::max<int64_t>(1, 32 / *kc.dims[2].getConstant());
+      auto page = kc.dims[2].getConstant();
+      if (!page || *page <= 0)
+        return fail(op, "decode attention needs a constant page size");
+      int64_t pagesPerSplit = std::max<int64_t>(1, 32 / *page);
       SymExpr rows = q[0] * q[1];
       Buffer ws;
       ws.dtype = DType::F32;

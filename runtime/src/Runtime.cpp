@@ -965,15 +965,28 @@ kuai_model_generate(kuai_model_t model, const uint32_t *sequences, size_t batch,
     return makeStatus(KUAI_INVALID_ARGUMENT,
                       "generate needs a model compiled with --kv-cache (no "
                       "next_token output)");
+  if (options->max_new_tokens == 0)
+    return makeStatus(KUAI_INVALID_ARGUMENT, "max_new_tokens must be >= 1");
+  // Every sequence is checked before any changes (as kuai_model_append).
   for (size_t b = 0; b < batch; ++b)
-    if (kuai_status_t s = kuai_model_sequence_sampling(model, sequences[b],
-                                                       &options->sampling)) {
-      // An artifact without GPU sampling still generates greedily.
-      if (options->sampling.temperature > 0.f ||
-          kuai_status_code_of(s) != KUAI_INCOMPATIBLE)
+    if (sequences[b] >= model->sequences.size() ||
+        !model->sequences[sequences[b]].live)
+      return makeStatus(KUAI_INVALID_ARGUMENT,
+                        "sequence " + std::to_string(sequences[b]) +
+                            " is not live");
+  bool gpuSampling = false;
+  for (const auto &in : model->plan.inputs)
+    gpuSampling = gpuSampling || in.name == "kv.sampling";
+  if (gpuSampling) {
+    for (size_t b = 0; b < batch; ++b)
+      if (kuai_status_t s = kuai_model_sequence_sampling(model, sequences[b],
+                                                         &options->sampling))
         return s;
-      kuai_status_free(s);
-    }
+  } else if (options->sampling.temperature > 0.f) {
+    return makeStatus(KUAI_INCOMPATIBLE,
+                      "this artifact samples only greedily on the GPU (no "
+                      "kv.sampling input: compiled before GPU sampling)");
+  }
   std::vector<uint32_t> active(sequences, sequences + batch);
   std::vector<int64_t> ids(prompt_ids, prompt_ids + batch * prompt_length);
   size_t count = prompt_length;

@@ -35,6 +35,13 @@ TEST(Sampling, GreedyIsTheFirstMaximum) {
   EXPECT_EQ(samplePick(row, 5, -1.0, 0, 1.0, 0.7), 1);
 }
 
+TEST(Sampling, NoFiniteMaximumIsGreedy) {
+  const float row[] = {1.f, INFINITY, 2.f, INFINITY};
+  EXPECT_EQ(samplePick(row, 4, 1.0, 0, 0.9, 0.99), 1);
+  const float none[] = {-INFINITY, NAN, -INFINITY};
+  EXPECT_EQ(samplePick(none, 3, 1.0, 0, 1.0, 0.5), 0);
+}
+
 TEST(Sampling, DrawFollowsTheCumulativeWeights) {
   // T = 1: weights e^(x - max): 1, e^-ln2 = 1/2, 1/2 (total 2).
   const float ln2 = std::log(2.f);

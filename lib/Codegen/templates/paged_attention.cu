@@ -417,6 +417,8 @@ __device__ void paged_attention_combine(const float *ws, T *o,
 // allows it.
 #define ARGMAX_THREADS 1024
 #define ARGMAX_UNROLL 4
+// +inf without math headers (NVRTC has none).
+#define SAMPLE_INF __int_as_float(0x7f800000)
 
 // Keeps (v, at) or takes (ov, oat): the larger value, the lower index
 // among equals.
@@ -434,7 +436,7 @@ __device__ void argmax_rows(const T *x, int *ids, i64 columns) {
   __shared__ float best[ARGMAX_THREADS / 32];
   __shared__ int where[ARGMAX_THREADS / 32];
   const T *row = x + i64(blockIdx.x) * columns;
-  float v = -3.4e38f;
+  float v = -SAMPLE_INF; // -FLT_MAX can win; NaN and -inf never do
   int at = 0x7fffffff;
   bool vec =
       columns % VEC == 0 && reinterpret_cast<unsigned long long>(row) % 16 == 0;
@@ -500,8 +502,6 @@ __device__ void argmax_rows(const T *x, int *ids, i64 columns) {
 // histogram of counts (top-k) or of weights (top-p) per round; the draw is
 // a prefix sum over contiguous slices of the row, one per thread.
 #define SAMPLE_BINS 256
-// +inf without math headers (NVRTC has none).
-#define SAMPLE_INF __int_as_float(0x7f800000)
 
 // Order-preserving key of a float (NaN lowest, with -inf; -0 as +0).
 __device__ __forceinline__ unsigned sample_key(float x) {
@@ -598,6 +598,8 @@ __device__ void sample_rows(const T *x, const float *params, int *ids,
   }
   __syncthreads();
   top = shared_top;
+  if (top == SAMPLE_INF || top == -SAMPLE_INF)
+    return; // no finite weights: the first maximum (the argmax) stays
   const float inv_t = 1.f / temperature;
   unsigned cut = 0;
   if (top_k > 0 && top_k < columns)
