@@ -2,7 +2,8 @@
 # GPU tests, run on the GPU machine from the repository root (no MLIR there):
 # builds the runtime alone and runs the runtime smoke test and the decode
 # kernels' checks against host references (paged_attention_check.cu,
-# sampling_check.cu). Results go to
+# sampling_check.cu) and, when build-gpu/kuai-bundle holds a compiler
+# bundle, test/gpu/decode_bundled_models.sh. Results go to
 # $OUT (or build-gpu/) as gpu-results.txt, with device, date and commit.
 set -euo pipefail
 out="${OUT:-build-gpu}"
@@ -25,4 +26,11 @@ nvcc -O2 -arch=sm_90 -std=c++17 -Ilib/Codegen/templates -Iinclude \
   build-gpu/runtime_smoke build-gpu/smoke_kernel.ptx build-gpu && echo "runtime smoke: PASS" || echo "runtime smoke: FAIL"
   build-gpu/paged_attention_check || true
   build-gpu/sampling_check || true
+  # With a compiler bundle unpacked there (tools/make-bundle.sh): the
+  # bundled causal LMs through the decode path, GPU sampling and
+  # kuai_model_generate.
+  if [ -x build-gpu/kuai-bundle/bin/kuai-compile ]; then
+    test/gpu/decode_bundled_models.sh build-gpu/kuai-bundle /dev/stdout \
+      build-gpu/generate_check || true
+  fi
 } | tee "$out/gpu-results.txt"
