@@ -709,6 +709,21 @@ kuai_sampling_options_initialize(kuai_sampling_options *options) {
   options->top_p = 1.f;
 }
 
+/// Whether the artifact has GPU sampling (its kv.sampling input).
+static bool samplesOnGpu(const kuai_model_s &m) {
+  for (const auto &in : m.plan.inputs)
+    if (in.name == "kv.sampling")
+      return true;
+  return false;
+}
+
+static kuai_status_t noGpuSampling() {
+  return makeStatus(KUAI_INCOMPATIBLE,
+                    "this artifact samples only greedily on the GPU (no "
+                    "kv.sampling input: compiled before GPU sampling); "
+                    "pick from the logits on the host");
+}
+
 extern "C" kuai_status_t
 kuai_model_sequence_sampling(kuai_model_t model, uint32_t sequence,
                              const kuai_sampling_options *options) {
@@ -724,14 +739,8 @@ kuai_model_sequence_sampling(kuai_model_t model, uint32_t sequence,
     return makeStatus(KUAI_INVALID_ARGUMENT,
                       "top_p must lie in (0, 1], got " +
                           std::to_string(options->top_p));
-  bool gpu = false;
-  for (const auto &in : model->plan.inputs)
-    gpu = gpu || in.name == "kv.sampling";
-  if (!gpu)
-    return makeStatus(KUAI_INCOMPATIBLE,
-                      "this artifact samples only greedily on the GPU (no "
-                      "kv.sampling input: compiled before GPU sampling); "
-                      "pick from the logits on the host");
+  if (!samplesOnGpu(*model))
+    return noGpuSampling();
   auto &seq = model->sequences[sequence];
   seq.sampling = *options;
   seq.samplingStep = 0;
@@ -974,18 +983,13 @@ kuai_model_generate(kuai_model_t model, const uint32_t *sequences, size_t batch,
       return makeStatus(KUAI_INVALID_ARGUMENT,
                         "sequence " + std::to_string(sequences[b]) +
                             " is not live");
-  bool gpuSampling = false;
-  for (const auto &in : model->plan.inputs)
-    gpuSampling = gpuSampling || in.name == "kv.sampling";
-  if (gpuSampling) {
+  if (samplesOnGpu(*model)) {
     for (size_t b = 0; b < batch; ++b)
       if (kuai_status_t s = kuai_model_sequence_sampling(model, sequences[b],
                                                          &options->sampling))
         return s;
   } else if (options->sampling.temperature > 0.f) {
-    return makeStatus(KUAI_INCOMPATIBLE,
-                      "this artifact samples only greedily on the GPU (no "
-                      "kv.sampling input: compiled before GPU sampling)");
+    return noGpuSampling();
   }
   std::vector<uint32_t> active(sequences, sequences + batch);
   std::vector<int64_t> ids(prompt_ids, prompt_ids + batch * prompt_length);

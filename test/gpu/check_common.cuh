@@ -18,6 +18,19 @@
     }                                                                          \
   } while (0)
 
+// The float a half or a bfloat16 (bits) stands for (halves: normal or zero).
+static float halfToFloat(unsigned short h) {
+  int e = (h >> 10) & 0x1f;
+  float v = e == 0 ? 0.f : std::ldexp(1.f + (h & 0x3ff) / 1024.f, e - 15);
+  return (h & 0x8000) ? -v : v;
+}
+static float bf16ToFloat(unsigned short h) {
+  unsigned w = unsigned(h) << 16;
+  float f;
+  std::memcpy(&f, &w, 4);
+  return f;
+}
+
 // Host rounding of a float to the storage type, returned as its bits and as
 // the float it stands for.
 static unsigned short toBf16(float f, float &back) {
@@ -25,8 +38,7 @@ static unsigned short toBf16(float f, float &back) {
   std::memcpy(&u, &f, 4);
   u += 0x7fffu + ((u >> 16) & 1u);
   unsigned short h = u >> 16;
-  unsigned w = unsigned(h) << 16;
-  std::memcpy(&back, &w, 4);
+  back = bf16ToFloat(h);
   return h;
 }
 static unsigned short toF16(float f, float &back) {
@@ -46,9 +58,7 @@ static unsigned short toF16(float f, float &back) {
     unsigned bits = (unsigned(exp) << 10) + m; // carry into the exponent
     h = sign | bits;
   }
-  int e = (h >> 10) & 0x1f;
-  float v = e == 0 ? 0.f : std::ldexp(1.f + (h & 0x3ff) / 1024.f, e - 15);
-  back = (h & 0x8000) ? -v : v;
+  back = halfToFloat(h);
   return h;
 }
 

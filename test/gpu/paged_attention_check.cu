@@ -49,17 +49,10 @@ template <typename T> static T *upload(const std::vector<T> &v) {
 template <typename T> static float toFloat(T v) {
   if constexpr (sizeof(T) == 4)
     return v;
-  else if constexpr (T::is_bf16) {
-    unsigned w = unsigned(v.bits) << 16;
-    float f;
-    std::memcpy(&f, &w, 4);
-    return f;
-  } else {
-    int e = (v.bits >> 10) & 0x1f;
-    float f =
-        e == 0 ? 0.f : std::ldexp(1.f + (v.bits & 0x3ff) / 1024.f, e - 15);
-    return (v.bits & 0x8000) ? -f : f;
-  }
+  else if constexpr (T::is_bf16)
+    return bf16ToFloat(v.bits);
+  else
+    return halfToFloat(v.bits);
 }
 
 // Relative L2 of got against want.

@@ -565,6 +565,27 @@ sample_select(const SampleRow<T> &row, i64 n, unsigned floor, bool by_weight,
   return prefix;
 }
 
+// The block's maximum (take_max) or sum of v, returned to every thread;
+// `red` holds a value per warp, `result` one.
+__device__ float sample_block_reduce(float v, bool take_max, float *red,
+                                     float *result) {
+  v = take_max ? paged_warp_max(v) : paged_warp_sum(v);
+  __syncthreads(); // `red` may still be read by an earlier reduction
+  if ((threadIdx.x & 31) == 0)
+    red[threadIdx.x >> 5] = v;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float t = red[0];
+    for (int w = 1; w < int(blockDim.x >> 5); ++w)
+      t = take_max ? fmaxf(t, red[w]) : t + red[w];
+    *result = t;
+  }
+  __syncthreads();
+  float out = *result;
+  __syncthreads();
+  return out;
+}
+
 template <typename T>
 __device__ void sample_rows(const T *x, const float *params, int *ids,
                             i64 columns, i64 seq) {
@@ -572,7 +593,7 @@ __device__ void sample_rows(const T *x, const float *params, int *ids,
   __shared__ float partial[ARGMAX_THREADS];
   __shared__ float red[ARGMAX_THREADS / 32];
   __shared__ unsigned shared_prefix;
-  __shared__ float shared_above, shared_top;
+  __shared__ float shared_above, shared_reduced;
   const i64 b = blockIdx.x;
   const float temperature = params[b * 4], top_p = params[b * 4 + 2],
               u = params[b * 4 + 3];
@@ -581,23 +602,11 @@ __device__ void sample_rows(const T *x, const float *params, int *ids,
     return; // greedy: the argmax stays
   const i64 r = b * seq + seq - 1;
   SampleRow<T> row{x + r * columns};
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  // The maximum.
+  const int tid = threadIdx.x;
   float top = -SAMPLE_INF;
   for (i64 i = tid; i < columns; i += blockDim.x)
     top = fmaxf(top, row.value(i));
-  top = paged_warp_max(top);
-  if (lane == 0)
-    red[warp] = top;
-  __syncthreads();
-  if (tid == 0) {
-    float t = red[0];
-    for (int w = 1; w < int(blockDim.x >> 5); ++w)
-      t = fmaxf(t, red[w]);
-    shared_top = t;
-  }
-  __syncthreads();
-  top = shared_top;
+  top = sample_block_reduce(top, true, red, &shared_reduced);
   if (top == SAMPLE_INF || top == -SAMPLE_INF)
     return; // no finite weights: the first maximum (the argmax) stays
   const float inv_t = 1.f / temperature;
@@ -612,20 +621,7 @@ __device__ void sample_rows(const T *x, const float *params, int *ids,
       if (sample_key(v) >= cut)
         total += __expf((v - top) * inv_t);
     }
-    total = paged_warp_sum(total);
-    __syncthreads();
-    if (lane == 0)
-      red[warp] = total;
-    __syncthreads();
-    if (tid == 0) {
-      float t = 0.f;
-      for (int w = 0; w < int(blockDim.x >> 5); ++w)
-        t += red[w];
-      shared_above = t;
-    }
-    __syncthreads();
-    total = shared_above;
-    __syncthreads();
+    total = sample_block_reduce(total, false, red, &shared_reduced);
     cut = max(cut,
               sample_select(row, columns, cut, true, top, inv_t, top_p * total,
                             hist, &shared_prefix, &shared_above));
