@@ -167,6 +167,12 @@ def main():
     ap.add_argument("--peers", type=int, default=1)
     ap.add_argument("--peer-batches", default="1,8,32",
                     help="batches at which the peers run too")
+    ap.add_argument("--max-batch", type=int,
+                    help="the compiled bound (default: the largest of --batches); a "
+                         "run split over several calls compiles once for all")
+    ap.add_argument("--export-only", action="store_true",
+                    help="stop once WORK/model.onnx is written (a long export run "
+                         "in the background while other work uses the machine)")
     args = ap.parse_args()
     from transformers import LlamaConfig, LlamaForCausalLM
     os.makedirs(args.work, exist_ok=True)
@@ -225,8 +231,10 @@ def main():
                            os.path.join(args.work, name))
         os.replace(partial, onnx_path)
         say(f"exported with the dynamo exporter in {time.time() - t:.0f} s")
+    if args.export_only:
+        return 0
     art = os.path.join(args.work, "model.kuai")
-    max_batch = max(int(b) for b in args.batches.split(","))
+    max_batch = args.max_batch or max(int(b) for b in args.batches.split(","))
     t = time.time()
     if os.path.exists(art):  # a run cut short compiled it already
         say(f"reusing {art}")

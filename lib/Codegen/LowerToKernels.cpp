@@ -1410,23 +1410,30 @@ void kuai::codegen::addSmallRowVariants(KernelProgram &program) {
     int64_t blocks = (*nVal + 63) / 64, kTiles = *kVal / 32;
     int64_t splits = std::max<int64_t>(
         1, std::min<int64_t>({(264 + blocks - 1) / blocks, kTiles / 4, 8}));
-    // Rows 1 and 2..8: the GEMV kernels stream W once (x 16-byte aligned);
-    // 9..64 (or all up to 64 without GEMV): split-K.
+    // Rows 1, 2..8, 9..16 and 17..32: the GEMV kernels stream W once (x
+    // 16-byte aligned; above one row on tensor cores); 33..64 (or all up to
+    // 64 without GEMV): split-K.
     bool gemv = *kVal % 8 == 0 && program.rootElementOffset(x) &&
                 *program.rootElementOffset(x) % 8 == 0;
-    SymExpr one = SymExpr::constant(1);
-    SymExpr small = gemv ? (m - SymExpr::constant(8)) *
+    constexpr int64_t gemvRows[] = {1, 8, 16, 32};
+    SymExpr small = gemv ? (m - SymExpr::constant(gemvRows[3])) *
                                (SymExpr::constant(smallRows + 1) - m)
                          : SymExpr::constant(smallRows + 1) - m;
     if (gemv)
-      for (int rows : {1, 8}) {
+      for (size_t i = 0; i < std::size(gemvRows); ++i) {
+        int64_t rows = gemvRows[i], above = i ? gemvRows[i - 1] : 0;
         Launch g;
         g.module = "templates";
         g.function = "kuai_linear_gemv" + std::to_string(rows) + "_" + suffix +
                      (f32Out ? "_out_f32" : "");
-        g.what = "linear (GEMV, rows " + std::string(rows == 1 ? "1" : "2-8") +
+        g.what = "linear (GEMV, rows " +
+                 (rows == 1 ? std::string("1")
+                            : std::to_string(above + 1) + "-" +
+                                  std::to_string(rows)) +
                  ")" + l.what.substr(std::min(l.what.size(), l.what.find('+')));
-        g.grid[0] = {n, 8};
+        // One row: a warp per row of W, 8 per block; more: 16 rows of W per
+        // block (the MMA's A tile).
+        g.grid[0] = {n, rows == 1 ? 8 : 16};
         g.block[0] = 256;
         g.args = {Arg::buf(x), Arg::buf(w), l.args[2],   l.args[3], l.args[4],
                   Arg::i64(m), Arg::i64(n), Arg::i64(k), l.args[8]};
@@ -1438,9 +1445,9 @@ void kuai::codegen::addSmallRowVariants(KernelProgram &program) {
         g.flops = SymExpr::constant(2) * m * n * k;
         g.bytes = (m * k + k * n) * SymExpr::constant(dtypeBytes(dtype)) +
                   m * n * SymExpr::constant(f32Out ? 4 : dtypeBytes(dtype));
-        // rows == 1: 2 - M > 0; rows 2..8: (M - 1)(9 - M) > 0.
-        g.when = rows == 1 ? SymExpr::constant(2) - m
-                           : (m - one) * (SymExpr::constant(9) - m);
+        // above < M < rows + 1: (M - above)(rows + 1 - M) > 0.
+        g.when =
+            (m - SymExpr::constant(above)) * (SymExpr::constant(rows + 1) - m);
         out.push_back(std::move(g));
       }
     Buffer ws;

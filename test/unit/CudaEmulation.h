@@ -1,11 +1,13 @@
 //===- CudaEmulation.h - Run CUDA kernel templates on the CPU -*- C++ -*-===//
 //
 // Just enough of CUDA for the block-level kernels of
-// lib/Codegen/templates/paged_attention.cu to compile as host C++ and run
-// with one std::thread per CUDA thread: __syncthreads is a barrier of the
-// block, warp shuffles exchange through a per-warp slot array between two
-// barriers of the warp, shared-memory atomics are std::atomic_ref. Blocks
-// run one after another. Slow, but exact about the kernels' logic, so CI
+// lib/Codegen/templates/paged_attention.cu and linear_gemv.cu to compile as
+// host C++ and run with one std::thread per CUDA thread: __syncthreads is a
+// barrier of the block, warp shuffles and the bf16 mma.sync exchange
+// through per-warp slot arrays between two barriers of the warp,
+// shared-memory atomics are std::atomic_ref. Blocks run one after another.
+// The templates' PTX helpers take the emulations below under
+// KUAI_EMULATED_PTX. Slow, but exact about the kernels' logic, so CI
 // checks them without a GPU; the GPU machine checks them for real
 // (test/gpu/*_check.cu).
 //
@@ -29,6 +31,7 @@
 #define __forceinline__ inline
 #define __launch_bounds__(n)
 #define __shared__ static
+#define KUAI_EMULATED_PTX
 
 namespace cuda_emulation {
 struct Dim3 {
@@ -40,6 +43,7 @@ inline std::barrier<> *blockBarrier = nullptr;
 inline std::vector<std::unique_ptr<std::barrier<>>> warpBarriers;
 inline std::vector<float> warpSlots; // one per thread
 inline std::vector<unsigned> warpSlotsU;
+inline std::vector<unsigned> mmaSlots; // a 4 and b 2 registers per thread
 
 /// Runs kernel() for every block of `grid` with `block` threads.
 inline void launch(Dim3 grid, unsigned block,
@@ -54,6 +58,7 @@ inline void launch(Dim3 grid, unsigned block,
         std::make_unique<std::barrier<>>(std::min(32u, block - 32 * w)));
   warpSlots.assign(block, 0.f);
   warpSlotsU.assign(block, 0u);
+  mmaSlots.assign(6 * size_t(block), 0u);
   for (unsigned by = 0; by < grid.y; ++by)
     for (unsigned bx = 0; bx < grid.x; ++bx) {
       std::vector<std::thread> threads;
@@ -86,6 +91,50 @@ template <typename V> inline V exchange(V v, unsigned from) {
     return got;
   }
 }
+
+/// bf16 bits of f, rounded to nearest even (cvt.rn.bf16.f32).
+inline unsigned roundBf16(float f) {
+  unsigned u = std::bit_cast<unsigned>(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u)
+    return (u >> 16) | 0x40u; // NaN stays NaN
+  return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+/// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32, c += a · b, by the
+/// fragment layout of the PTX ISA: lane (g = lane / 4, t = lane % 4) holds
+/// A(row, k) for rows g, g + 8 and k 2t, 2t + 1, 2t + 8, 2t + 9 (register
+/// (row >= 8) + 2 (k >= 8), lower k in the low half), B(k, g) for the same
+/// k (register k >= 8), and C rows g, g + 8, columns 2t, 2t + 1.
+inline void mmaBf16(float *c, const unsigned *a, const unsigned *b) {
+  const unsigned me = threadIdx.x, base = me & ~31u;
+  for (int i = 0; i < 4; ++i)
+    mmaSlots[6 * me + i] = a[i];
+  mmaSlots[6 * me + 4] = b[0];
+  mmaSlots[6 * me + 5] = b[1];
+  warpSync();
+  auto element = [](unsigned reg, int k) {
+    return std::bit_cast<float>(k & 1 ? reg & 0xffff0000u : reg << 16);
+  };
+  auto A = [&](int row, int k) {
+    unsigned lane = 4 * (row % 8) + (k % 8) / 2;
+    return element(mmaSlots[6 * (base + lane) + (row >= 8) + 2 * (k >= 8)], k);
+  };
+  auto B = [&](int k, int col) {
+    unsigned lane = 4 * col + (k % 8) / 2;
+    return element(mmaSlots[6 * (base + lane) + 4 + (k >= 8)], k);
+  };
+  const int g = (me & 31) / 4, t = me & 3;
+  float out[4];
+  for (int i = 0; i < 4; ++i) {
+    int row = g + (i >= 2 ? 8 : 0), col = 2 * t + (i & 1);
+    float sum = 0.f;
+    for (int k = 0; k < 16; ++k)
+      sum += A(row, k) * B(k, col);
+    out[i] = c[i] + sum;
+  }
+  warpSync();
+  std::copy(out, out + 4, c);
+}
 } // namespace cuda_emulation
 
 using cuda_emulation::blockDim;
@@ -114,6 +163,22 @@ struct uint4 {
 inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) {
   return {x, y, z, w};
 }
+struct float2 {
+  float x, y;
+};
+struct float4 {
+  float x, y, z, w;
+};
+struct uint2 {
+  unsigned x, y;
+};
+inline float2 make_float2(float x, float y) { return {x, y}; }
+inline float4 make_float4(float x, float y, float z, float w) {
+  return {x, y, z, w};
+}
+// Declared for the templates' helpers that the emulated kernels never call
+// (cp.async, ldmatrix): a call would fail to link.
+unsigned long long __cvta_generic_to_shared(const void *);
 using std::max;
 using std::min;
 

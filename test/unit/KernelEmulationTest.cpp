@@ -1,15 +1,19 @@
 //===- KernelEmulationTest.cpp - Decode kernels, emulated on the CPU ------===//
 //
 // kuai_sample, kuai_argmax and kuai_paged_attention_split + _combine from
-// lib/Codegen/templates/paged_attention.cu (fp32 instantiations), run on
-// the CPU through CudaEmulation.h and compared with host definitions:
-// kuai/sampling.h for the picks, a direct softmax for attention. The GPU
-// machine runs the same comparisons on the GPU for all dtypes
-// (test/gpu/sampling_check.cu, test/gpu/paged_attention_check.cu).
+// lib/Codegen/templates/paged_attention.cu (fp32 instantiations) and the
+// tensor-core GEMV of linear_gemv.cu (bf16, through an emulated mma.sync),
+// run on the CPU through CudaEmulation.h and compared with host
+// definitions: kuai/sampling.h for the picks, a direct softmax for
+// attention, a double-precision dot product for the GEMV. The GPU machine
+// runs the same comparisons on the GPU for all dtypes
+// (test/gpu/sampling_check.cu, test/gpu/paged_attention_check.cu,
+// test/gpu/linear_gemv_check.cu).
 //
 //===----------------------------------------------------------------------===//
 #include "CudaEmulation.h"
 #define KUAI_WITH_F32
+#include "linear_gemv.cu"
 #include "paged_attention.cu"
 
 #include "kuai/sampling.h"
@@ -169,6 +173,58 @@ TEST(KernelEmulation, SplitAttentionMatchesSoftmax) {
   // Pages of 128: a page per split, 128 positions in two tiles of 64 (the
   // online softmax rescales across tiles).
   checkSplitAttention(128, 2, {0, 200});
+}
+
+/// The tensor-core GEMV (rows 2..8·NT) against a double-precision host
+/// linear on the same bf16 values: y = SiLU(x · Wᵀ + bias) + residual.
+template <typename TO, int NT>
+void checkGemvMma(int64_t M, int64_t N, int64_t K) {
+  std::mt19937 rng(unsigned(M * 131 + N * 7 + K));
+  std::normal_distribution<float> noise(0.f, 1.f);
+  auto bf16Values = [&](size_t count, std::vector<kuai_bf16> &bits,
+                        std::vector<double> &values) {
+    for (size_t i = 0; i < count; ++i) {
+      kuai_bf16 h{uint16_t(cuda_emulation::roundBf16(noise(rng)))};
+      bits.push_back(h);
+      values.push_back(to_f32(h));
+    }
+  };
+  std::vector<kuai_bf16> x, w, bias;
+  std::vector<double> xv, wv, biasv;
+  bf16Values(size_t(M * K), x, xv);
+  bf16Values(size_t(N * K), w, wv);
+  bf16Values(size_t(N), bias, biasv);
+  std::vector<TO> residual, y(size_t(M * N));
+  for (int64_t i = 0; i < M * N; ++i)
+    residual.push_back(from_f32<TO>(noise(rng)));
+  cuda_emulation::launch({unsigned((N + 15) / 16)}, GEMV_WARPS * 32, [&] {
+    linear_gemv_mma<kuai_bf16, TO, NT>(x.data(), w.data(), bias.data(),
+                                       residual.data(), y.data(), M, N, K,
+                                       /*SiLU*/ 3);
+  });
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double dot = biasv[size_t(n)];
+      for (int64_t k = 0; k < K; ++k)
+        dot += xv[size_t(m * K + k)] * wv[size_t(n * K + k)];
+      double want =
+          dot / (1 + std::exp(-dot)) + to_f32(residual[size_t(m * N + n)]);
+      double got = to_f32(y[size_t(m * N + n)]);
+      // bf16 output: 2^-8 relative; fp32 output: fp32 sums over K terms.
+      double tol = (sizeof(TO) == 2 ? 8e-3 : 1e-4) * (std::fabs(want) + 1);
+      ASSERT_NEAR(got, want, tol) << "M " << M << " N " << N << " K " << K
+                                  << " row " << m << " column " << n;
+    }
+}
+
+TEST(KernelEmulation, TensorCoreGemvMatchesTheLinear) {
+  // N not a multiple of 16 (a partial tile of W rows), K/8 = 37 chunks (not a
+  // multiple of 4: lanes past K read zeros), M from 1 to the tile's rows.
+  for (int64_t m : {1, 5, 8})
+    checkGemvMma<kuai_bf16, 1>(m, 40, 296);
+  checkGemvMma<float, 1>(8, 24, 2048);
+  checkGemvMma<kuai_bf16, 2>(11, 40, 296);
+  checkGemvMma<kuai_bf16, 4>(32, 17, 136);
 }
 
 } // namespace

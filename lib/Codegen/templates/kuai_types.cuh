@@ -34,15 +34,21 @@ template <> __device__ __forceinline__ kuai_f16 from_f32<kuai_f16>(float v) {
 }
 template <> __device__ __forceinline__ kuai_bf16 from_f32<kuai_bf16>(float v) {
   kuai_bf16 h;
+#ifdef KUAI_EMULATED_PTX // test/unit/CudaEmulation.h
+  h.bits = cuda_emulation::roundBf16(v);
+  return h;
+#else
   asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(h.bits) : "f"(v));
   return h;
+#endif
 }
 
 typedef long long i64;
 
 // kuai-compile defines the dtypes a model uses (fewer kernels to compile);
 // without any definition (nvcc checks) all are built.
-#if !defined(KUAI_WITH_F32) && !defined(KUAI_WITH_F16) && !defined(KUAI_WITH_BF16)
+#if !defined(KUAI_WITH_F32) && !defined(KUAI_WITH_F16) &&                      \
+    !defined(KUAI_WITH_BF16)
 #define KUAI_WITH_F32
 #define KUAI_WITH_F16
 #define KUAI_WITH_BF16

@@ -9,12 +9,14 @@
 // 256 tiles take 2 waves of 132 SMs, cheaper than 3 of 128x192 or 4 of
 // 128x128.
 // Up to 64 rows at run time (decode steps) other variants run instead
-// (addSmallRowVariants), each guarded by `when`: GEMV for 1 and 2..8 rows,
-// split-K over 64-row mma.sync tiles for 9..64.
-// CHECK: [when -batch*seq + 2 > 0] templates.kuai_linear_gemv1_f16 <<<512/8, 1/1, 1/1 | 256x1x1>>> (b0 b[[W:[0-9]+]] null null b[[Y:[0-9]+]] i64:batch*seq i64:512 i64:256 i32:0)  // linear (GEMV, rows 1)
-// CHECK: [when -batch*batch*seq*seq + 10*batch*seq - 9 > 0] templates.kuai_linear_gemv8_f16 <<<512/8, 1/1, 1/1 | 256x1x1>>> (b0 b[[W]] null null b[[Y]] i64:batch*seq i64:512 i64:256 i32:0)  // linear (GEMV, rows 2-8)
-// CHECK: [when -batch*batch*seq*seq + 73*batch*seq - 520 > 0] templates.kuai_linear_tc64_f16_out_f32 <<<512/64, batch*seq/64, 2/1 | 128x1x1>>> (b0 b[[W]] null null b[[WS:[0-9]+]] i64:batch*seq i64:512 i64:256 i32:0)  // linear (split-K 2, rows <= 64)
-// CHECK: [when -batch*batch*seq*seq + 73*batch*seq - 520 > 0] templates.kuai_linear_tc_reduce_f16 <<<512*batch*seq/256, 1/1, 1/1 | 256x1x1>>> (b[[WS]] null null null b[[Y]] i64:batch*seq i64:512 i64:2 i32:0)  // linear (split-K reduce, rows <= 64)
+// (addSmallRowVariants), each guarded by `when`: GEMV for 1, 2..8, 9..16
+// and 17..32 rows, split-K over 64-row mma.sync tiles for 33..64.
+// CHECK: [when -batch*batch*seq*seq + 2*batch*seq > 0] templates.kuai_linear_gemv1_f16 <<<512/8, 1/1, 1/1 | 256x1x1>>> (b0 b[[W:[0-9]+]] null null b[[Y:[0-9]+]] i64:batch*seq i64:512 i64:256 i32:0)  // linear (GEMV, rows 1)
+// CHECK: [when -batch*batch*seq*seq + 10*batch*seq - 9 > 0] templates.kuai_linear_gemv8_f16 <<<512/16, 1/1, 1/1 | 256x1x1>>> (b0 b[[W]] null null b[[Y]] i64:batch*seq i64:512 i64:256 i32:0)  // linear (GEMV, rows 2-8)
+// CHECK: [when -batch*batch*seq*seq + 25*batch*seq - 136 > 0] templates.kuai_linear_gemv16_f16 <<<512/16, 1/1, 1/1 | 256x1x1>>> (b0 b[[W]] null null b[[Y]] i64:batch*seq i64:512 i64:256 i32:0)  // linear (GEMV, rows 9-16)
+// CHECK: [when -batch*batch*seq*seq + 49*batch*seq - 528 > 0] templates.kuai_linear_gemv32_f16 <<<512/16, 1/1, 1/1 | 256x1x1>>> (b0 b[[W]] null null b[[Y]] i64:batch*seq i64:512 i64:256 i32:0)  // linear (GEMV, rows 17-32)
+// CHECK: [when -batch*batch*seq*seq + 97*batch*seq - 2080 > 0] templates.kuai_linear_tc64_f16_out_f32 <<<512/64, batch*seq/64, 2/1 | 128x1x1>>> (b0 b[[W]] null null b[[WS:[0-9]+]] i64:batch*seq i64:512 i64:256 i32:0)  // linear (split-K 2, rows <= 64)
+// CHECK: [when -batch*batch*seq*seq + 97*batch*seq - 2080 > 0] templates.kuai_linear_tc_reduce_f16 <<<512*batch*seq/256, 1/1, 1/1 | 256x1x1>>> (b[[WS]] null null null b[[Y]] i64:batch*seq i64:512 i64:2 i32:0)  // linear (split-K reduce, rows <= 64)
 // CHECK: [when batch*seq - 64 > 0] templates.kuai_linear_wg256_f16 <<<512/256, batch*seq/128, 1/1 | 384x1x1>>> (tmap:b0,batch*seq,256,128 tmap:b[[W]],512,256,256 null null b[[Y]] i64:batch*seq i64:512 i64:256 i32:0)  // linear
 // Tests that 64 rows (one row tile, 4 column tiles) stay on the split-K
 // mma.sync path, without variants.
