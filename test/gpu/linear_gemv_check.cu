@@ -13,7 +13,9 @@
 // next to cuBLAS (cublasGemmEx, bf16 in, fp32 compute) on the same
 // buffers, in the same run. W cycles through copies that together exceed
 // L2, so every launch reads W from device memory as a decode step does.
-// Prints markdown; exits 1 on any check failure.
+// Then the tensor-core kernel at other unrolls than the one kuai-compile
+// uses (GEMV_MMA_UNROLL), on the shapes where it trails cuBLAS, to choose
+// the unroll by measurement. Prints markdown; exits 1 on any check failure.
 //
 //   nvcc -O2 -arch=sm_90 -std=c++17 -Ilib/Codegen/templates \
 //     test/gpu/linear_gemv_check.cu -lcublas -o build-gpu/linear_gemv_check
@@ -224,6 +226,59 @@ static void bench() {
   cublasDestroy(handle);
 }
 
+template <int NT, int UNROLL>
+__global__ void __launch_bounds__(GEMV_WARPS * 32)
+    mmaUnrolled(const kuai_bf16 *x, const kuai_bf16 *w, kuai_bf16 *y, i64 M,
+                i64 N, i64 K) {
+  linear_gemv_mma<kuai_bf16, kuai_bf16, NT, UNROLL>(x, w, nullptr, nullptr, y,
+                                                    M, N, K, 0);
+}
+
+static void benchUnrolls() {
+  using Kernel = void (*)(const kuai_bf16 *, const kuai_bf16 *, kuai_bf16 *,
+                          i64, i64, i64);
+  struct Variant {
+    int rows, unroll;
+    Kernel kernel;
+  };
+  const Variant variants[] = {
+      {8, 2, mmaUnrolled<1, 2>},  {8, 4, mmaUnrolled<1, 4>},
+      {8, 8, mmaUnrolled<1, 8>},  {16, 4, mmaUnrolled<2, 4>},
+      {16, 8, mmaUnrolled<2, 8>}, {32, 2, mmaUnrolled<4, 2>},
+      {32, 4, mmaUnrolled<4, 4>}};
+  const Shape shapes[] = {{"1B q/o", 2048, 2048},
+                          {"1B down", 2048, 8192},
+                          {"8B gate/up", 14336, 4096},
+                          {"8B down", 4096, 14336}};
+  std::printf("\n| linear (bf16) | rows | unroll | us | GB/s |\n"
+              "| --- | --- | --- | --- | --- |\n");
+  kuai_bf16 *x, *y, *w;
+  CHECK_CUDA(cudaMalloc(&x, 32 * 14336 * 2));
+  CHECK_CUDA(cudaMemset(x, 0x3c, 32 * 14336 * 2));
+  CHECK_CUDA(cudaMalloc(&y, 32 * 14336 * 2));
+  for (const Shape &s : shapes) {
+    const size_t wBytes = size_t(s.n * s.k) * 2;
+    const int copies = int(std::max<size_t>(1, (200u << 20) / wBytes + 1));
+    CHECK_CUDA(cudaMalloc(&w, wBytes * copies));
+    CHECK_CUDA(cudaMemset(w, 0x3c, wBytes * copies));
+    for (const Variant &v : variants) {
+      double us = timeLaunches(
+          [&](int i) {
+            v.kernel<<<unsigned((s.n + 15) / 16), 256>>>(
+                x, w + (i % copies) * s.n * s.k, y, v.rows, s.n, s.k);
+          },
+          std::max(20, 2 * copies));
+      CHECK_CUDA(cudaGetLastError());
+      const double bytes = double(wBytes) + 2.0 * v.rows * (s.k + s.n);
+      std::printf("| %s | %d | %d | %.1f | %.0f |\n", s.name, v.rows, v.unroll,
+                  us, bytes / us / 1e3);
+    }
+    CHECK_CUDA(cudaFree(w));
+  }
+  CHECK_CUDA(cudaFree(x));
+  CHECK_CUDA(cudaFree(y));
+}
+
 int main(int argc, char **argv) {
   std::mt19937 rng(7);
   bool ok = true;
@@ -238,7 +293,9 @@ int main(int argc, char **argv) {
     ok &= check<kuai_bf16, kuai_bf16>(m, 4096, 1024, rng);
   }
   std::printf("linear GEMV check: %s\n", ok ? "PASS" : "FAIL");
-  if (argc < 2 || std::string(argv[1]) != "--no-bench")
+  if (argc < 2 || std::string(argv[1]) != "--no-bench") {
     bench();
+    benchUnrolls();
+  }
   return ok ? 0 : 1;
 }

@@ -198,9 +198,9 @@ void checkGemvMma(int64_t M, int64_t N, int64_t K) {
   for (int64_t i = 0; i < M * N; ++i)
     residual.push_back(from_f32<TO>(noise(rng)));
   cuda_emulation::launch({unsigned((N + 15) / 16)}, GEMV_WARPS * 32, [&] {
-    linear_gemv_mma<kuai_bf16, TO, NT>(x.data(), w.data(), bias.data(),
-                                       residual.data(), y.data(), M, N, K,
-                                       /*SiLU*/ 3);
+    linear_gemv_mma<kuai_bf16, TO, NT, GEMV_MMA_UNROLL(NT)>(
+        x.data(), w.data(), bias.data(), residual.data(), y.data(), M, N, K,
+        /*SiLU*/ 3);
   });
   for (int64_t m = 0; m < M; ++m)
     for (int64_t n = 0; n < N; ++n) {

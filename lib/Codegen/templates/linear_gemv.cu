@@ -93,7 +93,7 @@ __device__ void linear_gemv1(const T *__restrict__ x, const T *__restrict__ w,
 // load and no shuffles or shared-memory staging are needed. Rows of W past
 // N and of x past M are read from row 0 (their results are dropped); chunks
 // past K are zero in both.
-template <typename T, typename TO, int NT>
+template <typename T, typename TO, int NT, int UNROLL>
 __device__ void
 linear_gemv_mma(const T *__restrict__ x, const T *__restrict__ w,
                 const T *__restrict__ bias, const TO *__restrict__ residual,
@@ -115,24 +115,39 @@ linear_gemv_mma(const T *__restrict__ x, const T *__restrict__ w,
 #pragma unroll
   for (int j = 0; j < NT; ++j)
     acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
-  // A warp's step covers 4 · GEMV_UNROLL chunks (256 contiguous bytes of
-  // each W row at the default unroll); the block's warps take turns.
-  constexpr int step = 4 * GEMV_UNROLL;
+  // A warp's step covers 4 · UNROLL chunks (64 · UNROLL contiguous bytes of
+  // each W row); the block's warps take turns.
+  constexpr int step = 4 * UNROLL;
   for (i64 c0 = i64(warp) * step; c0 < chunks; c0 += GEMV_WARPS * step) {
-    uint4 lo[GEMV_UNROLL], hi[GEMV_UNROLL], xv[GEMV_UNROLL][NT];
+    uint4 lo[UNROLL], hi[UNROLL], xv[UNROLL][NT];
     const uint4 zero = make_uint4(0, 0, 0, 0);
+    // Whole steps load without conditions, so that all the loads are in
+    // flight before the first MMA; the last, partial step (if K leaves one)
+    // reads zeros past K.
+    if (c0 + step <= chunks) {
 #pragma unroll
-    for (int u = 0; u < GEMV_UNROLL; ++u) {
-      const i64 c = c0 + 4 * u + t;
-      const bool in = c < chunks;
-      lo[u] = in ? load_stream16(wlo + c) : zero;
-      hi[u] = in ? load_stream16(whi + c) : zero;
+      for (int u = 0; u < UNROLL; ++u) {
+        const i64 c = c0 + 4 * u + t;
+        lo[u] = load_stream16(wlo + c);
+        hi[u] = load_stream16(whi + c);
 #pragma unroll
-      for (int j = 0; j < NT; ++j)
-        xv[u][j] = in ? __ldg(xr[j] + c) : zero;
+        for (int j = 0; j < NT; ++j)
+          xv[u][j] = __ldg(xr[j] + c);
+      }
+    } else {
+#pragma unroll
+      for (int u = 0; u < UNROLL; ++u) {
+        const i64 c = c0 + 4 * u + t;
+        const bool in = c < chunks;
+        lo[u] = in ? load_stream16(wlo + c) : zero;
+        hi[u] = in ? load_stream16(whi + c) : zero;
+#pragma unroll
+        for (int j = 0; j < NT; ++j)
+          xv[u][j] = in ? __ldg(xr[j] + c) : zero;
+      }
     }
 #pragma unroll
-    for (int u = 0; u < GEMV_UNROLL; ++u) {
+    for (int u = 0; u < UNROLL; ++u) {
       const unsigned a0[4] = {lo[u].x, hi[u].x, lo[u].y, hi[u].y};
       const unsigned a1[4] = {lo[u].z, hi[u].z, lo[u].w, hi[u].w};
 #pragma unroll
@@ -172,11 +187,17 @@ linear_gemv_mma(const T *__restrict__ x, const T *__restrict__ w,
   }
 }
 
+// Steps (chunk pairs of W and NT chunks of x per lane) a warp has in
+// flight: 8 (256 bytes of W per lane), 4 with the 4 x tiles of 32 rows
+// (register file).
+#define GEMV_MMA_UNROLL(NT) ((NT) >= 4 ? 4 : 8)
+
 #define KUAI_LINEAR_GEMV_MMA(NAME, T, TO, NT)                                  \
   extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)                \
       NAME(const T *x, const T *w, const T *bias, const TO *residual, TO *y,   \
            i64 M, i64 N, i64 K, int act) {                                     \
-    linear_gemv_mma<T, TO, NT>(x, w, bias, residual, y, M, N, K, act);         \
+    linear_gemv_mma<T, TO, NT, GEMV_MMA_UNROLL(NT)>(x, w, bias, residual, y,   \
+                                                    M, N, K, act);             \
   }
 
 #define KUAI_LINEAR_GEMV_MMA_ROWS(ROWS, SUFFIX, T)                             \
