@@ -1,5 +1,6 @@
 //===- FoldShapes.cpp - Shape subgraphs to static or symbolic shapes ------===//
 
+#include "RaiseUtils.h"
 #include "kuai/Dialect/KuaiDialect.h"
 #include "kuai/Passes/Passes.h"
 #include "kuai/Reference/Executor.h"
@@ -218,7 +219,7 @@ public:
       }
       eraseDeadOps(func);
     }
-    updateFunctionType(func);
+    syncFunctionResultTypes(func);
   }
 
 private:
@@ -325,12 +326,6 @@ private:
     for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body)))
       if (op.use_empty() && isa<KuaiDialect>(op.getDialect()) && isPure(&op))
         op.erase();
-  }
-
-  void updateFunctionType(func::FuncOp func) {
-    auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
-    func.setFunctionType(FunctionType::get(
-        func.getContext(), func.getArgumentTypes(), ret.getOperandTypes()));
   }
 };
 

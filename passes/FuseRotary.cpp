@@ -72,6 +72,9 @@ public:
     for (AddOp add : adds)
       fuse(add);
     eraseDeadKuaiOps(getOperation());
+    // A rotated key can be a result (the present.N.key of a past/present
+    // export), and the rotary op knows its length better than the import.
+    syncFunctionResultTypes(getOperation());
   }
 
 private:

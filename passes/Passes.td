@@ -49,6 +49,38 @@ def FoldShapes : Pass<"kuai-fold-shapes", "mlir::func::FuncOp"> {
   ];
 }
 
+def DropEmptyPast : Pass<"kuai-drop-empty-past", "mlir::func::FuncOp"> {
+  let summary = "Removes the empty past inputs and the present outputs of a "
+                "past/present export";
+  let description = [{
+    A model exported with explicit past/present tensors (inputs
+    `past_key_values.N.key` / `.value`, outputs `present.N.key` / `.value`,
+    Concat of past and new keys inside) is, with a past of length 0, the
+    full-sequence model. The importer gives the past inputs that length when
+    asked (`ImportOptions::emptyPast`: kuai-compile `--kv-cache`, kuai-run
+    generation and perplexity); after `kuai-fold-shapes` and canonicalization
+    the Concats are their new keys and the past inputs unused. This pass
+    erases those inputs and the `present.*` results, so that the function
+    takes token ids alone and kuai-kv-cache turns it into the paged cache
+    like any full-sequence model. A past input still used is an error that
+    names it and its user. Without empty past inputs the pass does nothing.
+
+    ```mlir
+    func.func @main(%ids: tensor<?x?xi64>,
+                    %past: tensor<?x2x0x16xf32> {kuai.name = "past_key_values.0.key"})
+        -> (tensor<?x?x128xf32>, tensor<?x2x?x16xf32>) {
+      ...
+      return %logits, %k : ...   // %k named present.0.key
+    }
+    // becomes
+    func.func @main(%ids: tensor<?x?xi64>) -> tensor<?x?x128xf32> {
+      ...
+      return %logits : ...
+    }
+    ```
+  }];
+}
+
 def FuseLinear : Pass<"kuai-fuse-linear", "mlir::func::FuncOp"> {
   let summary = "MatMul/Gemm with constant weights (+ bias) to kuai.linear; "
                 "embedding lookups to kuai.embedding";

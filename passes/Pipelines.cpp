@@ -9,6 +9,7 @@ void kuai::buildGraphCleanupPipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createFoldShapes());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  pm.addNestedPass<func::FuncOp>(createDropEmptyPast());
 }
 
 void kuai::buildRaisePipeline(OpPassManager &pm) {

@@ -119,6 +119,12 @@ bool kuai::typesCompatible(Type a, Type b) {
   return true;
 }
 
+void kuai::syncFunctionResultTypes(func::FuncOp func) {
+  auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+  func.setFunctionType(FunctionType::get(
+      func.getContext(), func.getArgumentTypes(), ret.getOperandTypes()));
+}
+
 void kuai::eraseDeadKuaiOps(Operation *root) {
   bool changed = true;
   while (changed) {

@@ -4,6 +4,7 @@
 
 #include "kuai/Dialect/KuaiDialect.h"
 #include "kuai/Reference/Tensor.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "llvm/ADT/SetVector.h"
 
@@ -54,6 +55,10 @@ bool typesCompatible(mlir::Type a, mlir::Type b);
 
 /// Erases pure kuai ops without uses, repeatedly.
 void eraseDeadKuaiOps(mlir::Operation *root);
+
+/// Sets the function's result types to its return operands' types, which a
+/// raised op (or a folded shape) may know better than the import did.
+void syncFunctionResultTypes(mlir::func::FuncOp func);
 
 } // namespace kuai
 

@@ -120,6 +120,24 @@ OpFoldResult IdentityOp::fold(FoldAdaptor) {
     return getInput();
   return {};
 }
+OpFoldResult ConcatOp::fold(FoldAdaptor) {
+  Value kept;
+  for (Value input : getInputs()) {
+    auto type = dyn_cast<RankedTensorType>(input.getType());
+    int64_t axis =
+        getAxis() < 0 && type ? getAxis() + type.getRank() : getAxis();
+    bool empty = type && axis >= 0 && axis < type.getRank() &&
+                 type.getDimSize(axis) == 0;
+    if (empty)
+      continue;
+    if (kept)
+      return {};
+    kept = input;
+  }
+  if (kept && kept.getType() == getType())
+    return kept;
+  return {};
+}
 
 //===----------------------------------------------------------------------===//
 // Type helpers

@@ -292,6 +292,10 @@ def Kuai_TransposeOp : Kuai_OnnxOp<"transpose", "Transpose"> {
 def Kuai_ConcatOp : Kuai_OnnxOp<"concat", "Concat"> {
   let arguments = (ins Variadic<AnyTensor>:$inputs, Kuai_I64Attr:$axis);
   let results = (outs AnyTensor:$output);
+  // Inputs of length 0 along the axis (an empty past of a past/present
+  // export) add nothing: with one input left of the result's type, the
+  // concat is that input.
+  let hasFolder = 1;
 }
 
 def Kuai_SplitOp : Kuai_OnnxOp<"split", "Split"> {

@@ -1378,9 +1378,9 @@ llvm::Expected<KernelProgram> Lowering::run() {
 } // namespace
 
 void kuai::codegen::addSmallRowVariants(KernelProgram &program) {
-  // Rows up to this many (decode steps of up to 64 sequences) take split-K
-  // over 64-row mma.sync tiles; the variants chosen at the bound row count
-  // run above it.
+  // Rows up to this many (decode steps of up to 64 sequences) take the GEMV
+  // kernels (up to 32 rows) or split-K over 64-row mma.sync tiles; the
+  // variants chosen at the bound row count run above it.
   constexpr int64_t smallRows = 64;
   std::vector<Launch> out;
   for (Launch &l : program.launches) {

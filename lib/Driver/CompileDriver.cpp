@@ -210,6 +210,13 @@ int kuai::compileMain(int argc, char **argv) {
       cl::desc("Run kuai-kv-cache after raising: the model appends chunks "
                "of tokens to a paged KV cache (prefill and decode)"),
       cl::init(false));
+  cl::opt<bool> emptyPast(
+      "empty-past",
+      cl::desc("A past/present export (past_key_values.N.key/value inputs, "
+               "present.N.key/value outputs) in its full-sequence form: the "
+               "past imported with length 0, past and present dropped "
+               "(implied by --kv-cache)"),
+      cl::init(false));
   cl::opt<int64_t> kvPageSize("kv-page-size",
                               cl::desc("Tokens per KV cache page (default 16)"),
                               cl::init(16));
@@ -247,7 +254,11 @@ int kuai::compileMain(int argc, char **argv) {
   registerKuaiDialects(registry);
   MLIRContext context(registry);
   installDiagnosticPrinter(&context);
-  OwningOpRef<ModuleOp> module = loadModel(&context, input);
+  // --kv-cache wants the full-sequence form: a past/present export has it
+  // with an empty past (kuai-drop-empty-past removes past and present).
+  ImportOptions importOptions;
+  importOptions.emptyPast = kvCache || emptyPast;
+  OwningOpRef<ModuleOp> module = loadModel(&context, input, importOptions);
   if (!module)
     return 1;
   if (dtype != "auto" && dtype != "fp32" && dtype != "fp16" && dtype != "bf16")

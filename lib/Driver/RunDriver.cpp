@@ -270,11 +270,16 @@ int kuai::runMain(int argc, char **argv) {
   installDiagnosticPrinter(&context);
   bool text = !opts.prompt.empty() || !opts.promptIds.empty() ||
               !opts.perplexity.empty();
+  // Text needs the full-sequence form; a past/present export has it with an
+  // empty past (kuai-drop-empty-past then removes the past and present).
+  ImportOptions importOptions;
+  importOptions.emptyPast = text;
   if (StringRef(opts.model).ends_with(".kuai")) {
     if (opts.referenceModel.empty())
       return runArtifact(opts, context, nullptr);
     // The reference recomputes every step on the same transformer ops.
-    OwningOpRef<ModuleOp> reference = loadModel(&context, opts.referenceModel);
+    OwningOpRef<ModuleOp> reference =
+        loadModel(&context, opts.referenceModel, importOptions);
     if (!reference)
       return 2;
     PassManager pm(&context);
@@ -289,7 +294,7 @@ int kuai::runMain(int argc, char **argv) {
     auto recompute = makeRecomputeDecoder(referenceLogits(executor));
     return runArtifact(opts, context, recompute.get());
   }
-  OwningOpRef<ModuleOp> module = loadModel(&context, opts.model);
+  OwningOpRef<ModuleOp> module = loadModel(&context, opts.model, importOptions);
   if (!module)
     return 2;
   // Generation through the KV cache runs on transformer ops; recomputing

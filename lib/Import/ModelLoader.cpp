@@ -52,9 +52,10 @@ void kuai::installDiagnosticPrinter(MLIRContext *context) {
   });
 }
 
-OwningOpRef<ModuleOp> kuai::loadModel(MLIRContext *context, StringRef path) {
+OwningOpRef<ModuleOp> kuai::loadModel(MLIRContext *context, StringRef path,
+                                      const ImportOptions &options) {
   if (path.ends_with(".onnx"))
-    return importOnnxFile(context, path);
+    return importOnnxFile(context, path, options);
   context->loadDialect<KuaiDialect, func::FuncDialect>();
   return parseSourceFile<ModuleOp>(path, context);
 }

@@ -10,6 +10,7 @@
 #include "kuai/Import/OnnxImporter.h"
 #include "ImportHelpers.h"
 #include "kuai/Dialect/KuaiDialect.h"
+#include "kuai/Support/PastPresent.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -105,8 +106,8 @@ private:
 
 class Importer {
 public:
-  Importer(MLIRContext *ctx, StringRef path)
-      : ctx(ctx), builder(ctx), path(path.str()) {}
+  Importer(MLIRContext *ctx, StringRef path, const ImportOptions &options)
+      : ctx(ctx), builder(ctx), path(path.str()), options(options) {}
 
   OwningOpRef<ModuleOp> run();
 
@@ -114,6 +115,7 @@ private:
   MLIRContext *ctx;
   OpBuilder builder;
   std::string path;
+  ImportOptions options;
   onnx::ModelProto model;
   int64_t opset = 0;
   llvm::StringMap<Value> values;
@@ -439,6 +441,16 @@ OwningOpRef<ModuleOp> Importer::run() {
     auto type = importValueType(input);
     if (failed(type))
       return {};
+    if (options.emptyPast && isPastInputName(input.name())) {
+      auto dims = getSymDims(*type);
+      if (!dims || dims->size() != 4) {
+        fileError() << "past input '" << input.name()
+                    << "' must be [batch, kv_heads, past, head_dim]";
+        return {};
+      }
+      (*dims)[2] = SymExpr::constant(0);
+      type = makeTensorType(getElementTypeOrSelf(*type), *dims);
+    }
     argTypes.push_back(*type);
     argNames.push_back(input.name());
   }
@@ -487,10 +499,10 @@ OwningOpRef<ModuleOp> Importer::run() {
 
 } // namespace
 
-OwningOpRef<ModuleOp> kuai::importOnnxFile(MLIRContext *context,
-                                           StringRef path) {
+OwningOpRef<ModuleOp> kuai::importOnnxFile(MLIRContext *context, StringRef path,
+                                           const ImportOptions &options) {
   context->loadDialect<KuaiDialect, func::FuncDialect>();
-  return Importer(context, path).run();
+  return Importer(context, path, options).run();
 }
 
 std::vector<std::string> kuai::getSupportedOnnxOps() {

@@ -287,6 +287,9 @@ int main(int argc, char **argv) {
     ok &= check<kuai_bf16, kuai_bf16>(m, 40, 296, rng);
     ok &= check<kuai_f16, kuai_f16>(m, 40, 296, rng);
   }
+  // K = 14336: every warp takes several steps (the decode shapes' K).
+  for (i64 m : {8, 16})
+    ok &= check<kuai_bf16, kuai_bf16>(m, 48, 14336, rng);
   for (i64 m : {1, 8, 32}) {
     ok &= check<kuai_bf16, float>(m, 72, 2048, rng);
     ok &= check<kuai_f16, float>(m, 72, 2048, rng);

@@ -3,8 +3,8 @@
 // Llama-3 vocabulary (128256) and of 1000 logits, in f32, f16 and bf16;
 // temperatures 0.3..1.5, top-k 0 / 1 / 40 / 1000, top-p 1 / 0.9 / 0.5,
 // each with 64 uniforms (16 at the large width). A pick must equal the host's;
-// where it does not, the host must pick it for some u' within 1e-4 of u (p
-// moved by up to 1e-4 too): a boundary that float sums on the GPU and double
+// where it does not, the host must pick it for some u' within 1e-4 of u (with
+// p, p - 1e-4 or p + 1e-4): a boundary that float sums on the GPU and double
 // sums on the host place differently; such cases must stay under 1%. Rows at
 // temperature 0 must keep the id already there (the argmax). Exit 1 on any
 // failure.

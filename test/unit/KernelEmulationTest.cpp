@@ -223,6 +223,8 @@ TEST(KernelEmulation, TensorCoreGemvMatchesTheLinear) {
   for (int64_t m : {1, 5, 8})
     checkGemvMma<kuai_bf16, 1>(m, 40, 296);
   checkGemvMma<float, 1>(8, 24, 2048);
+  // K = 4096: every warp takes two steps (8 warps x 32 chunks a round).
+  checkGemvMma<kuai_bf16, 1>(8, 16, 4096);
   checkGemvMma<kuai_bf16, 2>(11, 40, 296);
   checkGemvMma<kuai_bf16, 4>(32, 17, 136);
 }

@@ -2,6 +2,7 @@
 #ifndef KUAI_IMPORT_MODELLOADER_H
 #define KUAI_IMPORT_MODELLOADER_H
 
+#include "kuai/Import/OnnxImporter.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -16,9 +17,11 @@ void registerKuaiDialects(mlir::DialectRegistry &registry);
 /// node an op came from.
 void installDiagnosticPrinter(mlir::MLIRContext *context);
 
-/// Loads a model: `.onnx` through the importer, anything else parsed as MLIR.
+/// Loads a model: `.onnx` through the importer (with `options`), anything
+/// else parsed as MLIR.
 mlir::OwningOpRef<mlir::ModuleOp> loadModel(mlir::MLIRContext *context,
-                                            llvm::StringRef path);
+                                            llvm::StringRef path,
+                                            const ImportOptions &options = {});
 
 /// Reads an ONNX TensorProto file (`input_0.pb`). Returns the tensor as a
 /// constant attribute and its name.

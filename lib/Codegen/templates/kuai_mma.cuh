@@ -76,8 +76,8 @@ __device__ __forceinline__ unsigned pack_bf16x2(float lo, float hi) {
 #endif
 }
 
-/// 16 bytes of a stream read once (the weights of the GEMVs): not kept in
-/// L1, which is left to what every block rereads (x).
+/// 16 bytes of a stream read once (the weights of the tensor-core GEMVs):
+/// not kept in L1, which is left to what every block rereads (x).
 __device__ __forceinline__ uint4 load_stream16(const uint4 *p) {
 #ifdef KUAI_EMULATED_PTX
   return *p;

@@ -2,7 +2,11 @@
 """Exports small model definitions of the project's own with the legacy
 TorchScript exporter of torch 1.13 (Debian's python3-torch), which users'
 older exports come from: opset 14, so LayerNorm is written out, and masks,
-RoPE and attention take the forms that exporter writes.
+RoPE and attention take the forms that exporter writes. llama-past-like is
+llama-like (the same weights) exported with explicit KV tensors, as
+use_cache=True exports are: inputs past_key_values.N.key/value, outputs
+present.N.key/value, Concat of past and new keys, positions and the causal
+mask offset by the past length.
 
 Run with Debian's Python (python3-torch, python3-onnx):
     /usr/bin/python3 test/models/torchscript/make_torchscript.py
@@ -170,6 +174,97 @@ class LlamaLike(torch.nn.Module):
         return self.head(self.nf(x))
 
 
+class PastAttention(Attention):
+    """Attention with the past keys and values as inputs (GQA, RoPE)."""
+
+    def forward(self, x, past_k, past_v):
+        b, t, _ = x.shape
+        q = self.q(x).view(b, t, HEADS, self.hd).transpose(1, 2)
+        k = self.k(x).view(b, t, self.kv, self.hd).transpose(1, 2)
+        v = self.v(x).view(b, t, self.kv, self.hd).transpose(1, 2)
+        p = past_k.shape[2]
+        pos = torch.arange(p, p + t, dtype=torch.float32)
+        freqs = torch.outer(pos, self.inv_freq)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos()[None, None], emb.sin()[None, None]
+        q = q * cos + self.rotate_half(q) * sin
+        k = torch.cat((past_k, k * cos + self.rotate_half(k) * sin), dim=2)
+        v = torch.cat((past_v, v), dim=2)
+        total, rep = p + t, HEADS // self.kv
+        kk = k[:, :, None].expand(b, self.kv, rep, total, self.hd).reshape(b, HEADS, total, self.hd)
+        vv = v[:, :, None].expand(b, self.kv, rep, total, self.hd).reshape(b, HEADS, total, self.hd)
+        mask = torch.tril(torch.ones(t, total, dtype=torch.bool), diagonal=p)
+        bias = torch.zeros(t, total).masked_fill(~mask, torch.finfo(torch.float32).min)
+        scores = q @ kk.transpose(-2, -1) / math.sqrt(self.hd) + bias
+        out = F.softmax(scores, dim=-1) @ vv
+        return self.o(out.transpose(1, 2).reshape(b, t, DIM)), k, v
+
+
+class LlamaPastLike(LlamaLike):
+    """LlamaLike with past_key_values inputs and present outputs; the same
+    parameters in the same order, so randomize() gives the same weights."""
+
+    def __init__(self):
+        super().__init__()
+        for blk in self.blocks:
+            blk["attn"] = PastAttention(kv_heads=2, bias=False, rope=True)
+
+    def forward(self, ids, *past):
+        x = self.wte(ids)
+        presents = []
+        for i, blk in enumerate(self.blocks):
+            a, k, v = blk["attn"](blk["n1"](x), past[2 * i], past[2 * i + 1])
+            presents += [k, v]
+            x = x + a
+            h = blk["n2"](x)
+            x = x + blk["down"](F.silu(blk["gate"](h)) * blk["up"](h))
+        return (self.head(self.nf(x)), *presents)
+
+
+def export_past(name, model):
+    """Inputs ids [batch, seq] and past [batch, kv, past, hd] per layer; test
+    data: 3 new tokens after a past of 5 that the model itself produced, and
+    a prompt of 7 after an empty past."""
+    torch.manual_seed(0)
+    randomize(model)
+    model.eval()
+    out = os.path.join(HERE, name)
+    os.makedirs(out, exist_ok=True)
+    kv = [f"{i}.{t}" for i in range(LAYERS) for t in ("key", "value")]
+    names = ["input_ids"] + [f"past_key_values.{n}" for n in kv]
+    outputs = ["logits"] + [f"present.{n}" for n in kv]
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}}
+    axes.update({n: {0: "batch", 2: "past_sequence_length"} for n in names[1:]})
+    axes.update({n: {0: "batch", 2: "total_sequence_length"} for n in outputs[1:]})
+    hd = DIM // HEADS
+    empty = lambda b: [torch.zeros(b, 2, 0, hd) for _ in kv]
+    example = (torch.randint(0, VOCAB, (2, 3)), *[torch.randn(2, 2, 5, hd) for _ in kv])
+    torch.onnx.export(model, example, os.path.join(out, "model.onnx"), opset_version=14,
+                      input_names=names, output_names=outputs, dynamic_axes=axes)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump({"model": type(model).__name__, "past_present": True, "num_layers": LAYERS,
+                   "hidden": DIM, "heads": HEADS, "kv_heads": 2, "vocab": VOCAB,
+                   "same_weights_as": "llama-like",
+                   "exporter": "torch.onnx.export (TorchScript)", "torch": torch.__version__,
+                   "opset": 14}, f, indent=1)
+    for k, (b, p, t) in enumerate([(2, 5, 3), (1, 0, 7)]):
+        d = os.path.join(out, f"test_data_set_{k}")
+        os.makedirs(d, exist_ok=True)
+        g = torch.Generator().manual_seed(20 + k)
+        with torch.no_grad():
+            past = empty(b)
+            if p:
+                prefix = torch.randint(0, VOCAB, (b, p), generator=g)
+                past = list(model(prefix, *empty(b))[1:])
+            x = torch.randint(0, VOCAB, (b, t), generator=g)
+            ys = model(x, *past)
+        for i, (n, v) in enumerate(zip(names, [x] + past)):
+            save(v.numpy(), n, os.path.join(d, f"input_{i}.pb"))
+        for i, (n, v) in enumerate(zip(outputs, ys)):
+            save(v.numpy().astype(np.float32), n, os.path.join(d, f"output_{i}.pb"))
+    print("exported", name)
+
+
 class Decoder(torch.nn.Module):
     """Llama-shaped decoder with the per-family differences as options:
     Qwen2 (q/k/v bias), Mistral (sliding window), Phi-3 (fused qkv and
@@ -291,3 +386,4 @@ if __name__ == "__main__":
     export("phi3-like", Decoder(fused=True), False)
     export("gemma-like", Decoder(gemma=True), False)
     export("neox-like", NeoxLike(), False)
+    export_past("llama-past-like", LlamaPastLike())
