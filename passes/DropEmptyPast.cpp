@@ -59,11 +59,11 @@ struct DropEmptyPast : kuai::impl::DropEmptyPastBase<DropEmptyPast> {
     for (unsigned i = 0; i < func.getNumResults(); ++i)
       if (isPresentOutputName(nameOf(func.getResultAttrDict(i))))
         presentResults.set(i);
-    if (presentResults.all())
-      return (void)(func.emitError()
-                    << "kuai-drop-empty-past: every output is a present.* "
-                       "tensor; no logits left"),
-             signalPassFailure();
+    if (presentResults.all()) {
+      func.emitError() << "kuai-drop-empty-past: every output is a present.* "
+                          "tensor; no logits left";
+      return signalPassFailure();
+    }
     ret->eraseOperands(presentResults);
     if (failed(func.eraseResults(presentResults)) ||
         failed(func.eraseArguments(pastArgs)))

@@ -47,6 +47,17 @@ func.func @other_use(%past: tensor<?x2x0x16xf32, #kuai.dims<batch, 2, 0, 16>> {k
   return %t : tensor<?x0x2x16xf32, #kuai.dims<batch, 0, 2, 16>>
 }
 
+// -----
+
+// Tests that a model returning present tensors alone is an error.
+// expected-error @+1 {{kuai-drop-empty-past: every output is a present.* tensor; no logits left}}
+func.func @presents_only(%past: tensor<?x2x0x16xf32, #kuai.dims<batch, 2, 0, 16>> {kuai.name = "past_key_values.0.key"},
+                         %k: tensor<?x2x?x16xf32, #kuai.dims<batch, 2, seq, 16>>)
+    -> (tensor<?x2x?x16xf32, #kuai.dims<batch, 2, seq, 16>> {kuai.name = "present.0.key"}) {
+  %all = kuai.concat %past, %k {axis = 2 : i64} : (tensor<?x2x0x16xf32, #kuai.dims<batch, 2, 0, 16>>, tensor<?x2x?x16xf32, #kuai.dims<batch, 2, seq, 16>>) -> tensor<?x2x?x16xf32, #kuai.dims<batch, 2, seq, 16>>
+  return %all : tensor<?x2x?x16xf32, #kuai.dims<batch, 2, seq, 16>>
+}
+
 // Tests the whole path on a past/present export of torch 1.13's exporter:
 // with --kv-cache the importer gives the past length 0, the Concats fold and
 // the function takes the token ids alone; without, past and present stay.
