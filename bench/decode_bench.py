@@ -173,6 +173,9 @@ def main():
     ap.add_argument("--export-only", action="store_true",
                     help="stop once WORK/model.onnx is written (a long export run "
                          "in the background while other work uses the machine)")
+    ap.add_argument("--compile-only", action="store_true",
+                    help="stop once WORK/model.kuai is written (export and compile in "
+                         "the background; a later call reuses both and times)")
     args = ap.parse_args()
     from transformers import LlamaConfig, LlamaForCausalLM
     os.makedirs(args.work, exist_ok=True)
@@ -253,6 +256,8 @@ def main():
         os.replace(art + ".partial", art)
     say(f"kuai-compile --kv-cache: {time.time() - t:.0f} s, peak host memory {rss:.1f} GiB; "
         f"{p.stderr.strip().splitlines()[-1]}")
+    if args.compile_only:
+        return 0
     ids = ",".join(str(i) for i in prompt[0].tolist())
     say("")
     say("| engine | batch | TTFT ms | ms per output token | tokens/s |")

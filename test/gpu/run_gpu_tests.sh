@@ -4,7 +4,8 @@
 # kernels' checks against host references (paged_attention_check.cu,
 # sampling_check.cu, linear_gemv_check.cu with its kernel timings next to
 # cuBLAS) and, when build-gpu/kuai-bundle holds a compiler
-# bundle, test/gpu/decode_bundled_models.sh. Results go to
+# bundle, test/gpu/decode_bundled_models.sh and the past/present export
+# (test/numerics/past_present.py --gpu). Results go to
 # $OUT (or build-gpu/) as gpu-results.txt, with device, date and commit.
 set -euo pipefail
 out="${OUT:-build-gpu}"
@@ -36,5 +37,9 @@ nvcc -O2 -arch=sm_90 -std=c++17 -Ilib/Codegen/templates \
   if [ -x build-gpu/kuai-bundle/bin/kuai-compile ]; then
     test/gpu/decode_bundled_models.sh build-gpu/kuai-bundle /dev/stdout \
       build-gpu/generate_check || true
+    # A past/present export (llama-past-like) against onnxruntime feeding
+    # its presents back, on the reference executor and as a GPU artifact.
+    python3 test/numerics/past_present.py --bin build-gpu/kuai-bundle/bin \
+      --models test/models --gpu || true
   fi
 } | tee "$out/gpu-results.txt"

@@ -15,10 +15,13 @@ present.N.key/value outputs). Checks:
 * the full-sequence twin (llama-like) gives the same ids too;
 * `kuai-compile --kv-cache` makes the paged-cache entry point of it (inputs
   ids, kv.past_lengths, kv.block_table, pages; no past, no present), and
-  without --kv-cache the present outputs stay.
+  without --kv-cache the present outputs stay;
+* with --gpu (on the GPU machine, --bin the bundle's bin): the --kv-cache
+  artifact (fp32) generates the same ids on the GPU, its cached logits
+  within 1e-3 of the reference executor recomputing the whole sequence.
 
     python3 test/numerics/past_present.py --bin build/bin \
-        --models test/models [--report FILE]
+        --models test/models [--gpu] [--report FILE]
 
 Exit 0 when every check holds, 1 when one does not, 77 without onnxruntime.
 """
@@ -27,6 +30,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 from reporting import Report
 
@@ -67,6 +71,8 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--models", required=True, help="the project's test/models")
     ap.add_argument("--report")
+    ap.add_argument("--gpu", action="store_true",
+                    help="also compile the --kv-cache artifact and generate on the GPU")
     args = ap.parse_args()
     try:
         import onnxruntime  # noqa: F401
@@ -83,12 +89,12 @@ def main():
     report.say(f"onnxruntime, presents fed back as the past: ids {want} "
                 f"(smallest top-2 logit margin {margin:.3g})")
 
-    def kuai_ids(model):
+    def kuai_ids(model, *extra):
         out = run([kuai_run, model, "--prompt-ids", prompt, "--max-new-tokens",
-                   str(STEPS), "--print-ids", "--compare-full-recompute"])
+                   str(STEPS), "--print-ids", "--compare-full-recompute", *extra])
         m = re.search(r"^generated ids:(.*)$", out, re.M)
         ids = [int(x) for x in m.group(1).split()] if m else None
-        cache = re.search(r"^(ok|FAIL): KV cache.*$", out, re.M)
+        cache = re.search(r"^(ok|FAIL): [^\n]*KV cache.*$", out, re.M)
         return ids, cache.group(0) if cache else "no cache comparison printed"
 
     ok = True
@@ -101,6 +107,16 @@ def main():
                     f"; {cache}")
 
     compile_ = os.path.join(args.bin, "kuai-compile")
+    if args.gpu:
+        with tempfile.TemporaryDirectory() as work:
+            art = os.path.join(work, "model.kuai")
+            run([compile_, past_model, "--kv-cache", "--max-batch", "1", "--max-seq",
+                 "64", "--emit=artifact", "-o", art])
+            ids, cache = kuai_ids(art, "--reference-model", past_model)
+        same = ids == want
+        ok &= same and cache.startswith("ok")
+        report.say(f"llama-past-like --kv-cache artifact on the GPU: ids "
+                    f"{'equal' if same else 'DIFFER: ' + str(ids)}; {cache}")
     cached = run([compile_, past_model, "--kv-cache", "--emit=transformer"])
     head = cached[cached.find("func.func @main"):].splitlines()[0]
     names = re.findall(r'kuai\.name = "([^"]+)"', head)
