@@ -122,6 +122,7 @@ struct Variant {
   const char *name;
   int bn, stages;
   CUfunction f;
+  int splits = 1; // blocks of a cluster splitting K (the grid's z)
   int smem() const { return stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages; }
 };
 
@@ -132,8 +133,8 @@ static void launch(const Variant &v, bool bf16, const void *x, const void *w,
   int a = act;
   void *params[] = {&mx, &mw, &bias, &res, &y, &M, &N, &K, &a};
   unsigned gx = unsigned((N + v.bn - 1) / v.bn), gy = unsigned((M + 127) / 128);
-  CHECK_CU(
-      cuLaunchKernel(v.f, gx, gy, 1, 384, 1, 1, v.smem(), 0, params, nullptr));
+  CHECK_CU(cuLaunchKernel(v.f, gx, gy, unsigned(v.splits), 384, 1, 1, v.smem(),
+                          0, params, nullptr));
 }
 
 template <typename F> static double medianMs(F fn, int iters = 50) {
@@ -222,11 +223,11 @@ static int checkEpilogues(std::vector<Variant> &vars16,
     int act;
     bool bias, res;
   };
-  Case cases[] = {{77, 200, 72, 1, true, true},
-                  {1, 64, 64, 0, false, false},
-                  {300, 130, 200, 3, true, false},
-                  {129, 257, 136, 2, false, true},
-                  {256, 512, 1024, 4, true, true}};
+  // K = 72 and 200 leave some blocks of an 8-block split without k-tiles.
+  Case cases[] = {
+      {77, 200, 72, 1, true, true},    {1, 64, 64, 0, false, false},
+      {300, 130, 200, 3, true, false}, {129, 257, 136, 2, false, true},
+      {256, 512, 1024, 4, true, true}, {512, 768, 3072, 0, true, true}};
   int failures = 0;
   std::printf("\n## Epilogue and boundary checks (double-precision host "
               "reference)\n\n");
@@ -311,16 +312,98 @@ static int checkEpilogues(std::vector<Variant> &vars16,
   return failures;
 }
 
+/// The linears of BERT-base and GPT-2-small at 128 and 512 rows, whose
+/// 128x128 tiles do not fill the SMs: every variant (the cluster split-K
+/// ones included) next to cuBLAS, each checked against cuBLAS's output.
+static int timeSmallShapes(std::vector<Variant> &vars, cublasHandle_t h,
+                           const std::string &commit) {
+  struct Shape {
+    const char *name;
+    long long m, n, k;
+  };
+  const Shape shapes[] = {
+      {"BERT q/k/v/o", 128, 768, 768}, {"BERT fc1", 128, 3072, 768},
+      {"BERT fc2", 128, 768, 3072},    {"GPT-2 qkv", 512, 2304, 768},
+      {"GPT-2 o", 512, 768, 768},      {"GPT-2 fc1", 512, 3072, 768},
+      {"GPT-2 fc2", 512, 768, 3072},   {"BERT 32x128 o", 4096, 768, 768}};
+  std::printf("\n## Short-K linears with few tiles (commit %s), fp16, "
+              "microseconds per launch (median of 50, events)\n\n| shape | M "
+              "| N | K |",
+              commit.c_str());
+  for (const Variant &v : vars)
+    std::printf(" %s |", v.name);
+  std::printf(" cuBLAS | best kuai / cuBLAS time |\n| --- | --- | --- | --- |");
+  for (size_t i = 0; i < vars.size() + 2; ++i)
+    std::printf(" --- |");
+  std::printf("\n");
+  int failures = 0;
+  std::mt19937 g(1);
+  for (const Shape &s : shapes) {
+    auto x = randomHalf(s.m * s.k, 1.f, false, g);
+    auto w = randomHalf(s.n * s.k, 1.f / std::sqrt(float(s.k)), false, g);
+    auto *dx = upload(x), *dw = upload(w);
+    uint16_t *dy, *dref;
+    CHECK_RT(cudaMalloc(&dy, s.m * s.n * 2));
+    CHECK_RT(cudaMalloc(&dref, s.m * s.n * 2));
+    float one = 1, zero = 0;
+    auto cublas = [&] {
+      cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, int(s.n), int(s.m), int(s.k),
+                   &one, dw, CUDA_R_16F, int(s.k), dx, CUDA_R_16F, int(s.k),
+                   &zero, dref, CUDA_R_16F, int(s.n), CUBLAS_COMPUTE_32F,
+                   CUBLAS_GEMM_DEFAULT);
+    };
+    cublas();
+    CHECK_RT(cudaDeviceSynchronize());
+    std::vector<uint16_t> ref(s.m * s.n), out(s.m * s.n);
+    CHECK_RT(
+        cudaMemcpy(ref.data(), dref, ref.size() * 2, cudaMemcpyDeviceToHost));
+    std::printf("| %s | %lld | %lld | %lld |", s.name, s.m, s.n, s.k);
+    double best = 1e30;
+    for (const Variant &v : vars) {
+      CHECK_RT(cudaMemset(dy, 0xFF, s.m * s.n * 2));
+      launch(v, false, dx, dw, nullptr, nullptr, dy, s.m, s.n, s.k, 0);
+      CHECK_RT(cudaDeviceSynchronize());
+      CHECK_RT(
+          cudaMemcpy(out.data(), dy, out.size() * 2, cudaMemcpyDeviceToHost));
+      double num = 0, den = 0;
+      for (size_t i = 0; i < out.size(); ++i) {
+        double o = h2f(out[i], false), r = h2f(ref[i], false);
+        num += (o - r) * (o - r);
+        den += r * r;
+      }
+      double err = std::sqrt(num / den); // NaN when an element stayed unwritten
+      bool ok = err < 2e-3;
+      failures += !ok;
+      double us =
+          1e3 * medianMs([&] {
+            launch(v, false, dx, dw, nullptr, nullptr, dy, s.m, s.n, s.k, 0);
+          });
+      best = std::min(best, us);
+      std::printf(" %.1f%s |", us, ok ? "" : " **FAIL**");
+    }
+    double usc = 1e3 * medianMs(cublas);
+    std::printf(" %.1f | %.2f |\n", usc, best / usc);
+    std::fflush(stdout);
+    cudaFree(dx), cudaFree(dw), cudaFree(dy), cudaFree(dref);
+  }
+  return failures;
+}
+
 int main(int argc, char **argv) {
   std::string dir = argc > 1 ? argv[1] : "lib/Codegen/templates";
   std::string commit = argc > 2 ? argv[2] : "unknown";
   CHECK_CU(cuInit(0));
   CHECK_RT(cudaFree(0)); // primary context
   CUmodule mod = compileTemplates(dir);
-  auto variants = [&](const char *suffix) {
+  auto variants = [&](const char *suffix, bool splits) {
     std::vector<Variant> v = {{"wg256", 256, 4, nullptr},
                               {"wg192", 192, 5, nullptr},
                               {"wg128", 128, 6, nullptr}};
+    if (splits) // the cluster split-K instances (16-bit output only)
+      for (int z : {2, 4, 8}) {
+        static const char *names[] = {"wg128s2", "wg128s4", "wg128s8"};
+        v.push_back({names[z / 4], 128, 6, nullptr, z});
+      }
     for (Variant &x : v) {
       std::string fn = std::string("kuai_linear_") + x.name + suffix;
       CHECK_CU(cuModuleGetFunction(&x.f, mod, fn.c_str()));
@@ -329,8 +412,9 @@ int main(int argc, char **argv) {
     }
     return v;
   };
-  auto v16 = variants("_f16"), v16f = variants("_f16_out_f32"),
-       vbf = variants("_bf16"), vbff = variants("_bf16_out_f32");
+  auto v16 = variants("_f16", true), v16f = variants("_f16_out_f32", false),
+       vbf = variants("_bf16", true), vbff = variants("_bf16_out_f32", false);
+  std::vector<Variant> unsplit16(v16.begin(), v16.begin() + 3);
   cudaDeviceProp prop;
   cudaGetDeviceProperties(&prop, 0);
   cublasHandle_t h;
@@ -383,8 +467,8 @@ int main(int argc, char **argv) {
     double flop = 2.0 * s.m * s.n * s.k;
     double tf[3], err[3];
     static_assert(sizeof(tf) / sizeof(tf[0]) == 3, "one per variant");
-    for (int vi = 0; vi < int(v16.size()); ++vi) {
-      const Variant &v = v16[vi];
+    for (int vi = 0; vi < 3; ++vi) {
+      const Variant &v = unsplit16[vi];
       CHECK_RT(cudaMemset(dy, 0xFF, s.m * s.n * 2));
       launch(v, false, dx, dw, nullptr, nullptr, dy, s.m, s.n, s.k, 0);
       CHECK_RT(cudaDeviceSynchronize());
@@ -413,7 +497,8 @@ int main(int argc, char **argv) {
     std::fflush(stdout);
     cudaFree(dx), cudaFree(dw), cudaFree(dy), cudaFree(dref);
   }
-  int failures = checkEpilogues(v16, v16f, vbf, vbff);
+  int failures = timeSmallShapes(v16, h, commit);
+  failures += checkEpilogues(v16, v16f, vbf, vbff);
   std::printf("\nepilogue checks: %s\n", failures ? "FAILED" : "all passed");
   return failures ? 1 : 0;
 }

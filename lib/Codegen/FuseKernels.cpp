@@ -226,7 +226,10 @@ bool tryFuseEpilogue(KernelProgram &p, size_t li) {
     if (out.dtype != xb.dtype && !toF32)
       return false;
     if (toF32) {
-      if (llvm::StringRef(l.function).ends_with("_out_f32"))
+      // The cluster split-K linears (kuai_linear_wg128sN_*) have no fp32
+      // output.
+      if (llvm::StringRef(l.function).ends_with("_out_f32") ||
+          llvm::StringRef(l.function).starts_with("kuai_linear_wg128s"))
         return false;
       l.function += "_out_f32";
     }

@@ -117,10 +117,15 @@ private:
   }
   /// Launches `to = cast(from)` elementwise (same dims).
   void convertKernel(int from, int to, const std::string &what);
-  /// The column tile of the Hopper (TMA + wgmma) linear for an [M, K] x
-  /// [N, K] product at the bound row count, or 0 when it does not apply.
-  int hopperLinearTile(int x, std::optional<int64_t> mBound, int64_t n,
-                       int64_t k) const;
+  /// The Hopper (TMA + wgmma) linear for an [M, K] x [N, K] product at the
+  /// bound row count: its column tile (0 when it does not apply) and the
+  /// blocks of a cluster that split K (1: no split).
+  struct HopperTile {
+    int columns = 0;
+    int splits = 1;
+  };
+  HopperTile hopperLinearTile(int x, std::optional<int64_t> mBound, int64_t n,
+                              int64_t k, bool fp32Output) const;
   /// Whether buffer `b` starts 16-byte aligned (TMA needs it).
   bool aligned16(int b) const;
 
@@ -199,29 +204,39 @@ bool Lowering::aligned16(int b) const {
   return offset && *offset * dtypeBytes(program.buffers[b].dtype) % 16 == 0;
 }
 
-int Lowering::hopperLinearTile(int x, std::optional<int64_t> mBound, int64_t n,
-                               int64_t k) const {
+Lowering::HopperTile Lowering::hopperLinearTile(int x,
+                                                std::optional<int64_t> mBound,
+                                                int64_t n, int64_t k,
+                                                bool fp32Output) const {
   llvm::StringRef target = program.options.target;
   if (!(target == "sm_90" || target == "sm_90a") || !mBound || k % 8 != 0 ||
       !aligned16(x))
-    return 0;
+    return {};
   // One wave of tiles runs at once on the 132 SMs of an H100/H200: take the
   // column tile whose waves cost least, a tile costing its columns plus a
   // fixed 32 for filling the pipeline and the epilogue (this ranks the
-  // tiles as measured in bench/results/gemm-wgmma-tma-*). Below half a wave
-  // the split-K mma.sync path keeps more SMs busy.
+  // tiles as measured in bench/results/gemm-wgmma-tma-*). Below half a wave,
+  // 128x128 tiles split K over a cluster of 2, 4 or 8 blocks (the fewest
+  // that reach half a wave, each block keeping at least 2 k-tiles of 64);
+  // otherwise the split-K mma.sync path keeps more SMs busy.
   constexpr int64_t kSMs = 132;
   int64_t rowTiles = (*mBound + 127) / 128;
-  int best = 0;
+  HopperTile best;
   int64_t bestCost = 0;
   for (int bn : {256, 192, 128}) {
     int64_t tiles = rowTiles * ((n + bn - 1) / bn);
     int64_t cost = (tiles + kSMs - 1) / kSMs * (bn + 32);
-    if (tiles >= kSMs / 2 && (!best || cost < bestCost)) {
-      best = bn;
+    if (tiles >= kSMs / 2 && (!best.columns || cost < bestCost)) {
+      best.columns = bn;
       bestCost = cost;
     }
   }
+  if (best.columns || fp32Output)
+    return best;
+  int64_t tiles = rowTiles * ((n + 127) / 128), kTiles = (k + 63) / 64;
+  for (int splits : {2, 4, 8})
+    if (tiles * splits >= kSMs / 2 && kTiles >= 2 * splits)
+      return {128, splits};
   return best;
 }
 
@@ -742,15 +757,24 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
         w = transposedWeight(operands[1]);
       auto mBound = m.evaluate(program.options.bounds);
       int64_t kVal = *k.getConstant();
-      if (int bn =
-              hopperLinearTile(operands[0], mBound, *n.getConstant(), kVal)) {
+      HopperTile hopper = hopperLinearTile(operands[0], mBound,
+                                           *n.getConstant(), kVal, fp32Output);
+      if (int bn = hopper.columns) {
         // The copy engine reads x and W through tensor maps: 128 x 64 boxes
         // of x, bn x 64 of W; as many stages as fit in shared memory.
         int64_t stages = bn == 256 ? 4 : bn == 192 ? 5 : 6;
-        l.function = "kuai_linear_wg" + std::to_string(bn) + "_" + suffix +
-                     (fp32Output ? "_out_f32" : "");
+        std::string split =
+            hopper.splits > 1 ? "s" + std::to_string(hopper.splits) : "";
+        l.function = "kuai_linear_wg" + std::to_string(bn) + split + "_" +
+                     suffix + (fp32Output ? "_out_f32" : "");
         l.grid[0] = {n, bn};
         l.grid[1] = {m, 128};
+        l.grid[2] = {SymExpr::constant(hopper.splits), 1};
+        if (hopper.splits > 1)
+          // Not "split-K": addSmallRowVariants adds the decode variants
+          // to this launch like to any unsplit linear.
+          l.what = "linear (K over a cluster of " +
+                   std::to_string(hopper.splits) + ")";
         l.block[0] = 384;
         l.sharedBytes = stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages;
         l.reads[1] = w;

@@ -11,6 +11,15 @@
 // 64-column boxes, 128 rows for x and BN rows for W; K must be a multiple
 // of 8 (16-byte row stride). Blocks are ordered in groups of 8 row tiles,
 // so that concurrent blocks share their W tiles in L2.
+//
+// Split-K in a cluster (SPLITS > 1, for products with too few output tiles
+// to fill the SMs): the SPLITS blocks of a tile (blockIdx.z) form one thread
+// block cluster and each multiplies its share of K. Each stages its fp32
+// partial tile in its own shared memory; after a cluster barrier, block r
+// sums rows r*128/SPLITS.. of all the partials through distributed shared
+// memory and applies the epilogue. No workspace in global memory and no
+// reduction launch: the split costs one barrier and an on-chip read of the
+// partials.
 
 #include "kuai_epilogue.cuh"
 #include "kuai_wgmma.cuh"
@@ -19,7 +28,28 @@
 #define WG_BK 64
 #define WG_THREADS 384
 
-template <typename T, typename TO, int BN, int STAGES>
+/// Reads 16 bytes at shared address `addr` of the cluster's block `rank`.
+__device__ __forceinline__ float4 ld_cluster_f4(unsigned addr, unsigned rank) {
+  unsigned remote;
+  float4 v;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n"
+               : "=r"(remote)
+               : "r"(addr), "r"(rank));
+  asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+               : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+               : "r"(remote)
+               : "memory");
+  return v;
+}
+/// Every thread of every block of the cluster: writes to shared memory
+/// before it are visible to the cluster after it.
+__device__ __forceinline__ void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release;\n"
+               "barrier.cluster.wait.acquire;\n" ::
+                   : "memory");
+}
+
+template <typename T, typename TO, int BN, int STAGES, int SPLITS>
 __device__ __forceinline__ void
 linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
              const T *__restrict__ bias, const TO *__restrict__ residual,
@@ -41,7 +71,11 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   const int tileM = first + (id % (8 * tilesN)) % groupRows;
   const int tileN = (id % (8 * tilesN)) / groupRows;
   const i64 row0 = i64(tileM) * WG_BM, col0 = i64(tileN) * BN;
-  const int ktiles = int((K + WG_BK - 1) / WG_BK);
+  // This block's k-tiles: [kt0, kt0 + ktiles), a share of K when split.
+  const int allTiles = int((K + WG_BK - 1) / WG_BK);
+  const int per = (allTiles + SPLITS - 1) / SPLITS;
+  const int kt0 = min(allTiles, int(blockIdx.z) * per);
+  const int ktiles = min(allTiles, kt0 + per) - kt0;
   const int warpgroup = threadIdx.x / 128;
 
   if (threadIdx.x == 0) {
@@ -63,8 +97,9 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
         const unsigned round = kt / STAGES;
         mbar_wait(emptyBar + 8 * s, (round & 1) ^ 1);
         mbar_arrive_expect_tx(fullBar + 8 * s, A_BYTES + B_BYTES);
-        tma_load_2d(tileA(s), mapX, fullBar + 8 * s, kt * WG_BK, int(row0));
-        tma_load_2d(tileB(s), mapW, fullBar + 8 * s, kt * WG_BK, int(col0));
+        const int k0 = (kt0 + kt) * WG_BK;
+        tma_load_2d(tileA(s), mapX, fullBar + 8 * s, k0, int(row0));
+        tma_load_2d(tileB(s), mapW, fullBar + 8 * s, k0, int(col0));
       }
     }
   } else {
@@ -107,19 +142,53 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
       *(float2 *)&rows[(fr + 8) * LD + c] =
           make_float2(d[4 * j + 2], d[4 * j + 3]);
     }
-    asm volatile("bar.sync %0, 128;\n" ::"r"(2 + consumer) : "memory");
-    constexpr int PER_ROW = BN / 4; // threads per row, four columns each
-    const int t = threadIdx.x % 128;
+    if constexpr (SPLITS == 1) {
+      asm volatile("bar.sync %0, 128;\n" ::"r"(2 + consumer) : "memory");
+      constexpr int PER_ROW = BN / 4; // threads per row, four columns each
+      const int t = threadIdx.x % 128;
 #pragma unroll 1
-    for (int idx = t; idx < 64 * PER_ROW; idx += 128) {
-      const int rr = idx / PER_ROW, c = (idx % PER_ROW) * 4;
-      const i64 r = row0 + consumer * 64 + rr;
-      if (r >= M)
-        break;
-      if (col0 + c < N)
-        epilogue_store4<T, TO>(*(const float4 *)&rows[rr * LD + c], bias,
-                               residual, y, r, col0 + c, N, act);
+      for (int idx = t; idx < 64 * PER_ROW; idx += 128) {
+        const int rr = idx / PER_ROW, c = (idx % PER_ROW) * 4;
+        const i64 r = row0 + consumer * 64 + rr;
+        if (r >= M)
+          break;
+        if (col0 + c < N)
+          epilogue_store4<T, TO>(*(const float4 *)&rows[rr * LD + c], bias,
+                                 residual, y, r, col0 + c, N, act);
+      }
     }
+  }
+  if constexpr (SPLITS > 1) {
+    // The partial tile is 128 rows of LD floats from `base` in every block
+    // of the cluster. The producer warpgroup takes part in the barriers
+    // only: it has given its registers away.
+    constexpr int LD = BN + 8, PER_ROW = BN / 4, SLICE = WG_BM / SPLITS;
+    cluster_sync();
+    if (warpgroup > 0) {
+      unsigned rank;
+      asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(rank));
+      const int t = threadIdx.x - 128;
+#pragma unroll 1
+      for (int idx = t; idx < SLICE * PER_ROW; idx += 256) {
+        const int rr = int(rank) * SLICE + idx / PER_ROW,
+                  c = (idx % PER_ROW) * 4;
+        const i64 r = row0 + rr;
+        if (r >= M)
+          break;
+        if (col0 + c >= N)
+          continue;
+        const unsigned at = base + unsigned(rr * LD + c) * 4;
+        float4 sum = ld_cluster_f4(at, 0);
+#pragma unroll
+        for (int q = 1; q < SPLITS; ++q) {
+          const float4 v = ld_cluster_f4(at, q);
+          sum.x += v.x, sum.y += v.y, sum.z += v.z, sum.w += v.w;
+        }
+        epilogue_store4<T, TO>(sum, bias, residual, y, r, col0 + c, N, act);
+      }
+    }
+    // No block leaves while another may still read its shared memory.
+    cluster_sync();
   }
 }
 
@@ -132,20 +201,34 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
       NAME(const __grid_constant__ kuai_tensor_map mapX,                       \
            const __grid_constant__ kuai_tensor_map mapW, const T *bias,        \
            const TO *residual, TO *y, i64 M, i64 N, i64 K, int act) {          \
-    linear_wgmma<T, TO, BN, STAGES>(&mapX, &mapW, bias, residual, y, M, N, K,  \
-                                    act);                                      \
+    linear_wgmma<T, TO, BN, STAGES, 1>(&mapX, &mapW, bias, residual, y, M, N,  \
+                                       K, act);                                \
+  }
+// Split-K over SPLITS blocks of a cluster: the grid's z is SPLITS.
+#define KUAI_LINEAR_WGMMA_SPLIT(NAME, T, SPLITS)                               \
+  extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)                  \
+      __cluster_dims__(1, 1, SPLITS)                                           \
+          NAME(const __grid_constant__ kuai_tensor_map mapX,                   \
+               const __grid_constant__ kuai_tensor_map mapW, const T *bias,    \
+               const T *residual, T *y, i64 M, i64 N, i64 K, int act) {        \
+    linear_wgmma<T, T, 128, 6, SPLITS>(&mapX, &mapW, bias, residual, y, M, N,  \
+                                       K, act);                                \
   }
 
 // Tiles of 128 rows and 256, 192 or 128 columns (4, 5 and 6 stages, as
 // LowerToKernels.cpp asks): kuai-compile picks the one whose waves over the
-// SMs cost least. Each with a 16-bit and an fp32 (logits) output.
+// SMs cost least. Each with a 16-bit and an fp32 (logits) output; 128x128
+// tiles also split over clusters of 2, 4 or 8 blocks (16-bit output).
 #define KUAI_LINEAR_WGMMA_TILES(SUFFIX, T)                                     \
   KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX, T, T, 256, 4)                  \
   KUAI_LINEAR_WGMMA(kuai_linear_wg192_##SUFFIX, T, T, 192, 5)                  \
   KUAI_LINEAR_WGMMA(kuai_linear_wg192_##SUFFIX##_out_f32, T, float, 192, 5)    \
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX, T, T, 128, 6)                  \
   KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX##_out_f32, T, float, 256, 4)    \
-  KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)
+  KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)    \
+  KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s2_##SUFFIX, T, 2)                  \
+  KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s4_##SUFFIX, T, 4)                  \
+  KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s8_##SUFFIX, T, 8)
 #ifdef KUAI_WITH_F16
 KUAI_LINEAR_WGMMA_TILES(f16, kuai_f16)
 #endif
