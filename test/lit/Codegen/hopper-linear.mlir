@@ -1,6 +1,7 @@
 // RUN: kuai-compile %s --emit=kernels | FileCheck %s
 // RUN: kuai-compile %s --emit=kernels --max-batch 1 --max-seq 64 | FileCheck %s --check-prefix=SMALL
 // RUN: kuai-compile %s --emit=kernels --target sm_80 | FileCheck %s --check-prefix=SM80
+// RUN: kuai-compile %s --emit=kernels --max-batch 1 --max-seq 1152 | FileCheck %s --check-prefix=SPLIT
 // Pass: lib/Codegen/LowerToKernels.cpp (hopperLinearTile, addSmallRowVariants)
 
 // Tests that an fp16 linear on sm_90 whose 128-row tiles fill the SMs at the
@@ -23,6 +24,11 @@
 // SMALL-NOT: kuai_linear_wg
 // SMALL-NOT: when
 // SMALL: templates.kuai_linear_tc64_f16_out_f32 {{.*}}// linear (split-K
+// Tests that 1152 rows (9 row tiles: 36 tiles of 128x128, under half of the
+// 132 SMs) split K over clusters of 2 blocks (72 blocks, 2 of the 4 k-tiles
+// each), the grid's z being the cluster; the decode variants stay.
+// SPLIT: templates.kuai_linear_gemv1_f16
+// SPLIT: [when batch*seq - 64 > 0] templates.kuai_linear_wg128s2_f16 <<<512/128, batch*seq/128, 2/1 | 384x1x1>>> (tmap:b0,batch*seq,256,128 tmap:b{{[0-9]+}},512,256,128 null null b{{[0-9]+}} i64:batch*seq i64:512 i64:256 i32:0)  // linear (K over a cluster of 2)
 // Tests that other targets use the mma.sync linear.
 // SM80-NOT: kuai_linear_wg
 // SM80: templates.kuai_linear_tc128_f16 <<<512/128, batch*seq/128
