@@ -312,6 +312,57 @@ static int checkEpilogues(std::vector<Variant> &vars16,
   return failures;
 }
 
+/// One fp16 product y[M, N] = x[M, K] · W[N, K]ᵀ with random inputs on the
+/// GPU and cuBLAS's output as the reference for kuai's variants.
+struct CublasCase {
+  cublasHandle_t h;
+  long long m, n, k;
+  uint16_t *dx, *dw, *dy, *dref;
+  std::vector<uint16_t> ref;
+
+  CublasCase(cublasHandle_t h, long long m, long long n, long long k,
+             std::mt19937 &g)
+      : h(h), m(m), n(n), k(k), ref(m * n) {
+    dx = upload(randomHalf(m * k, 1.f, false, g));
+    dw = upload(randomHalf(n * k, 1.f / std::sqrt(float(k)), false, g));
+    CHECK_RT(cudaMalloc(&dy, m * n * 2));
+    CHECK_RT(cudaMalloc(&dref, m * n * 2));
+    cublas();
+    CHECK_RT(cudaDeviceSynchronize());
+    CHECK_RT(
+        cudaMemcpy(ref.data(), dref, ref.size() * 2, cudaMemcpyDeviceToHost));
+  }
+  CublasCase(const CublasCase &) = delete;
+  ~CublasCase() { cudaFree(dx), cudaFree(dw), cudaFree(dy), cudaFree(dref); }
+
+  void cublas() {
+    float one = 1, zero = 0;
+    cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, int(n), int(m), int(k), &one, dw,
+                 CUDA_R_16F, int(k), dx, CUDA_R_16F, int(k), &zero, dref,
+                 CUDA_R_16F, int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+  }
+  void run(const Variant &v) {
+    launch(v, false, dx, dw, nullptr, nullptr, dy, m, n, k, 0);
+  }
+  /// Relative L2 of the variant's output against cuBLAS's; NaN when an
+  /// element of the NaN-poisoned output stayed unwritten.
+  double error(const Variant &v) {
+    CHECK_RT(cudaMemset(dy, 0xFF, m * n * 2));
+    run(v);
+    CHECK_RT(cudaDeviceSynchronize());
+    std::vector<uint16_t> out(m * n);
+    CHECK_RT(
+        cudaMemcpy(out.data(), dy, out.size() * 2, cudaMemcpyDeviceToHost));
+    double num = 0, den = 0;
+    for (size_t i = 0; i < out.size(); ++i) {
+      double o = h2f(out[i], false), r = h2f(ref[i], false);
+      num += (o - r) * (o - r);
+      den += r * r;
+    }
+    return std::sqrt(num / den);
+  }
+};
+
 /// The linears of BERT-base and GPT-2-small at 128 and 512 rows, whose
 /// 128x128 tiles do not fill the SMs: every variant (the cluster split-K
 /// ones included) next to cuBLAS, each checked against cuBLAS's output.
@@ -339,52 +390,19 @@ static int timeSmallShapes(std::vector<Variant> &vars, cublasHandle_t h,
   int failures = 0;
   std::mt19937 g(1);
   for (const Shape &s : shapes) {
-    auto x = randomHalf(s.m * s.k, 1.f, false, g);
-    auto w = randomHalf(s.n * s.k, 1.f / std::sqrt(float(s.k)), false, g);
-    auto *dx = upload(x), *dw = upload(w);
-    uint16_t *dy, *dref;
-    CHECK_RT(cudaMalloc(&dy, s.m * s.n * 2));
-    CHECK_RT(cudaMalloc(&dref, s.m * s.n * 2));
-    float one = 1, zero = 0;
-    auto cublas = [&] {
-      cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, int(s.n), int(s.m), int(s.k),
-                   &one, dw, CUDA_R_16F, int(s.k), dx, CUDA_R_16F, int(s.k),
-                   &zero, dref, CUDA_R_16F, int(s.n), CUBLAS_COMPUTE_32F,
-                   CUBLAS_GEMM_DEFAULT);
-    };
-    cublas();
-    CHECK_RT(cudaDeviceSynchronize());
-    std::vector<uint16_t> ref(s.m * s.n), out(s.m * s.n);
-    CHECK_RT(
-        cudaMemcpy(ref.data(), dref, ref.size() * 2, cudaMemcpyDeviceToHost));
+    CublasCase c(h, s.m, s.n, s.k, g);
     std::printf("| %s | %lld | %lld | %lld |", s.name, s.m, s.n, s.k);
     double best = 1e30;
     for (const Variant &v : vars) {
-      CHECK_RT(cudaMemset(dy, 0xFF, s.m * s.n * 2));
-      launch(v, false, dx, dw, nullptr, nullptr, dy, s.m, s.n, s.k, 0);
-      CHECK_RT(cudaDeviceSynchronize());
-      CHECK_RT(
-          cudaMemcpy(out.data(), dy, out.size() * 2, cudaMemcpyDeviceToHost));
-      double num = 0, den = 0;
-      for (size_t i = 0; i < out.size(); ++i) {
-        double o = h2f(out[i], false), r = h2f(ref[i], false);
-        num += (o - r) * (o - r);
-        den += r * r;
-      }
-      double err = std::sqrt(num / den); // NaN when an element stayed unwritten
-      bool ok = err < 2e-3;
+      bool ok = c.error(v) < 2e-3;
       failures += !ok;
-      double us =
-          1e3 * medianMs([&] {
-            launch(v, false, dx, dw, nullptr, nullptr, dy, s.m, s.n, s.k, 0);
-          });
+      double us = 1e3 * medianMs([&] { c.run(v); });
       best = std::min(best, us);
       std::printf(" %.1f%s |", us, ok ? "" : " **FAIL**");
     }
-    double usc = 1e3 * medianMs(cublas);
+    double usc = 1e3 * medianMs([&] { c.cublas(); });
     std::printf(" %.1f | %.2f |\n", usc, best / usc);
     std::fflush(stdout);
-    cudaFree(dx), cudaFree(dw), cudaFree(dy), cudaFree(dref);
   }
   return failures;
 }
@@ -400,10 +418,10 @@ int main(int argc, char **argv) {
                               {"wg192", 192, 5, nullptr},
                               {"wg128", 128, 6, nullptr}};
     if (splits) // the cluster split-K instances (16-bit output only)
-      for (int z : {2, 4, 8}) {
-        static const char *names[] = {"wg128s2", "wg128s4", "wg128s8"};
-        v.push_back({names[z / 4], 128, 6, nullptr, z});
-      }
+      for (Variant s : {Variant{"wg128s2", 128, 6, nullptr, 2},
+                        Variant{"wg128s4", 128, 6, nullptr, 4},
+                        Variant{"wg128s8", 128, 6, nullptr, 8}})
+        v.push_back(s);
     for (Variant &x : v) {
       std::string fn = std::string("kuai_linear_") + x.name + suffix;
       CHECK_CU(cuModuleGetFunction(&x.f, mod, fn.c_str()));
@@ -412,9 +430,10 @@ int main(int argc, char **argv) {
     }
     return v;
   };
-  auto v16 = variants("_f16", true), v16f = variants("_f16_out_f32", false),
-       vbf = variants("_bf16", true), vbff = variants("_bf16_out_f32", false);
-  std::vector<Variant> unsplit16(v16.begin(), v16.begin() + 3);
+  // The 16-bit outputs with and without the split instances (v16s, vbfs).
+  auto v16 = variants("_f16", false), v16s = variants("_f16", true),
+       v16f = variants("_f16_out_f32", false), vbfs = variants("_bf16", true),
+       vbff = variants("_bf16_out_f32", false);
   cudaDeviceProp prop;
   cudaGetDeviceProperties(&prop, 0);
   cublasHandle_t h;
@@ -446,48 +465,16 @@ int main(int argc, char **argv) {
   }
   std::mt19937 g(0);
   for (const Shape &s : shapes) {
-    auto x = randomHalf(s.m * s.k, 1.f, false, g);
-    auto w = randomHalf(s.n * s.k, 1.f / std::sqrt(float(s.k)), false, g);
-    auto *dx = upload(x), *dw = upload(w);
-    uint16_t *dy, *dref;
-    CHECK_RT(cudaMalloc(&dy, s.m * s.n * 2));
-    CHECK_RT(cudaMalloc(&dref, s.m * s.n * 2));
-    float one = 1, zero = 0;
-    auto cublas = [&] {
-      cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, int(s.n), int(s.m), int(s.k),
-                   &one, dw, CUDA_R_16F, int(s.k), dx, CUDA_R_16F, int(s.k),
-                   &zero, dref, CUDA_R_16F, int(s.n), CUBLAS_COMPUTE_32F,
-                   CUBLAS_GEMM_DEFAULT);
-    };
-    cublas();
-    CHECK_RT(cudaDeviceSynchronize());
-    std::vector<uint16_t> ref(s.m * s.n);
-    CHECK_RT(
-        cudaMemcpy(ref.data(), dref, ref.size() * 2, cudaMemcpyDeviceToHost));
+    CublasCase c(h, s.m, s.n, s.k, g);
     double flop = 2.0 * s.m * s.n * s.k;
     double tf[3], err[3];
     static_assert(sizeof(tf) / sizeof(tf[0]) == 3, "one per variant");
-    for (int vi = 0; vi < 3; ++vi) {
-      const Variant &v = unsplit16[vi];
-      CHECK_RT(cudaMemset(dy, 0xFF, s.m * s.n * 2));
-      launch(v, false, dx, dw, nullptr, nullptr, dy, s.m, s.n, s.k, 0);
-      CHECK_RT(cudaDeviceSynchronize());
-      std::vector<uint16_t> out(s.m * s.n);
-      CHECK_RT(
-          cudaMemcpy(out.data(), dy, out.size() * 2, cudaMemcpyDeviceToHost));
-      double num = 0, den = 0;
-      for (size_t i = 0; i < out.size(); ++i) {
-        double o = h2f(out[i], false), r = h2f(ref[i], false);
-        num += (o - r) * (o - r);
-        den += r * r;
-      }
-      err[vi] = std::sqrt(num / den); // NaN when an element stayed unwritten
-      double ms = medianMs([&] {
-        launch(v, false, dx, dw, nullptr, nullptr, dy, s.m, s.n, s.k, 0);
-      });
+    for (int vi = 0; vi < int(v16.size()); ++vi) {
+      err[vi] = c.error(v16[vi]);
+      double ms = medianMs([&] { c.run(v16[vi]); });
       tf[vi] = flop / (ms * 1e-3) / 1e12;
     }
-    double msc = medianMs(cublas);
+    double msc = medianMs([&] { c.cublas(); });
     double tc = flop / (msc * 1e-3) / 1e12,
            best = std::max({tf[0], tf[1], tf[2]});
     std::printf("| %s | %lld | %lld | %lld | %.1f | %.1f | %.1f | %.1f | "
@@ -495,10 +482,9 @@ int main(int argc, char **argv) {
                 s.name, s.m, s.n, s.k, tf[0], tf[1], tf[2], tc, best / tc,
                 100 * best / 757, err[0], err[1], err[2]);
     std::fflush(stdout);
-    cudaFree(dx), cudaFree(dw), cudaFree(dy), cudaFree(dref);
   }
-  int failures = timeSmallShapes(v16, h, commit);
-  failures += checkEpilogues(v16, v16f, vbf, vbff);
+  int failures = timeSmallShapes(v16s, h, commit);
+  failures += checkEpilogues(v16s, v16f, vbfs, vbff);
   std::printf("\nepilogue checks: %s\n", failures ? "FAILED" : "all passed");
   return failures ? 1 : 0;
 }

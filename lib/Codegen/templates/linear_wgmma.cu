@@ -55,6 +55,9 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
              const T *__restrict__ bias, const TO *__restrict__ residual,
              TO *__restrict__ y, i64 M, i64 N, i64 K, int act) {
   constexpr unsigned A_BYTES = WG_BM * WG_BK * 2, B_BYTES = BN * WG_BK * 2;
+  // The epilogue's fp32 rows (padded: conflict-free float2 stores) and the
+  // threads per row that store them, four columns each.
+  constexpr int LD = BN + 8, PER_ROW = BN / 4;
   extern __shared__ __align__(1024) unsigned char wg_smem[];
   // Swizzled tiles need 1024-byte alignment; the barriers follow them.
   const unsigned base = (smem_addr(wg_smem) + 1023) & ~1023u;
@@ -131,7 +134,6 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     // accumulators there as rows, so that the epilogue reads and writes
     // global memory 8 or 16 bytes per thread, coalesced, in a small loop.
     asm volatile("bar.sync 1, 256;\n" ::: "memory");
-    constexpr int LD = BN + 8; // padded fp32 row: conflict-free float2 stores
     float *rows =
         (float *)(wg_smem + (base - smem_addr(wg_smem))) + consumer * 64 * LD;
     const int fr = warp * 16 + lane / 4;
@@ -144,7 +146,6 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     }
     if constexpr (SPLITS == 1) {
       asm volatile("bar.sync %0, 128;\n" ::"r"(2 + consumer) : "memory");
-      constexpr int PER_ROW = BN / 4; // threads per row, four columns each
       const int t = threadIdx.x % 128;
 #pragma unroll 1
       for (int idx = t; idx < 64 * PER_ROW; idx += 128) {
@@ -162,7 +163,7 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     // The partial tile is 128 rows of LD floats from `base` in every block
     // of the cluster. The producer warpgroup takes part in the barriers
     // only: it has given its registers away.
-    constexpr int LD = BN + 8, PER_ROW = BN / 4, SLICE = WG_BM / SPLITS;
+    constexpr int SLICE = WG_BM / SPLITS;
     cluster_sync();
     if (warpgroup > 0) {
       unsigned rank;
