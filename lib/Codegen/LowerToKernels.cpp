@@ -217,7 +217,8 @@ Lowering::HopperTile Lowering::hopperLinearTile(int x,
   // fixed 32 for filling the pipeline and the epilogue (this ranks the
   // tiles as measured in bench/results/gemm-wgmma-tma-*). Below half a wave,
   // 128x128 tiles split K over a cluster of 2, 4 or 8 blocks (the fewest
-  // that reach half a wave, each block keeping at least 2 k-tiles of 64);
+  // that reach half a wave, each block keeping at least 2 k-tiles of 64,
+  // else the most that keep them, if that makes 24 blocks or more);
   // otherwise the split-K mma.sync path keeps more SMs busy.
   constexpr int64_t kSMs = 132;
   int64_t rowTiles = (*mBound + 127) / 128;
@@ -236,6 +237,13 @@ Lowering::HopperTile Lowering::hopperLinearTile(int x,
   int64_t tiles = rowTiles * ((n + 127) / 128), kTiles = (k + 63) / 64;
   for (int splits : {2, 4, 8})
     if (tiles * splits >= kSMs / 2 && kTiles >= 2 * splits)
+      return {128, splits};
+  // No split reaches half a wave: the largest one that keeps 2 k-tiles a
+  // block, from 24 blocks up (BERT-base at 128 rows: 6 tiles split 4 ways
+  // take 11.2 us where the mma.sync split-K and its reduction take ~17,
+  // 128x768x3072 split 8 ways 12.2 us; gemm-wgmma-split-h200-2026-12-03).
+  for (int splits : {8, 4, 2})
+    if (tiles * splits >= 24 && kTiles >= 2 * splits)
       return {128, splits};
   return best;
 }
@@ -881,9 +889,18 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
     }
     SymExpr rows = total.exactDiv(inner);
     // Rows of up to 1024 elements: a warp per row, the row in registers
-    // (norm_rows_warp); longer rows: a block per row.
-    if (inner.getConstant() && *inner.getConstant() <= 1024) {
-      l.function = "kuai_norm_warp_" + suffix + (normInF32 ? "_in_f32" : "");
+    // (norm_rows_warp), with 16-byte accesses when rows are multiples of 8
+    // elements and every operand starts 16-byte aligned (norm_rows_vec);
+    // longer rows: a block per row.
+    std::optional<int64_t> innerVal = inner.getConstant();
+    bool vectorized = innerVal && *innerVal % 8 == 0 &&
+                      aligned16(operands[0]) &&
+                      (weight < 0 || aligned16(weight)) &&
+                      (bias < 0 || aligned16(bias)) && aligned16(*out);
+    if (innerVal && *innerVal <= 1024) {
+      l.function =
+          std::string(vectorized ? "kuai_norm_vec_" : "kuai_norm_warp_") +
+          suffix + (normInF32 ? "_in_f32" : "");
       l.grid[0] = {rows, 8};
       l.block[0] = 256;
       l.args = {arg(operands[0]), arg(weight),          arg(bias),
@@ -996,7 +1013,7 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
       l.grid[0] = {q[2], 64};
       l.grid[1] = {q[0] * q[1], 1};
       l.block[0] = 128;
-      l.sharedBytes = 3 * 64 * (hd + 8) * 2;
+      l.sharedBytes = 4 * 64 * (hd + 8) * 2; // queries, 2 x (keys, values)
     } else if (tiled) {
       l.function = "kuai_attention_tiled_" + suffix;
       l.grid[0] = {q[2], 8};

@@ -3,8 +3,9 @@
 # builds the runtime alone and runs the runtime smoke test and the decode
 # kernels' checks against host references (paged_attention_check.cu,
 # sampling_check.cu, linear_gemv_check.cu with its kernel timings next to
-# cuBLAS) and, when build-gpu/kuai-bundle holds a compiler
-# bundle, test/gpu/decode_bundled_models.sh and the past/present export
+# cuBLAS), the prefill attention's check (attention_tc_check.cu) and,
+# when build-gpu/kuai-bundle holds a compiler bundle,
+# test/gpu/decode_bundled_models.sh and the past/present export
 # (test/numerics/past_present.py --gpu). Results go to
 # $OUT (or build-gpu/) as gpu-results.txt, with device, date and commit.
 set -euo pipefail
@@ -23,6 +24,8 @@ nvcc -O2 -arch=sm_90 -std=c++17 -Ilib/Codegen/templates -Iinclude \
   test/gpu/sampling_check.cu -o build-gpu/sampling_check
 nvcc -O2 -arch=sm_90 -std=c++17 -Ilib/Codegen/templates \
   test/gpu/linear_gemv_check.cu -lcublas -o build-gpu/linear_gemv_check
+nvcc -O2 -arch=sm_90 -std=c++17 -Ilib/Codegen/templates \
+  test/gpu/attention_tc_check.cu -o build-gpu/attention_tc_check
 {
   echo "device: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | head -1)"
   echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -31,6 +34,7 @@ nvcc -O2 -arch=sm_90 -std=c++17 -Ilib/Codegen/templates \
   build-gpu/paged_attention_check || true
   build-gpu/sampling_check || true
   build-gpu/linear_gemv_check || true
+  build-gpu/attention_tc_check || true
   # With a compiler bundle unpacked there (tools/make-bundle.sh): the
   # bundled causal LMs through the decode path, GPU sampling and
   # kuai_model_generate.

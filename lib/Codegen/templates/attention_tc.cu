@@ -8,7 +8,11 @@
 // over 64-key tiles with an online softmax in base 2; S = Q·Kᵀ and
 // O += P·V on mma.sync m16n8k16 with fp32 accumulation, P kept in
 // registers (rounded to the input type). Rows whose keys are all masked
-// give zeros.
+// give zeros. Key/value tiles are double-buffered with cp.async: tile t+1
+// is in flight while tile t is multiplied, so a block waits for one load
+// latency, not one per tile. The second key buffer reuses the query tile's
+// shared memory (the queries live in registers by then): 4 tiles of 64
+// rows in all, which keeps 6 blocks per SM at head dim 64.
 
 #include "kuai_attention.cuh"
 #include "kuai_mma.cuh"
@@ -25,8 +29,10 @@ __device__ void attention_tc(const T *Q, const T *K, const T *V,
                              float scale) {
   constexpr int LDS = D + 8, DK = D / 16, DN = D / 8, SN = ATC_BN / 8;
   extern __shared__ __align__(16) unsigned short atc_smem[];
-  unsigned short *sQ = atc_smem, *sK = sQ + ATC_BM * LDS,
-                 *sV = sK + ATC_BN * LDS;
+  unsigned short *sQ = atc_smem;
+  // Buffers of key/value tile t: sK0/sV0 for even t, sK1/sV1 for odd t.
+  unsigned short *sK0 = atc_smem + ATC_BM * LDS, *sK1 = sQ,
+                 *sV0 = sK0 + ATC_BN * LDS, *sV1 = sV0 + ATC_BN * LDS;
   __shared__ float sMask[ATC_BN];
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const i64 bh = blockIdx.y, b = bh / s.q_heads, h = bh % s.q_heads;
@@ -56,7 +62,17 @@ __device__ void attention_tc(const T *Q, const T *K, const T *V,
                  in);
     }
   };
+  i64 lastRow = min(q0 + ATC_BM, s.q_len) - 1;
+  i64 end = causal ? min(s.kv_len, lastRow + shift + 1) : s.kv_len;
+  i64 begin = sliding ? max(i64(0), q0 + shift - s.window + 1) : 0;
+  begin = begin / ATC_BN * ATC_BN;
+  const i64 tiles = end > begin ? (end - begin + ATC_BN - 1) / ATC_BN : 0;
+  // The queries and the first key/value tile in one group.
   load(sQ, q, q0, s.q_len, s.q_stride[2]);
+  if (tiles > 0) {
+    load(sK0, k, begin, s.kv_len, s.k_stride[2]);
+    load(sV0, v, begin, s.kv_len, s.v_stride[2]);
+  }
   asm volatile("cp.async.commit_group;\n");
   asm volatile("cp.async.wait_group 0;\n");
   __syncthreads();
@@ -73,22 +89,24 @@ __device__ void attention_tc(const T *Q, const T *K, const T *V,
   float m0 = KUAI_NEG_INF, m1 = KUAI_NEG_INF, l0 = 0.f, l1 = 0.f;
   const i64 row0 = q0 + warp * 16 + lane / 4; // rows row0 and row0 + 8
 
-  i64 lastRow = min(q0 + ATC_BM, s.q_len) - 1;
-  i64 end = causal ? min(s.kv_len, lastRow + shift + 1) : s.kv_len;
-  i64 begin = sliding ? max(i64(0), q0 + shift - s.window + 1) : 0;
-  begin = begin / ATC_BN * ATC_BN;
-  for (i64 k0 = begin; k0 < end; k0 += ATC_BN) {
-    __syncthreads(); // the previous tile is consumed
-    load(sK, k, k0, s.kv_len, s.k_stride[2]);
-    load(sV, v, k0, s.kv_len, s.v_stride[2]);
-    asm volatile("cp.async.commit_group;\n");
+  for (i64 t = 0; t < tiles; ++t) {
+    const i64 k0 = begin + t * ATC_BN;
+    // Every warp is done with the tile before (and, at t = 0, with the
+    // queries), whose buffers the next tile's loads now overwrite.
+    __syncthreads();
+    if (t + 1 < tiles) {
+      load((t & 1) ? sK0 : sK1, k, k0 + ATC_BN, s.kv_len, s.k_stride[2]);
+      load((t & 1) ? sV0 : sV1, v, k0 + ATC_BN, s.kv_len, s.v_stride[2]);
+    }
+    asm volatile("cp.async.commit_group;\n"); // possibly empty: one per tile
+    const unsigned short *tK = (t & 1) ? sK1 : sK0, *tV = (t & 1) ? sV1 : sV0;
     if (tid < ATC_BN) {
       i64 col = k0 + tid;
       sMask[tid] = col >= s.kv_len ? 0.f
                    : padding ? mask_value(mask, s.mask_type, b * s.kv_len + col)
                              : 1.f;
     }
-    asm volatile("cp.async.wait_group 0;\n");
+    asm volatile("cp.async.wait_group 1;\n"); // all but the next tile
     __syncthreads();
 
     float sc[SN][4];
@@ -100,7 +118,7 @@ __device__ void attention_tc(const T *Q, const T *K, const T *V,
 #pragma unroll
       for (int j = 0; j < SN; j += 2) {
         unsigned r[4];
-        ldmatrix_x4(r, sK + (j * 8 + (lane % 8) + (lane / 16) * 8) * LDS +
+        ldmatrix_x4(r, tK + (j * 8 + (lane % 8) + (lane / 16) * 8) * LDS +
                            kk * 16 + ((lane / 8) % 2) * 8);
         unsigned b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
         mma_16816_t<T>(sc[j], qf[kk], b0);
@@ -165,7 +183,7 @@ __device__ void attention_tc(const T *Q, const T *K, const T *V,
 #pragma unroll
       for (int j = 0; j < DN; j += 2) {
         unsigned r[4];
-        ldmatrix_x4_trans(r, sV + (c * 16 + lane % 16) * LDS + j * 8 +
+        ldmatrix_x4_trans(r, tV + (c * 16 + lane % 16) * LDS + j * 8 +
                                  (lane / 16) * 8);
         unsigned b0[2] = {r[0], r[1]}, b1[2] = {r[2], r[3]};
         mma_16816_t<T>(acc[j], pa, b0);

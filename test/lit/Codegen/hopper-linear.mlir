@@ -2,6 +2,7 @@
 // RUN: kuai-compile %s --emit=kernels --max-batch 1 --max-seq 64 | FileCheck %s --check-prefix=SMALL
 // RUN: kuai-compile %s --emit=kernels --target sm_80 | FileCheck %s --check-prefix=SM80
 // RUN: kuai-compile %s --emit=kernels --max-batch 1 --max-seq 1152 | FileCheck %s --check-prefix=SPLIT
+// RUN: kuai-compile %s --emit=kernels --max-batch 1 --max-seq 768 | FileCheck %s --check-prefix=BELOW
 // Pass: lib/Codegen/LowerToKernels.cpp (hopperLinearTile, addSmallRowVariants)
 
 // Tests that an fp16 linear on sm_90 whose 128-row tiles fill the SMs at the
@@ -29,6 +30,10 @@
 // each), the grid's z being the cluster; the decode variants stay.
 // SPLIT: templates.kuai_linear_gemv1_f16
 // SPLIT: [when batch*seq - 64 > 0] templates.kuai_linear_wg128s2_f16 <<<512/128, batch*seq/128, 2/1 | 384x1x1>>> (tmap:b0,batch*seq,256,128 tmap:b{{[0-9]+}},512,256,128 null null b{{[0-9]+}} i64:batch*seq i64:512 i64:256 i32:0)  // linear (K over a cluster of 2)
+// Tests that 768 rows (24 tiles: no split of at most 2 k-tiles a block
+// reaches half a wave) take the largest split that keeps 2 k-tiles a block,
+// 2 (48 blocks, from 24 up).
+// BELOW: [when batch*seq - 64 > 0] templates.kuai_linear_wg128s2_f16 <<<512/128, batch*seq/128, 2/1 | 384x1x1>>> {{.*}}// linear (K over a cluster of 2)
 // Tests that other targets use the mma.sync linear.
 // SM80-NOT: kuai_linear_wg
 // SM80: templates.kuai_linear_tc128_f16 <<<512/128, batch*seq/128

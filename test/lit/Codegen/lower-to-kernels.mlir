@@ -9,7 +9,9 @@
 // CHECK: output y = b[[OUT:[0-9]+]]
 // CHECK: b0 f32[2,3,16] arena @0 (384 bytes)
 // CHECK: view of
-// CHECK: templates.kuai_norm_warp_f32 <<<6/8, 1/1, 1/1 | 256x1x1>>>
+// Rows of 16 elements (a multiple of 8, 16-byte aligned): the warp-per-row
+// norm with 16-byte accesses.
+// CHECK: templates.kuai_norm_vec_f32 <<<6/8, 1/1, 1/1 | 256x1x1>>>
 // CHECK: templates.kuai_linear_f32 <<<16/64, 6/64, 1/1 | 256x1x1>>> ({{.*}} i64:6 i64:16 i64:16 i32:1)  // linear
 // CHECK: generated.kuai_ew{{[0-9]+}} {{.*}}// transpose
 // The output transpose folds into the attention's output strides (b, h, s)
