@@ -420,6 +420,7 @@ static int timeEncoderShapes(std::vector<Variant> &vars, cublasHandle_t h,
     int act;
   };
   const Shape shapes[] = {{"BERT 32x128 q/k/v/o", 4096, 768, 768, 0},
+                          {"BERT 32x128 fc1", 4096, 3072, 768, 0},
                           {"BERT 32x128 fc1+gelu", 4096, 3072, 768, 1},
                           {"BERT 32x128 fc2", 4096, 768, 3072, 0},
                           {"GPT-2 1x512 qkv", 512, 2304, 768, 0},
