@@ -122,8 +122,7 @@ struct Variant {
   const char *name;
   int bn, stages;
   CUfunction f;
-  int splits = 1;    // blocks of a cluster splitting K (the grid's z)
-  int threads = 384; // 256: two blocks an SM, no producer warpgroup
+  int splits = 1; // blocks of a cluster splitting K (the grid's z)
   int smem() const { return stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages; }
 };
 
@@ -134,8 +133,8 @@ static void launch(const Variant &v, bool bf16, const void *x, const void *w,
   int a = act;
   void *params[] = {&mx, &mw, &bias, &res, &y, &M, &N, &K, &a};
   unsigned gx = unsigned((N + v.bn - 1) / v.bn), gy = unsigned((M + 127) / 128);
-  CHECK_CU(cuLaunchKernel(v.f, gx, gy, unsigned(v.splits), v.threads, 1, 1,
-                          v.smem(), 0, params, nullptr));
+  CHECK_CU(cuLaunchKernel(v.f, gx, gy, unsigned(v.splits), 384, 1, 1, v.smem(),
+                          0, params, nullptr));
 }
 
 template <typename F> static double medianMs(F fn, int iters = 50) {
@@ -342,8 +341,10 @@ struct CublasCase {
                  CUDA_R_16F, int(k), dx, CUDA_R_16F, int(k), &zero, dref,
                  CUDA_R_16F, int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
   }
-  void run(const Variant &v, int act = 0) {
-    launch(v, false, dx, dw, nullptr, nullptr, dy, m, n, k, act);
+  /// With `residual`, cuBLAS's output is added as the residual (timing).
+  void run(const Variant &v, int act = 0, bool residual = false) {
+    launch(v, false, dx, dw, nullptr, residual ? dref : nullptr, dy, m, n, k,
+           act);
   }
   /// Relative L2 of the variant's output against cuBLAS's; NaN when an
   /// element of the NaN-poisoned output stayed unwritten.
@@ -409,22 +410,26 @@ static int timeSmallShapes(std::vector<Variant> &vars, cublasHandle_t h,
 }
 
 /// The linears of BERT-base at 32 x 128 rows (short K, one to three waves
-/// of tiles), fc1 with its erf GELU epilogue: the unsplit variants, the two
-/// blocks an SM one (wg128d) among them, next to cuBLAS (no epilogue), each
-/// output checked against cuBLAS's (fc1 without its GELU for the check).
+/// of tiles), with and without the epilogues they have in the model (erf
+/// GELU, residual add): the unsplit variants next to cuBLAS (no epilogue),
+/// each output checked against cuBLAS's (without the epilogue).
 static int timeEncoderShapes(std::vector<Variant> &vars, cublasHandle_t h,
                              const std::string &commit) {
   struct Shape {
     const char *name;
     long long m, n, k;
     int act;
+    bool residual;
   };
-  const Shape shapes[] = {{"BERT 32x128 q/k/v/o", 4096, 768, 768, 0},
-                          {"BERT 32x128 fc1", 4096, 3072, 768, 0},
-                          {"BERT 32x128 fc1+gelu", 4096, 3072, 768, 1},
-                          {"BERT 32x128 fc2", 4096, 768, 3072, 0},
-                          {"GPT-2 1x512 qkv", 512, 2304, 768, 0},
-                          {"square", 4096, 4096, 4096, 0}};
+  const Shape shapes[] = {
+      {"BERT 32x128 q/k/v", 4096, 768, 768, 0, false},
+      {"BERT 32x128 o+residual", 4096, 768, 768, 0, true},
+      {"BERT 32x128 fc1", 4096, 3072, 768, 0, false},
+      {"BERT 32x128 fc1+gelu", 4096, 3072, 768, 1, false},
+      {"BERT 32x128 fc2", 4096, 768, 3072, 0, false},
+      {"BERT 32x128 fc2+residual", 4096, 768, 3072, 0, true},
+      {"GPT-2 1x512 qkv", 512, 2304, 768, 0, false},
+      {"square", 4096, 4096, 4096, 0, false}};
   std::printf("\n## Encoder linears at 4096 rows (commit %s), fp16, "
               "microseconds per launch (median of 50, events)\n\n| shape | M "
               "| N | K |",
@@ -448,7 +453,7 @@ static int timeEncoderShapes(std::vector<Variant> &vars, cublasHandle_t h,
     for (const Variant *v : unsplit) {
       bool ok = c.error(*v) < 2e-3;
       failures += !ok;
-      double us = 1e3 * medianMs([&] { c.run(*v, s.act); });
+      double us = 1e3 * medianMs([&] { c.run(*v, s.act, s.residual); });
       best = std::min(best, us);
       std::printf(" %.1f%s |", us, ok ? "" : " **FAIL**");
     }
@@ -469,12 +474,10 @@ int main(int argc, char **argv) {
     std::vector<Variant> v = {{"wg256", 256, 4, nullptr},
                               {"wg192", 192, 5, nullptr},
                               {"wg128", 128, 6, nullptr}};
-    if (splits) // the cluster split-K and two-blocks-an-SM instances
-                // (16-bit output only)
+    if (splits) // the cluster split-K instances (16-bit output only)
       for (Variant s : {Variant{"wg128s2", 128, 6, nullptr, 2},
                         Variant{"wg128s4", 128, 6, nullptr, 4},
-                        Variant{"wg128s8", 128, 6, nullptr, 8},
-                        Variant{"wg128d", 128, 3, nullptr, 1, 256}})
+                        Variant{"wg128s8", 128, 6, nullptr, 8}})
         v.push_back(s);
     for (Variant &x : v) {
       std::string fn = std::string("kuai_linear_") + x.name + suffix;

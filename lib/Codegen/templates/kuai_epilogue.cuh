@@ -60,53 +60,47 @@ epilogue_store_pair(float v0, float v1, const T *__restrict__ bias,
   }
 }
 
-/// Four neighbouring elements c .. c + 3 of row `row` of a [*, N] tensor
-/// (a bias is its only row) as floats. The indices are clamped rather than
-/// guarded, so the load has no branch of its own: a thread issues those of
-/// several groups before it waits for any (the caller stores only what
-/// lies inside the row). One 8- or 16-byte load when N is a multiple of 4.
-template <typename E>
-__device__ __forceinline__ float4 epilogue_load4(const E *__restrict__ p,
-                                                 i64 row, i64 c, i64 N) {
-  const E *q = p + row * N;
-  if ((N % 4) == 0) {
-    const i64 at = min(c, N - 4);
-    if constexpr (sizeof(E) == 4)
-      return *(const float4 *)(q + at);
-    uint2 w = *(const uint2 *)(q + at);
-    E e[4];
-    *(uint2 *)e = w;
-    return make_float4(to_f32(e[0]), to_f32(e[1]), to_f32(e[2]), to_f32(e[3]));
-  }
-  return make_float4(to_f32(q[min(c, N - 1)]), to_f32(q[min(c + 1, N - 1)]),
-                     to_f32(q[min(c + 2, N - 1)]),
-                     to_f32(q[min(c + 3, N - 1)]));
-}
-
-/// The epilogue of four neighbouring columns c .. c + 3 of row r, given
-/// their bias and residual (zeros when absent): one 8- or 16-byte store
-/// when they lie inside the row and N allows it.
-template <typename TO>
+/// The epilogue of four neighbouring columns c .. c + 3 of row r: one 8- or
+/// 16-byte load and store when they lie inside the row and N allows it.
+template <typename T, typename TO>
 __device__ __forceinline__ void
-epilogue_store4(float4 acc, float4 bias, float4 residual, TO *__restrict__ y,
-                i64 r, i64 c, i64 N, int act) {
-  float v[4] = {epilogue_act(acc.x + bias.x, act) + residual.x,
-                epilogue_act(acc.y + bias.y, act) + residual.y,
-                epilogue_act(acc.z + bias.z, act) + residual.z,
-                epilogue_act(acc.w + bias.w, act) + residual.w};
-  const i64 at = r * N + c;
-  if ((N % 4) == 0 && c + 3 < N) {
-    if constexpr (sizeof(TO) == 4)
+epilogue_store4(float4 acc, const T *__restrict__ bias,
+                const TO *__restrict__ residual, TO *__restrict__ y, i64 r,
+                i64 c, i64 N, int act) {
+  float v[4] = {acc.x, acc.y, acc.z, acc.w};
+  const bool vector = (N % 4) == 0 && c + 3 < N;
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    if (bias && c + e < N)
+      v[e] += to_f32(bias[c + e]);
+    v[e] = epilogue_act(v[e], act);
+  }
+  if (vector) {
+    const i64 at = r * N + c;
+    if constexpr (sizeof(TO) == 4) {
+      if (residual) {
+        float4 q = *(const float4 *)(residual + at);
+        v[0] += q.x, v[1] += q.y, v[2] += q.z, v[3] += q.w;
+      }
       *(float4 *)(y + at) = make_float4(v[0], v[1], v[2], v[3]);
-    else
-      *(uint2 *)(y + at) =
+    } else {
+      if (residual) {
+        const TO *q = residual + at;
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          v[e] += to_f32(q[e]);
+      }
+      uint2 packed =
           make_uint2(pack2_t<TO>(v[0], v[1]), pack2_t<TO>(v[2], v[3]));
+      *(uint2 *)(y + at) = packed;
+    }
     return;
   }
 #pragma unroll
   for (int e = 0; e < 4; ++e)
     if (c + e < N)
-      y[at + e] = from_f32<TO>(v[e]);
+      y[r * N + c + e] = from_f32<TO>(
+          v[e] + (residual ? to_f32(residual[r * N + c + e]) : 0.f));
 }
 
 #endif

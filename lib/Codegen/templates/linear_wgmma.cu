@@ -20,14 +20,6 @@
 // memory and applies the epilogue. No workspace in global memory and no
 // reduction launch: the split costs one barrier and an on-chip read of the
 // partials.
-//
-// Two blocks an SM (CTAS = 2, 128x128 tiles, 3 stages, 256 threads): with
-// short K the pipeline fill and the epilogue are a large share of a tile's
-// time; a second resident block multiplies while the first fills or
-// stores. Two blocks of three warpgroups would leave 85 registers a thread,
-// fewer than the wgmma of a 128-column tile needs, so these blocks have no
-// producer warpgroup: thread 0 issues the first stages and then refills
-// each stage as both consumers release it.
 
 #include "kuai_epilogue.cuh"
 #include "kuai_wgmma.cuh"
@@ -57,13 +49,11 @@ __device__ __forceinline__ void cluster_sync() {
                    : "memory");
 }
 
-template <typename T, typename TO, int BN, int STAGES, int SPLITS, int CTAS = 1>
+template <typename T, typename TO, int BN, int STAGES, int SPLITS>
 __device__ __forceinline__ void
 linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
              const T *__restrict__ bias, const TO *__restrict__ residual,
              TO *__restrict__ y, i64 M, i64 N, i64 K, int act) {
-  static_assert(CTAS == 1 || (BN == 128 && SPLITS == 1),
-                "two blocks an SM: unsplit 128-column tiles");
   constexpr unsigned A_BYTES = WG_BM * WG_BK * 2, B_BYTES = BN * WG_BK * 2;
   // The epilogue's fp32 rows (padded: conflict-free float2 stores) and the
   // threads per row that store them, four columns each.
@@ -100,31 +90,24 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   }
   __syncthreads();
 
-  // Loads k-tile kt into its stage once the consumers have released it.
-  auto issue = [&](int kt) {
-    const int s = kt % STAGES;
-    const unsigned round = kt / STAGES;
-    mbar_wait(emptyBar + 8 * s, (round & 1) ^ 1);
-    mbar_arrive_expect_tx(fullBar + 8 * s, A_BYTES + B_BYTES);
-    const int k0 = (kt0 + kt) * WG_BK;
-    tma_load_2d(tileA(s), mapX, fullBar + 8 * s, k0, int(row0));
-    tma_load_2d(tileB(s), mapW, fullBar + 8 * s, k0, int(col0));
-  };
-  if (CTAS == 1 && warpgroup == 0) {
+  if (warpgroup == 0) {
     // Producer: one thread issues the copies; the others only give up
     // their registers to the consumers.
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
-    if (threadIdx.x == 0)
-      for (int kt = 0; kt < ktiles; ++kt)
-        issue(kt);
+    if (threadIdx.x == 0) {
+      for (int kt = 0; kt < ktiles; ++kt) {
+        const int s = kt % STAGES;
+        const unsigned round = kt / STAGES;
+        mbar_wait(emptyBar + 8 * s, (round & 1) ^ 1);
+        mbar_arrive_expect_tx(fullBar + 8 * s, A_BYTES + B_BYTES);
+        const int k0 = (kt0 + kt) * WG_BK;
+        tma_load_2d(tileA(s), mapX, fullBar + 8 * s, k0, int(row0));
+        tma_load_2d(tileB(s), mapW, fullBar + 8 * s, k0, int(col0));
+      }
+    }
   } else {
-    if constexpr (CTAS == 1)
-      asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
-    else if (threadIdx.x == 0) // no producer: the first stages up front
-      for (int kt = 0; kt < min(STAGES, ktiles); ++kt)
-        issue(kt);
-    // Rows consumer*64 .. +63 of the tile.
-    const int consumer = CTAS == 1 ? warpgroup - 1 : warpgroup;
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    const int consumer = warpgroup - 1; // rows consumer*64 .. +63
     const int lane = threadIdx.x % 32, warp = (threadIdx.x / 32) % 4;
     float d[BN / 2];
 #pragma unroll
@@ -144,11 +127,6 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
       wgmma_wait<1>();
       if (kt > 0 && lane == 0)
         mbar_arrive(emptyBar + 8 * ((kt - 1) % STAGES));
-      // Without a producer, thread 0 refills that stage (its warpgroup
-      // waits for the other one to release it; tile kt multiplies
-      // meanwhile).
-      if (CTAS == 2 && threadIdx.x == 0 && kt > 0 && kt - 1 + STAGES < ktiles)
-        issue(kt - 1 + STAGES);
     }
     wgmma_wait<0>();
 
@@ -168,38 +146,16 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     }
     if constexpr (SPLITS == 1) {
       asm volatile("bar.sync %0, 128;\n" ::"r"(2 + consumer) : "memory");
-      // Groups of four columns, EPI_BATCH at a time per thread: their
-      // shared-memory, bias and residual loads are all issued before the
-      // first result is computed, so their latencies overlap.
-      constexpr int EPI_BATCH = 4;
       const int t = threadIdx.x % 128;
-      const i64 rowBase = row0 + consumer * 64;
-      const int total = int(max(i64(0), min(i64(64), M - rowBase))) * PER_ROW;
 #pragma unroll 1
-      for (int first = t; first < total; first += 128 * EPI_BATCH) {
-        float4 acc[EPI_BATCH], b[EPI_BATCH], res[EPI_BATCH];
-        int rr[EPI_BATCH], c[EPI_BATCH];
-#pragma unroll
-        for (int u = 0; u < EPI_BATCH; ++u) {
-          const int idx = min(first + u * 128, total - 1);
-          rr[u] = idx / PER_ROW;
-          c[u] = (idx % PER_ROW) * 4;
-          acc[u] = *(const float4 *)&rows[rr[u] * LD + c[u]];
-          b[u] = res[u] = make_float4(0.f, 0.f, 0.f, 0.f);
-        }
-        if (bias)
-#pragma unroll
-          for (int u = 0; u < EPI_BATCH; ++u)
-            b[u] = epilogue_load4(bias, 0, col0 + c[u], N);
-        if (residual)
-#pragma unroll
-          for (int u = 0; u < EPI_BATCH; ++u)
-            res[u] = epilogue_load4(residual, rowBase + rr[u], col0 + c[u], N);
-#pragma unroll
-        for (int u = 0; u < EPI_BATCH; ++u)
-          if (first + u * 128 < total && col0 + c[u] < N)
-            epilogue_store4<TO>(acc[u], b[u], res[u], y, rowBase + rr[u],
-                                col0 + c[u], N, act);
+      for (int idx = t; idx < 64 * PER_ROW; idx += 128) {
+        const int rr = idx / PER_ROW, c = (idx % PER_ROW) * 4;
+        const i64 r = row0 + consumer * 64 + rr;
+        if (r >= M)
+          break;
+        if (col0 + c < N)
+          epilogue_store4<T, TO>(*(const float4 *)&rows[rr * LD + c], bias,
+                                 residual, y, r, col0 + c, N, act);
       }
     }
   }
@@ -229,11 +185,7 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
           const float4 v = ld_cluster_f4(at, q);
           sum.x += v.x, sum.y += v.y, sum.z += v.z, sum.w += v.w;
         }
-        const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
-        epilogue_store4<TO>(
-            sum, bias ? epilogue_load4(bias, 0, col0 + c, N) : zero,
-            residual ? epilogue_load4(residual, r, col0 + c, N) : zero, y, r,
-            col0 + c, N, act);
+        epilogue_store4<T, TO>(sum, bias, residual, y, r, col0 + c, N, act);
       }
     }
     // No block leaves while another may still read its shared memory.
@@ -252,15 +204,6 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
            const TO *residual, TO *y, i64 M, i64 N, i64 K, int act) {          \
     linear_wgmma<T, TO, BN, STAGES, 1>(&mapX, &mapW, bias, residual, y, M, N,  \
                                        K, act);                                \
-  }
-// Two blocks an SM: 128x128 tiles, 3 stages (97 KB of shared memory each).
-#define KUAI_LINEAR_WGMMA_2CTA(NAME, T)                                        \
-  extern "C" __global__ void __launch_bounds__(256, 2)                         \
-      NAME(const __grid_constant__ kuai_tensor_map mapX,                       \
-           const __grid_constant__ kuai_tensor_map mapW, const T *bias,        \
-           const T *residual, T *y, i64 M, i64 N, i64 K, int act) {            \
-    linear_wgmma<T, T, 128, 3, 1, 2>(&mapX, &mapW, bias, residual, y, M, N, K, \
-                                     act);                                     \
   }
 // Split-K over SPLITS blocks of a cluster: the grid's z is SPLITS.
 #define KUAI_LINEAR_WGMMA_SPLIT(NAME, T, SPLITS)                               \
@@ -286,8 +229,7 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)    \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s2_##SUFFIX, T, 2)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s4_##SUFFIX, T, 4)                  \
-  KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s8_##SUFFIX, T, 8)                  \
-  KUAI_LINEAR_WGMMA_2CTA(kuai_linear_wg128d_##SUFFIX, T)
+  KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s8_##SUFFIX, T, 8)
 #ifdef KUAI_WITH_F16
 KUAI_LINEAR_WGMMA_TILES(f16, kuai_f16)
 #endif
