@@ -12,6 +12,7 @@
 #include "kuai/Codegen/templates/kuai_attention.cuh.inc"
 #include "kuai/Codegen/templates/kuai_epilogue.cuh.inc"
 #include "kuai/Codegen/templates/kuai_mma.cuh.inc"
+#include "kuai/Codegen/templates/kuai_norm.cuh.inc"
 #include "kuai/Codegen/templates/kuai_types.cuh.inc"
 #include "kuai/Codegen/templates/kuai_wgmma.cuh.inc"
 #include "kuai/Codegen/templates/linear_gemv.cu.inc"
@@ -68,13 +69,12 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
       kTemplate_kuai_types_cuh,     kTemplate_kuai_mma_cuh,
       kTemplate_kuai_attention_cuh, kTemplate_kuai_epilogue_cuh,
       kTemplate_kuai_wgmma_cuh,     kTemplate_paged_attention_cu,
-      kTemplate_linear_gemv_cu};
-  const char *names[] = {"generic_kernels.cu", "linear_tc.cu",
-                         "attention_tc.cu",    "linear_wgmma.cu",
-                         "kuai_types.cuh",     "kuai_mma.cuh",
-                         "kuai_attention.cuh", "kuai_epilogue.cuh",
-                         "kuai_wgmma.cuh",     "paged_attention.cu",
-                         "linear_gemv.cu"};
+      kTemplate_linear_gemv_cu,     kTemplate_kuai_norm_cuh};
+  const char *names[] = {
+      "generic_kernels.cu", "linear_tc.cu",      "attention_tc.cu",
+      "linear_wgmma.cu",    "kuai_types.cuh",    "kuai_mma.cuh",
+      "kuai_attention.cuh", "kuai_epilogue.cuh", "kuai_wgmma.cuh",
+      "paged_attention.cu", "linear_gemv.cu",    "kuai_norm.cuh"};
   constexpr int headerCount = sizeof(headers) / sizeof(headers[0]);
   static_assert(headerCount == sizeof(names) / sizeof(names[0]),
                 "every template needs its name");

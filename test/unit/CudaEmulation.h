@@ -1,7 +1,8 @@
 //===- CudaEmulation.h - Run CUDA kernel templates on the CPU -*- C++ -*-===//
 //
 // Just enough of CUDA for the block-level kernels of
-// lib/Codegen/templates/paged_attention.cu and linear_gemv.cu to compile as
+// lib/Codegen/templates/paged_attention.cu, linear_gemv.cu and kuai_norm.cuh
+// to compile as
 // host C++ and run with one std::thread per CUDA thread: __syncthreads is a
 // barrier of the block, warp shuffles and the bf16 mma.sync exchange
 // through per-warp slot arrays between two barriers of the warp,
@@ -29,7 +30,7 @@
 #define __device__
 #define __global__
 #define __forceinline__ inline
-#define __launch_bounds__(n)
+#define __launch_bounds__(...)
 #define __shared__ static
 #define KUAI_EMULATED_PTX
 
@@ -153,6 +154,7 @@ inline float atomicAdd(float *p, float v) {
   return std::atomic_ref<float>(*p).fetch_add(v);
 }
 inline float __expf(float x) { return std::exp(x); }
+inline float rsqrtf(float x) { return 1.f / std::sqrt(x); }
 inline unsigned __float_as_uint(float x) { return std::bit_cast<unsigned>(x); }
 inline float __uint_as_float(unsigned x) { return std::bit_cast<float>(x); }
 inline float __int_as_float(int x) { return std::bit_cast<float>(x); }

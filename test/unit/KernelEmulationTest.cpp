@@ -1,18 +1,21 @@
 //===- KernelEmulationTest.cpp - Decode kernels, emulated on the CPU ------===//
 //
 // kuai_sample, kuai_argmax and kuai_paged_attention_split + _combine from
-// lib/Codegen/templates/paged_attention.cu (fp32 instantiations) and the
-// tensor-core GEMV of linear_gemv.cu (bf16, through an emulated mma.sync),
-// run on the CPU through CudaEmulation.h and compared with host
-// definitions: kuai/sampling.h for the picks, a direct softmax for
-// attention, a double-precision dot product for the GEMV. The GPU machine
+// lib/Codegen/templates/paged_attention.cu (fp32 instantiations), the
+// tensor-core GEMV of linear_gemv.cu (bf16, through an emulated mma.sync)
+// and the warp-per-row norms of kuai_norm.cuh, run on the CPU through
+// CudaEmulation.h and compared with host definitions: kuai/sampling.h for
+// the picks, a direct softmax for attention, a double-precision dot
+// product for the GEMV, double-precision layer/RMS norms. The GPU machine
 // runs the same comparisons on the GPU for all dtypes
 // (test/gpu/sampling_check.cu, test/gpu/paged_attention_check.cu,
-// test/gpu/linear_gemv_check.cu).
+// test/gpu/linear_gemv_check.cu); the norms run there in every fixture and
+// model (test/gpu/run_fixtures_gpu.sh, bench/model_bench.py).
 //
 //===----------------------------------------------------------------------===//
 #include "CudaEmulation.h"
 #define KUAI_WITH_F32
+#include "kuai_norm.cuh"
 #include "linear_gemv.cu"
 #include "paged_attention.cu"
 
@@ -227,6 +230,82 @@ TEST(KernelEmulation, TensorCoreGemvMatchesTheLinear) {
   checkGemvMma<kuai_bf16, 1>(8, 16, 4096);
   checkGemvMma<kuai_bf16, 2>(11, 40, 296);
   checkGemvMma<kuai_bf16, 4>(32, 17, 136);
+}
+
+/// norm_rows_vec (16-byte accesses, rows packed in registers) and
+/// norm_rows_warp against a double-precision layer norm (or RMS norm) on
+/// the same values, eight rows a 256-thread block as kuai-compile launches
+/// them. Rows past `rows` and elements past each row stay untouched.
+template <typename TI, typename T>
+void checkNorms(int64_t rows, int64_t inner, bool rms) {
+  std::mt19937 rng(unsigned(rows * 31 + inner + rms));
+  std::normal_distribution<float> noise(0.f, 1.f);
+  auto values = [&](size_t count, auto &stored, float offset) {
+    std::vector<double> out;
+    for (size_t i = 0; i < count; ++i) {
+      using E = typename std::decay_t<decltype(stored)>::value_type;
+      stored.push_back(from_f32<E>(noise(rng) + offset));
+      out.push_back(to_f32(stored.back()));
+    }
+    return out;
+  };
+  std::vector<TI> x;
+  std::vector<T> weight, bias;
+  std::vector<double> xv = values(size_t(rows * inner), x, 3.f),
+                      wv = values(size_t(inner), weight, 1.f),
+                      bv = values(size_t(inner), bias, 0.f);
+  const T sentinel = from_f32<T>(1234.f);
+  for (bool vectorized : {true, false}) {
+    // One spare row after the output: nothing may be written there.
+    std::vector<T> y(size_t((rows + 1) * inner), sentinel);
+    const T *b = rms ? nullptr : bias.data();
+    cuda_emulation::launch({unsigned((rows + 7) / 8)}, 256, [&] {
+      if (vectorized)
+        norm_rows_vec<TI, T>(x.data(), weight.data(), b, y.data(), rows, inner,
+                             1e-5f, rms);
+      else
+        norm_rows_warp<TI, T>(x.data(), weight.data(), b, y.data(), rows, inner,
+                              1e-5f, rms);
+    });
+    for (int64_t r = 0; r < rows; ++r) {
+      double mean = 0, sq = 0;
+      for (int64_t i = 0; i < inner; ++i)
+        mean += xv[size_t(r * inner + i)] / double(inner);
+      if (rms)
+        mean = 0;
+      for (int64_t i = 0; i < inner; ++i) {
+        double d = xv[size_t(r * inner + i)] - mean;
+        sq += d * d / double(inner);
+      }
+      const double scale = 1 / std::sqrt(sq + 1e-5);
+      for (int64_t i = 0; i < inner; ++i) {
+        double want =
+            (xv[size_t(r * inner + i)] - mean) * scale * wv[size_t(i)] +
+            (rms ? 0 : bv[size_t(i)]);
+        double got = to_f32(y[size_t(r * inner + i)]);
+        // 16-bit output: 2^-8 relative; fp32: fp32 sums over the row.
+        double tol = (sizeof(T) == 2 ? 8e-3 : 1e-5) * (std::fabs(want) + 1);
+        ASSERT_NEAR(got, want, tol)
+            << (vectorized ? "norm_rows_vec" : "norm_rows_warp") << " inner "
+            << inner << " row " << r << " element " << i;
+      }
+    }
+    for (int64_t i = 0; i < inner; ++i)
+      ASSERT_EQ(to_f32(y[size_t(rows * inner + i)]), to_f32(sentinel))
+          << "written past the last row";
+  }
+}
+
+TEST(KernelEmulation, WarpNormsMatchTheDefinition) {
+  // 16 elements: lanes 2..31 hold no run; 24: one run a lane for 3 lanes;
+  // 768 (BERT, GPT-2): three of four runs; 1024: every run. 11 rows: the
+  // second block has 3 rows and 5 idle warps.
+  for (int64_t inner : {16, 24, 768, 1024}) {
+    checkNorms<kuai_bf16, kuai_bf16>(11, inner, false);
+    checkNorms<float, float>(11, inner, false);
+  }
+  checkNorms<kuai_bf16, kuai_bf16>(9, 768, true);
+  checkNorms<float, kuai_bf16>(9, 1024, true); // fp32 residual stream in
 }
 
 } // namespace
