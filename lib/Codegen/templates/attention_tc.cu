@@ -12,7 +12,8 @@
 // is in flight while tile t is multiplied, so a block waits for one load
 // latency, not one per tile. The second key buffer reuses the query tile's
 // shared memory (the queries live in registers by then): 4 tiles of 64
-// rows in all, which keeps 6 blocks per SM at head dim 64.
+// rows in all (37 KB at head dim 64; registers, not shared memory, bound
+// the blocks an SM).
 
 #include "kuai_attention.cuh"
 #include "kuai_mma.cuh"
