@@ -365,92 +365,36 @@ struct CublasCase {
   }
 };
 
-/// The linears of BERT-base and GPT-2-small at 128 and 512 rows, whose
-/// 128x128 tiles do not fill the SMs: every variant (the cluster split-K
-/// ones included) next to cuBLAS, each checked against cuBLAS's output.
-static int timeSmallShapes(std::vector<Variant> &vars, cublasHandle_t h,
-                           const std::string &commit) {
-  struct Shape {
-    const char *name;
-    long long m, n, k;
-  };
-  const Shape shapes[] = {
-      {"BERT q/k/v/o", 128, 768, 768}, {"BERT fc1", 128, 3072, 768},
-      {"BERT fc2", 128, 768, 3072},    {"GPT-2 qkv", 512, 2304, 768},
-      {"GPT-2 o", 512, 768, 768},      {"GPT-2 fc1", 512, 3072, 768},
-      {"GPT-2 fc2", 512, 768, 3072},   {"BERT 32x128 o", 4096, 768, 768}};
-  std::printf("\n## Short-K linears with few tiles (commit %s), fp16, "
-              "microseconds per launch (median of 50, events)\n\n| shape | M "
-              "| N | K |",
-              commit.c_str());
-  for (const Variant &v : vars)
-    std::printf(" %s |", v.name);
+struct TimedShape {
+  const char *name;
+  long long m, n, k;
+  int act = 0;           // the epilogue's activation (timing only)
+  bool residual = false; // add cuBLAS's output as a residual (timing only)
+};
+
+/// A table of microseconds per launch: every variant of `vars` next to
+/// cuBLAS (no epilogue) at each shape, each output checked against
+/// cuBLAS's (without the epilogue). Returns the failed checks.
+static int timeShapes(const char *title, const std::vector<TimedShape> &shapes,
+                      const std::vector<const Variant *> &vars,
+                      cublasHandle_t h, const std::string &commit,
+                      unsigned seed) {
+  std::printf("\n## %s (commit %s), fp16, microseconds per launch (median of "
+              "50, events)\n\n| shape | M | N | K |",
+              title, commit.c_str());
+  for (const Variant *v : vars)
+    std::printf(" %s |", v->name);
   std::printf(" cuBLAS | best kuai / cuBLAS time |\n| --- | --- | --- | --- |");
   for (size_t i = 0; i < vars.size() + 2; ++i)
     std::printf(" --- |");
   std::printf("\n");
   int failures = 0;
-  std::mt19937 g(1);
-  for (const Shape &s : shapes) {
+  std::mt19937 g(seed);
+  for (const TimedShape &s : shapes) {
     CublasCase c(h, s.m, s.n, s.k, g);
     std::printf("| %s | %lld | %lld | %lld |", s.name, s.m, s.n, s.k);
     double best = 1e30;
-    for (const Variant &v : vars) {
-      bool ok = c.error(v) < 2e-3;
-      failures += !ok;
-      double us = 1e3 * medianMs([&] { c.run(v); });
-      best = std::min(best, us);
-      std::printf(" %.1f%s |", us, ok ? "" : " **FAIL**");
-    }
-    double usc = 1e3 * medianMs([&] { c.cublas(); });
-    std::printf(" %.1f | %.2f |\n", usc, best / usc);
-    std::fflush(stdout);
-  }
-  return failures;
-}
-
-/// The linears of BERT-base at 32 x 128 rows (short K, one to three waves
-/// of tiles), with and without the epilogues they have in the model (erf
-/// GELU, residual add): the unsplit variants next to cuBLAS (no epilogue),
-/// each output checked against cuBLAS's (without the epilogue).
-static int timeEncoderShapes(std::vector<Variant> &vars, cublasHandle_t h,
-                             const std::string &commit) {
-  struct Shape {
-    const char *name;
-    long long m, n, k;
-    int act;
-    bool residual;
-  };
-  const Shape shapes[] = {
-      {"BERT 32x128 q/k/v", 4096, 768, 768, 0, false},
-      {"BERT 32x128 o+residual", 4096, 768, 768, 0, true},
-      {"BERT 32x128 fc1", 4096, 3072, 768, 0, false},
-      {"BERT 32x128 fc1+gelu", 4096, 3072, 768, 1, false},
-      {"BERT 32x128 fc2", 4096, 768, 3072, 0, false},
-      {"BERT 32x128 fc2+residual", 4096, 768, 3072, 0, true},
-      {"GPT-2 1x512 qkv", 512, 2304, 768, 0, false},
-      {"square", 4096, 4096, 4096, 0, false}};
-  std::printf("\n## Encoder linears at 4096 rows (commit %s), fp16, "
-              "microseconds per launch (median of 50, events)\n\n| shape | M "
-              "| N | K |",
-              commit.c_str());
-  std::vector<const Variant *> unsplit;
-  for (const Variant &v : vars)
-    if (v.splits == 1) {
-      unsplit.push_back(&v);
-      std::printf(" %s |", v.name);
-    }
-  std::printf(" cuBLAS | best kuai / cuBLAS time |\n| --- | --- | --- | --- |");
-  for (size_t i = 0; i < unsplit.size() + 2; ++i)
-    std::printf(" --- |");
-  std::printf("\n");
-  int failures = 0;
-  std::mt19937 g(2);
-  for (const Shape &s : shapes) {
-    CublasCase c(h, s.m, s.n, s.k, g);
-    std::printf("| %s | %lld | %lld | %lld |", s.name, s.m, s.n, s.k);
-    double best = 1e30;
-    for (const Variant *v : unsplit) {
+    for (const Variant *v : vars) {
       bool ok = c.error(*v) < 2e-3;
       failures += !ok;
       double us = 1e3 * medianMs([&] { c.run(*v, s.act, s.residual); });
@@ -540,8 +484,39 @@ int main(int argc, char **argv) {
                 100 * best / 757, err[0], err[1], err[2]);
     std::fflush(stdout);
   }
-  int failures = timeSmallShapes(v16s, h, commit);
-  failures += timeEncoderShapes(v16s, h, commit);
+  // The linears of BERT-base and GPT-2-small at 128 and 512 rows, whose
+  // 128x128 tiles do not fill the SMs: every variant, the cluster split-K
+  // ones included.
+  std::vector<const Variant *> all, unsplit;
+  for (const Variant &v : v16s) {
+    all.push_back(&v);
+    if (v.splits == 1)
+      unsplit.push_back(&v);
+  }
+  int failures = timeShapes("Short-K linears with few tiles",
+                            {{"BERT q/k/v/o", 128, 768, 768},
+                             {"BERT fc1", 128, 3072, 768},
+                             {"BERT fc2", 128, 768, 3072},
+                             {"GPT-2 qkv", 512, 2304, 768},
+                             {"GPT-2 o", 512, 768, 768},
+                             {"GPT-2 fc1", 512, 3072, 768},
+                             {"GPT-2 fc2", 512, 768, 3072},
+                             {"BERT 32x128 o", 4096, 768, 768}},
+                            all, h, commit, 1);
+  // BERT-base's linears at 32 x 128 rows (short K, one to three waves of
+  // tiles), with and without the epilogues they have in the model (erf
+  // GELU, residual add): the unsplit variants.
+  failures +=
+      timeShapes("Encoder linears at 4096 rows",
+                 {{"BERT 32x128 q/k/v", 4096, 768, 768},
+                  {"BERT 32x128 o+residual", 4096, 768, 768, 0, true},
+                  {"BERT 32x128 fc1", 4096, 3072, 768},
+                  {"BERT 32x128 fc1+gelu", 4096, 3072, 768, 1},
+                  {"BERT 32x128 fc2", 4096, 768, 3072},
+                  {"BERT 32x128 fc2+residual", 4096, 768, 3072, 0, true},
+                  {"GPT-2 1x512 qkv", 512, 2304, 768},
+                  {"square", 4096, 4096, 4096}},
+                 unsplit, h, commit, 2);
   failures += checkEpilogues(v16s, v16f, vbfs, vbff);
   std::printf("\nepilogue checks: %s\n", failures ? "FAILED" : "all passed");
   return failures ? 1 : 0;

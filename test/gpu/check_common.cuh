@@ -3,10 +3,12 @@
 #ifndef KUAI_TEST_GPU_CHECK_COMMON_CUH
 #define KUAI_TEST_GPU_CHECK_COMMON_CUH
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #define CHECK_CUDA(x)                                                          \
   do {                                                                         \
@@ -78,5 +80,29 @@ template <> struct Store<kuai_bf16> {
   static kuai_bf16 make(float f, float &back) { return {toBf16(f, back)}; }
   static const char *name() { return "bf16"; }
 };
+
+// Median of 7 timings of `launches` launches, in microseconds per launch.
+template <typename F> static double timeLaunches(F &&launchOne, int launches) {
+  cudaEvent_t start, stop;
+  CHECK_CUDA(cudaEventCreate(&start));
+  CHECK_CUDA(cudaEventCreate(&stop));
+  for (int i = 0; i < launches; ++i) // warm-up
+    launchOne(i);
+  std::vector<double> us;
+  for (int rep = 0; rep < 7; ++rep) {
+    CHECK_CUDA(cudaEventRecord(start));
+    for (int i = 0; i < launches; ++i)
+      launchOne(i);
+    CHECK_CUDA(cudaEventRecord(stop));
+    CHECK_CUDA(cudaEventSynchronize(stop));
+    float ms;
+    CHECK_CUDA(cudaEventElapsedTime(&ms, start, stop));
+    us.push_back(1e3 * ms / launches);
+  }
+  std::sort(us.begin(), us.end());
+  CHECK_CUDA(cudaEventDestroy(start));
+  CHECK_CUDA(cudaEventDestroy(stop));
+  return us[3];
+}
 
 #endif

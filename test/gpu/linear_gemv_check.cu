@@ -137,30 +137,6 @@ struct Shape {
   i64 n, k;
 };
 
-// Median of 7 timings of `launches` launches, in microseconds per launch.
-template <typename F> static double timeLaunches(F &&launchOne, int launches) {
-  cudaEvent_t start, stop;
-  CHECK_CUDA(cudaEventCreate(&start));
-  CHECK_CUDA(cudaEventCreate(&stop));
-  for (int i = 0; i < launches; ++i) // warm-up
-    launchOne(i);
-  std::vector<double> us;
-  for (int rep = 0; rep < 7; ++rep) {
-    CHECK_CUDA(cudaEventRecord(start));
-    for (int i = 0; i < launches; ++i)
-      launchOne(i);
-    CHECK_CUDA(cudaEventRecord(stop));
-    CHECK_CUDA(cudaEventSynchronize(stop));
-    float ms;
-    CHECK_CUDA(cudaEventElapsedTime(&ms, start, stop));
-    us.push_back(1e3 * ms / launches);
-  }
-  std::sort(us.begin(), us.end());
-  CHECK_CUDA(cudaEventDestroy(start));
-  CHECK_CUDA(cudaEventDestroy(stop));
-  return us[3];
-}
-
 static void bench() {
   const Shape shapes[] = {
       {"1B q/o", 2048, 2048},       {"1B k/v", 512, 2048},

@@ -119,12 +119,13 @@ template <typename E> struct Pack8 {
   }
   /// Element j (0..7) as a float; j is a constant after unrolling.
   __device__ __forceinline__ float get(int j) const {
-    if (sizeof(E) == 4)
+    if constexpr (sizeof(E) == 4) {
       return __uint_as_float(lane32(word[j / 4], j % 4));
-    unsigned bits = lane32(word[0], j / 2) >> (16 * (j % 2)) & 0xffffu;
-    E e;
-    *reinterpret_cast<unsigned short *>(&e) = (unsigned short)bits;
-    return to_f32(e);
+    } else {
+      E e;
+      e.bits = (unsigned short)(lane32(word[0], j / 2) >> (16 * (j % 2)));
+      return to_f32(e);
+    }
   }
 };
 
