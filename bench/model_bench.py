@@ -14,7 +14,8 @@ time of model(...) + torch.cuda.synchronize() with inputs on the GPU.
 Every kuai output is compared with eager's (relative L2).
 
     python3 bench/model_bench.py --bundle build-gpu/kuai-bundle \
-        --work build-gpu/bench --out $OUT/models.md [--no-compile]
+        --work build-gpu/bench --out $OUT/models.md [--no-compile] \
+        [--variant NAME=TEMPLATE_DIR ...]
 """
 import argparse
 import json
@@ -121,7 +122,14 @@ def main():
     ap.add_argument("--configs", default="bert:1:128,bert:32:128,gpt2:1:512")
     ap.add_argument("--profile", action="store_true",
                     help="also print kuai-run --profile (kernel table) per config")
+    ap.add_argument("--variant", action="append", default=[],
+                    metavar="NAME=DIR",
+                    help="also time kuai compiled with --template-dir=DIR "
+                         "(kernel templates under development), per config")
     args = ap.parse_args()
+    variants = [tuple(v.split("=", 1)) for v in args.variant]
+    if any(len(v) != 2 or not os.path.isdir(v[1]) for v in variants):
+        ap.error("--variant expects NAME=DIR with an existing DIR")
     os.makedirs(args.work, exist_ok=True)
     compile_bin = os.path.join(args.bundle, "bin", "kuai-compile")
     run_bin = os.path.join(args.bundle, "bin", "kuai-run")
@@ -146,24 +154,39 @@ def main():
             f = os.path.join(args.work, f"{name}-{batch}x{seq}-in{i}.npy")
             np.save(f, x.numpy().astype(np.int64))
             files += ["--input", f]
-        art = os.path.join(args.work, f"{name}-{batch}x{seq}.kuai")
-        t = time.time()
-        subprocess.run([compile_bin, onnx_path, "--emit=artifact", "-o", art,
-                        f"--max-batch={batch}", f"--max-seq={seq}"], check=True)
-        compile_s = time.time() - t
-        outdir = os.path.join(args.work, f"{name}-{batch}x{seq}-out")
-        run = subprocess.run([run_bin, art, *files, "--bench", str(args.iters),
-                              "--save-outputs", outdir]
-                             + (["--profile"] if args.profile else []),
-                             capture_output=True, text=True)
-        print(run.stdout[-6000:], run.stderr[-1500:], flush=True)
-        m = re.search(r"median ([0-9.]+) ms", run.stdout)
-        kuai_ms = float(m.group(1)) if m else float("nan")
+
+        def run_kuai(tag, template_dir):
+            """Compiles and benches one kuai build: (ms, output dir, compile s)."""
+            stem = os.path.join(args.work, f"{name}-{batch}x{seq}{tag}")
+            t = time.time()
+            subprocess.run([compile_bin, onnx_path, "--emit=artifact",
+                            "-o", stem + ".kuai", f"--max-batch={batch}",
+                            f"--max-seq={seq}"]
+                           + ([f"--template-dir={template_dir}"]
+                              if template_dir else []), check=True)
+            compile_s = time.time() - t
+            run = subprocess.run([run_bin, stem + ".kuai", *files, "--bench",
+                                  str(args.iters), "--save-outputs", stem + "-out"]
+                                 + (["--profile"] if args.profile else []),
+                                 capture_output=True, text=True)
+            print(f"kuai{tag}:", run.stdout[-6000:], run.stderr[-1500:], flush=True)
+            m = re.search(r"median ([0-9.]+) ms", run.stdout)
+            return (float(m.group(1)) if m else float("nan"), stem + "-out",
+                    compile_s)
+
+        kuai_ms, outdir, compile_s = run_kuai("", None)
+        variant_runs = [(v, *run_kuai("-" + v, d)) for v, d in variants]
         gpu_inputs = [x.cuda() for x in inputs]
         with torch.no_grad():
             ref = module(*gpu_inputs).float().cpu().numpy()
-            got = np.load(os.path.join(outdir, "output.npy"))
-            err = float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
+
+            def rel_l2(out_dir):
+                got = np.load(os.path.join(out_dir, "output.npy"))
+                return float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
+
+            err = rel_l2(outdir)
+            variant_rows = [dict(variant=v, ms=ms, rel_l2=rel_l2(d))
+                            for v, ms, d, _ in variant_runs]
             eager_ms = wall_ms(lambda: module(*gpu_inputs), args.iters)
             compiled_ms, compile_note = float("nan"), "skipped"
             if not args.no_compile:
@@ -177,7 +200,8 @@ def main():
         weight_bytes = 2 * sum(p.numel() for p in module.parameters())
         row = dict(model=name, batch=batch, seq=seq, kuai_ms=kuai_ms, eager_ms=eager_ms,
                    compile_ms=compiled_ms, compile_note=compile_note, rel_l2=err,
-                   kuai_compile_s=compile_s, flops=fl, weight_bytes=weight_bytes)
+                   kuai_compile_s=compile_s, flops=fl, weight_bytes=weight_bytes,
+                   variants=variant_rows)
         print(json.dumps(row), flush=True)
         rows.append(row)
 
@@ -199,6 +223,17 @@ def main():
                     f"{r['eager_ms']:.3f} | {r['compile_ms']:.3f} ({r['compile_note']}) | "
                     f"{ratio:.2f}x | {tf:.1f} ({100 * tf / PEAK_TFLOPS:.1f}%) | "
                     f"{gbs:.0f} ({100 * gbs / 1000 / PEAK_TBS:.1f}%) | {r['rel_l2']:.2e} |\n")
+        if variants:
+            f.write("\nkuai with the kernel templates of other directories "
+                    "(--template-dir), same run:\n\n| model | batch x seq | "
+                    "kuai ms (built-in) | "
+                    + " | ".join(f"{v} ms (rel L2)" for v, _ in variants)
+                    + " |\n|" + " --- |" * (3 + len(variants)) + "\n")
+            for r in rows:
+                f.write(f"| {r['model']} | {r['batch']}x{r['seq']} | "
+                        f"{r['kuai_ms']:.3f} | "
+                        + " | ".join(f"{x['ms']:.3f} ({x['rel_l2']:.1e})"
+                                     for x in r["variants"]) + " |\n")
     print(open(args.out).read())
 
 

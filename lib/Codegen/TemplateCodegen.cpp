@@ -78,6 +78,23 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
   constexpr int headerCount = sizeof(headers) / sizeof(headers[0]);
   static_assert(headerCount == sizeof(names) / sizeof(names[0]),
                 "every template needs its name");
+  // --template-dir: every template file from there instead (all of them,
+  // so that a directory missing one is an error, not a silent mix).
+  std::vector<std::string> fromDir;
+  if (const std::string &dir = program.options.templateDir; !dir.empty()) {
+    for (int i = 0; i < headerCount; ++i) {
+      llvm::SmallString<256> path(dir);
+      llvm::sys::path::append(path, names[i]);
+      auto buf = llvm::MemoryBuffer::getFile(path);
+      if (!buf)
+        return llvm::createStringError("--template-dir: cannot read " +
+                                       path.str().str() + ": " +
+                                       buf.getError().message());
+      fromDir.push_back((*buf)->getBuffer().str());
+    }
+    for (int i = 0; i < headerCount; ++i)
+      headers[i] = fromDir[i].c_str();
+  }
   std::string main = "#include \"generic_kernels.cu\"\n"
                      "#include \"linear_tc.cu\"\n"
                      "#include \"attention_tc.cu\"\n";

@@ -205,6 +205,12 @@ int kuai::compileMain(int argc, char **argv) {
   cl::opt<std::string> target("target",
                               cl::desc("GPU architecture (default sm_90)"),
                               cl::init("sm_90"));
+  cl::opt<std::string> templateDir(
+      "template-dir",
+      cl::desc("Read the CUDA kernel templates from DIR instead of the copies "
+               "built in (kernel development; DIR holds every file of "
+               "lib/Codegen/templates)"),
+      cl::value_desc("DIR"), cl::init(""));
   cl::opt<bool> kvCache(
       "kv-cache",
       cl::desc("Run kuai-kv-cache after raising: the model appends chunks "
@@ -301,6 +307,7 @@ int kuai::compileMain(int argc, char **argv) {
     options.dtype = dtype;
     options.target = target;
     options.fuse = !noFuse;
+    options.templateDir = templateDir;
     options.bounds["batch"] = maxBatch;
     options.bounds["seq"] = maxSeq;
     if (kvCache) {

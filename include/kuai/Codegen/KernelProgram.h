@@ -190,6 +190,9 @@ struct CompileOptions {
   llvm::StringMap<int64_t> bounds; // symbol -> largest size
   std::string target = "sm_90";
   bool fuse = true;
+  /// Where to read the CUDA kernel templates from ("" = the copies built
+  /// into the compiler): kernel development without rebuilding kuai-compile.
+  std::string templateDir;
 };
 
 struct KernelProgram {
