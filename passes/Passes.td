@@ -209,6 +209,34 @@ def FuseAttention : Pass<"kuai-fuse-attention", "mlir::func::FuncOp"> {
   let dependentDialects = ["::kuai::KuaiDialect"];
 }
 
+def FuseQkv : Pass<"kuai-fuse-qkv", "mlir::func::FuncOp"> {
+  let summary = "The q, k and v projections of an attention to one linear "
+                "and a split";
+  let description = [{
+    Linears that read the same input and feed one `kuai.attention`'s query,
+    key or value (through reshapes and transposes only) become one linear
+    whose weight (and bias) are theirs side by side along the output dim,
+    followed by a `kuai.split` of its last axis: one matrix multiply, with
+    the tiles of all three, instead of three. The code generator folds the
+    split into the attention's strides (`kuai-fuse-kernels`), so no copy is
+    added. Weights must be constants of one layout and element type, and
+    biases all present or all absent; anything else is left alone, as are
+    projections that feed other ops (a rotary, say), where the split would
+    cost copies.
+
+    ```mlir
+    %q = kuai.linear %x, %wq, %bq {transpose_weight = true} : ...
+    %k = kuai.linear %x, %wk, %bk {transpose_weight = true} : ...
+    %v = kuai.linear %x, %wv, %bv {transpose_weight = true} : ...
+    // ... reshapes and transposes of %q, %k, %v into kuai.attention
+    // becomes
+    %qkv = kuai.linear %x, %wqkv, %bqkv {transpose_weight = true} : ...
+    %q, %k, %v = kuai.split %qkv, %sizes {axis = 2 : i64} : ...
+    ```
+  }];
+  let dependentDialects = ["::kuai::KuaiDialect"];
+}
+
 def SimplifyMasks : Pass<"kuai-simplify-masks", "mlir::func::FuncOp"> {
   let summary = "Attention bias subgraphs to causal / sliding-window / "
                 "padding mask kinds";

@@ -20,6 +20,7 @@ void kuai::buildRaisePipeline(OpPassManager &pm) {
   pm.addNestedPass<func::FuncOp>(createFuseAttention());
   pm.addNestedPass<func::FuncOp>(createSimplifyMasks());
   pm.addNestedPass<func::FuncOp>(createRaiseMoe());
+  pm.addNestedPass<func::FuncOp>(createFuseQkv());
   // Raised ops can know shapes the primitives did not; propagate them.
   pm.addNestedPass<func::FuncOp>(createFoldShapes());
   pm.addPass(createCanonicalizerPass());
@@ -36,6 +37,6 @@ void kuai::registerAllPasses() {
       "kuai-raise",
       "Raise graph IR to transformer ops: fuse-linear, fuse-norms, "
       "fuse-activations, fuse-rotary, fuse-attention, simplify-masks, "
-      "raise-moe",
+      "raise-moe, fuse-qkv",
       buildRaisePipeline);
 }

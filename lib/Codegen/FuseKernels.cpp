@@ -12,7 +12,8 @@
 // Epilogues: the activation (GELU, SiLU, ReLU) and then the residual add
 // that read a tensor-core linear's result move into the linear's epilogue.
 // Attention: transposes that only feed its q, k, v or only read its output
-// fold into its strides.
+// fold into its strides, and so do slice copies (a split QKV projection)
+// that only feed it: it reads the sliced buffer through an offset view.
 //
 //===----------------------------------------------------------------------===//
 
@@ -260,6 +261,22 @@ const ExprNode *pureCopy(const Launch &l) {
   return &n;
 }
 
+/// Makes attention launch `li` read operand `i` from `to` instead of `from`
+/// with the given (batch, head, position) strides, and drops the copy
+/// launch `copy` that made `from`.
+void rebindAttentionOperand(KernelProgram &p, size_t li, int i, int from,
+                            int to, const Dims &strides, llvm::StringRef what,
+                            size_t copy) {
+  Launch &l = p.launches[li];
+  for (int d = 0; d < 3; ++d)
+    l.args[5].pack[7 + 3 * i + d] = strides[d];
+  l.args[i] = Arg::buf(to);
+  llvm::erase(l.reads, from);
+  l.reads.push_back(to);
+  l.what = (what + "+" + l.what).str();
+  p.launches.erase(p.launches.begin() + copy);
+}
+
 /// Attention reads q, k, v and writes its output through (batch, head,
 /// position) strides: a transpose that only feeds it, or that only reads
 /// its output, disappears into those strides.
@@ -298,14 +315,10 @@ bool tryFoldAttentionTransposes(KernelProgram &p, size_t li) {
         load->strides[3] != SymExpr::constant(1) ||
         p.buffers[load->buffer].dtype != xb.dtype)
       continue;
-    int y = load->buffer;
-    for (int d = 0; d < 3; ++d)
-      pack[7 + 3 * i + d] = load->strides[d];
-    l.args[i] = Arg::buf(y);
-    llvm::erase(l.reads, x);
-    l.reads.push_back(y);
-    l.what = "transpose+" + l.what;
-    p.launches.erase(p.launches.begin() + *writer);
+    rebindAttentionOperand(
+        p, li, i, x, load->buffer,
+        {load->strides[0], load->strides[1], load->strides[2]}, "transpose",
+        *writer);
     return true;
   }
   // Output: one reader that only transposes it.
@@ -350,6 +363,136 @@ bool tryFoldAttentionTransposes(KernelProgram &p, size_t li) {
   return true;
 }
 
+/// Attention reads q, k and v through strides, so a slice copy (a split
+/// of a fused QKV projection's output, or any copy of a box of a buffer
+/// with unit innermost stride) that only feeds one of them, directly or
+/// through a reshape that splits its last dim into (heads, head dim),
+/// disappears: the attention reads the sliced buffer in place, through a
+/// view at the slice's offset.
+bool tryFoldAttentionSlices(KernelProgram &p, size_t li) {
+  Launch &l = p.launches[li];
+  llvm::StringRef fn = l.function;
+  if (!fn.starts_with("kuai_attention"))
+    return false;
+  const bool tensorCores = fn.starts_with("kuai_attention_tc");
+  llvm::SmallVector<SymExpr> &pack = l.args[5].pack;
+  for (int i = 0; i < 3; ++i) {
+    if (l.args[i].kind != Arg::Kind::Buffer)
+      continue;
+    const int a = l.args[i].buffer;
+    const Buffer &ab = p.buffers[a];
+    // The slice copy's output s: the operand itself, or what it views.
+    int s = a;
+    if (ab.kind == Buffer::Kind::View) {
+      if (ab.viewElementOffset != SymExpr::constant(0))
+        continue;
+      s = ab.viewOf;
+    }
+    const Buffer &sb = p.buffers[s];
+    if (sb.kind != Buffer::Kind::Arena || sb.inputIndex >= 0 ||
+        sb.outputIndex >= 0 || ab.dims.size() != 4)
+      continue;
+    // This operand is s's only use: no other launch, view or operand.
+    bool otherUse = false;
+    for (size_t b = 0; b < p.buffers.size(); ++b)
+      if (p.buffers[b].kind == Buffer::Kind::View && p.root(int(b)) == s &&
+          int(b) != a)
+        otherUse = true;
+    int uses = 0;
+    for (int j = 0; j < 3; ++j)
+      uses +=
+          l.args[j].kind == Arg::Kind::Buffer && p.root(l.args[j].buffer) == s;
+    std::optional<size_t> writer;
+    for (size_t w = 0; w < p.launches.size(); ++w) {
+      const Launch &o = p.launches[w];
+      if (llvm::is_contained(o.writes, s))
+        writer = writer ? std::optional<size_t>(SIZE_MAX) : w;
+      if (w != li &&
+          llvm::any_of(o.reads, [&](int r) { return p.root(r) == s; }))
+        otherUse = true;
+    }
+    if (otherUse || uses != 1 || !writer || *writer == SIZE_MAX)
+      continue;
+    // The writer copies a box of y: one load, unit innermost stride, a
+    // constant offset, contiguous output over s's dims.
+    const Launch &w = p.launches[*writer];
+    if (!w.elementwise)
+      continue;
+    const ElementwiseKernel &k = *w.elementwise;
+    const ExprNode &load = k.nodes[k.root];
+    const size_t rank = sb.dims.size();
+    if (k.nodes.size() != 1 || load.kind != ExprNode::Kind::Load ||
+        load.indexBuffer >= 0 || !load.base.isConstant() ||
+        k.outBase != SymExpr::constant(0) || k.dims != sb.dims ||
+        k.outStrides != contiguousStrides(sb.dims) ||
+        load.strides.size() != rank ||
+        load.strides[rank - 1] != SymExpr::constant(1))
+      continue;
+    const int y = load.buffer;
+    const Buffer &yb = p.buffers[y];
+    if (yb.dtype != sb.dtype || yb.kind == Buffer::Kind::State ||
+        !p.rootElementOffset(y))
+      continue;
+    // The y stride of each of the operand's dims: s's own dims, or s's
+    // last dim split into (heads, head dim).
+    Dims yStrides;
+    if (rank == 4 && ab.dims == sb.dims) {
+      yStrides = load.strides;
+    } else if (rank == 3 && ab.dims[0] == sb.dims[0] &&
+               ab.dims[1] == sb.dims[1] &&
+               ab.dims[2] * ab.dims[3] == sb.dims[2]) {
+      yStrides = {load.strides[0], load.strides[1], ab.dims[3],
+                  SymExpr::constant(1)};
+    } else {
+      continue;
+    }
+    // The attention's (batch, head, position) strides over the operand's
+    // contiguous layout: each must be one of its dims' strides.
+    const Dims contig = contiguousStrides(ab.dims);
+    const SymExpr extents[3][3] = {{pack[0], pack[1], pack[3]},
+                                   {pack[0], pack[2], pack[4]},
+                                   {pack[0], pack[2], pack[4]}};
+    Dims strides(3);
+    bool mapped = contig[3] == SymExpr::constant(1);
+    for (int d = 0; d < 3 && mapped; ++d) {
+      int found = -1;
+      for (int j = 0; j < 3; ++j)
+        if (contig[j] == pack[7 + 3 * i + d] && ab.dims[j] == extents[i][d])
+          found = found < 0 ? j : -2;
+      if (found < 0 && extents[i][d] == SymExpr::constant(1)) {
+        strides[d] = SymExpr::constant(0); // never stepped
+        continue;
+      }
+      mapped = found >= 0;
+      if (mapped)
+        strides[d] = yStrides[found];
+    }
+    if (!mapped)
+      continue;
+    // The tensor-core kernel moves rows in 16-byte pieces.
+    const int64_t offset = *load.base.getConstant();
+    if (tensorCores) {
+      const SymExpr eight = SymExpr::constant(8);
+      bool aligned = (*p.rootElementOffset(y) + offset) % 8 == 0;
+      for (const SymExpr &st : strides)
+        aligned = aligned && st.exactDiv(eight).isKnown();
+      if (!aligned)
+        continue;
+    }
+    Buffer v;
+    v.kind = Buffer::Kind::View;
+    v.dtype = ab.dtype;
+    v.dims = ab.dims;
+    v.name = ab.name;
+    v.viewOf = y;
+    v.viewElementOffset = SymExpr::constant(offset);
+    const int view = p.addBuffer(std::move(v));
+    rebindAttentionOperand(p, li, i, a, view, strides, "slice", *writer);
+    return true;
+  }
+  return false;
+}
+
 } // namespace
 
 int kuai::codegen::fuseKernels(KernelProgram &program) {
@@ -359,7 +502,8 @@ int kuai::codegen::fuseKernels(KernelProgram &program) {
     changed = false;
     for (size_t i = 0; i < program.launches.size(); ++i)
       if (tryFuse(program, i) || tryFuseEpilogue(program, i) ||
-          tryFoldAttentionTransposes(program, i)) {
+          tryFoldAttentionTransposes(program, i) ||
+          tryFoldAttentionSlices(program, i)) {
         ++removed;
         changed = true;
         break;

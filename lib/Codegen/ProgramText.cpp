@@ -101,6 +101,8 @@ void kuai::codegen::printKernelProgram(const KernelProgram &p,
       break;
     case Buffer::Kind::View:
       os << "view of b" << buf.viewOf;
+      if (buf.viewElementOffset != SymExpr::constant(0))
+        os << " at element " << buf.viewElementOffset.str();
       break;
     case Buffer::Kind::State:
       os << "state (KV cache pool)";
@@ -181,8 +183,11 @@ std::string kuai::codegen::buildPlan(const KernelProgram &p) {
          << dtypeName(buf.dtype) << " " << dimsText(buf.dims) << "\n";
       continue;
     }
-    uint64_t offset = weight ? root.weightOffset : root.arenaOffset;
-    int64_t slot = weight ? 0 : root.arenaBytes;
+    // A view starts its offset's bytes into its root's slot (constant:
+    // views at symbolic offsets are never made).
+    const int64_t skip = *p.rootElementOffset(b) * dtypeBytes(buf.dtype);
+    uint64_t offset = (weight ? root.weightOffset : root.arenaOffset) + skip;
+    int64_t slot = weight ? 0 : root.arenaBytes - skip;
     os << "buffer " << b << " " << (weight ? "w" : "a") << " " << offset << " "
        << slot << " " << dtypeName(buf.dtype) << " " << dimsText(buf.dims)
        << "\n";

@@ -11,6 +11,20 @@
 // NOFUSE: // add
 // NOFUSE: // transpose
 // NOFUSE: // tanh
+
+// RUN: kuai-compile %S/Inputs/qkv-split.mlir --emit=kernels | FileCheck %s --check-prefix=SLICE
+// A split of one q/k/v projection into a transposed attention: the three
+// slice copies and transposes fold into the attention, which reads the
+// projection's output in place (offset views, row stride 288).
+// SLICE: // kernel program: 3 launches
+// SLICE: b[[Q:[0-9]+]] f16[2,64,3,32] view of b[[QKV:[0-9]+]]  split
+// SLICE-NEXT: b[[K:[0-9]+]] f16[2,64,3,32] view of b[[QKV]] at element 96  split
+// SLICE-NEXT: b[[V:[0-9]+]] f16[2,64,3,32] view of b[[QKV]] at element 192  split
+// SLICE: templates.kuai_linear_tc64_f16 {{.*}} b[[QKV]] i64:128 i64:288 i64:96 i32:0)  // linear
+// SLICE-NEXT: templates.kuai_attention_tc32_f16 {{.*}} (b[[Q]] b[[K]] b[[V]] null b{{[0-9]+}} pack:2,3,3,64,64,32,32,18432,32,288,18432,32,288,18432,32,288,6144,32,96,{{.*}})  // slice+slice+slice+transpose+transpose+transpose+attention+transpose
+// SLICE-NEXT: // output copy
+// RUN: kuai-compile %S/Inputs/qkv-split.mlir --emit=kernels --no-fuse | FileCheck %s --check-prefix=SLICE-NOFUSE
+// SLICE-NOFUSE-COUNT-3: // split
 func.func @main(%x: tensor<2x3x4xf32> {kuai.name = "x"}) -> (tensor<2x4x3xf32> {kuai.name = "y"}) {
   %b = kuai.constant dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>
   %s = kuai.add %x, %b : (tensor<2x3x4xf32>, tensor<4xf32>) -> tensor<2x3x4xf32>

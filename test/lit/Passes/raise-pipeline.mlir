@@ -3,8 +3,8 @@
 // passes/RaiseUtils.cpp.
 
 // Tests the whole pipeline on a pre-norm attention block: the norm, the
-// projections, the attention and its scale are raised, and the dead
-// primitives are gone.
+// projections (one linear for q, k and v, split), the attention and its
+// scale are raised, and the dead primitives are gone.
 // CHECK-LABEL: func @block
 func.func @block(%x: tensor<1x5x8xf32>) -> tensor<1x5x8xf32> {
   %two = kuai.constant dense<2.0> : tensor<f32>
@@ -37,7 +37,9 @@ func.func @block(%x: tensor<1x5x8xf32>) -> tensor<1x5x8xf32> {
   %ot = kuai.transpose %o {perm = array<i64: 0, 2, 1, 3>} : (tensor<1x2x5x4xf32>) -> tensor<1x5x2x4xf32>
   %y = kuai.reshape %ot, %merged : (tensor<1x5x2x4xf32>, tensor<3xi64>) -> tensor<1x5x8xf32>
   // CHECK: kuai.rms_norm %arg0
-  // CHECK-COUNT-3: kuai.linear
+  // CHECK: kuai.linear {{.*}} -> tensor<1x5x24xf32>
+  // CHECK-NEXT: kuai.split
+  // CHECK-NOT: kuai.linear
   // CHECK: kuai.attention {{.*}} {scale = 5.000000e-01 : f32}
   // CHECK-NOT: kuai.softmax
   // CHECK-NOT: kuai.matmul

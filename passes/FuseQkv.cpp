@@ -1,0 +1,150 @@
+//===- FuseQkv.cpp - One projection for an attention's q, k and v ---------===//
+
+#include "RaiseUtils.h"
+#include "kuai/Passes/Passes.h"
+
+namespace kuai {
+#define GEN_PASS_DEF_FUSEQKV
+#include "kuai/Passes/Passes.h.inc"
+} // namespace kuai
+
+using namespace mlir;
+using namespace kuai;
+
+namespace {
+
+/// The attention (and operand index) that `v` feeds through a single-use
+/// chain of reshapes and transposes, or null.
+std::pair<AttentionOp, unsigned> attentionFed(Value v) {
+  while (v.hasOneUse()) {
+    OpOperand &use = *v.getUses().begin();
+    Operation *user = use.getOwner();
+    if (auto att = dyn_cast<AttentionOp>(user))
+      return use.getOperandNumber() < 3
+                 ? std::make_pair(att, use.getOperandNumber())
+                 : std::make_pair(AttentionOp(), 0u);
+    if (!isa<ReshapeOp, TransposeOp>(user) || use.getOperandNumber() != 0)
+      break;
+    v = user->getResult(0);
+  }
+  return {AttentionOp(), 0u};
+}
+
+/// A projection that can join others: constant 2-D weight, constant or no
+/// bias, a ranked result whose last dim is static.
+bool fusable(LinearOp l) {
+  auto out = dyn_cast<RankedTensorType>(l.getType());
+  return isConstantTensor(l.getWeight()) && getRank(l.getWeight()) == 2 &&
+         (isa<NoneType>(l.getBias().getType()) ||
+          (isConstantTensor(l.getBias()) && getRank(l.getBias()) == 1)) &&
+         out && !out.isDynamicDim(out.getRank() - 1);
+}
+
+ref::Tensor constantOf(Value v) {
+  return ref::tensorFromAttr(v.getDefiningOp<ConstantOp>().getValue());
+}
+
+/// The weights side by side along the output dim: rows of [out, in]
+/// weights follow each other; [in, out] weights interleave per input row.
+ref::Tensor concatWeights(ArrayRef<LinearOp> group, bool transposed) {
+  std::vector<ref::Tensor> parts;
+  for (LinearOp l : group)
+    parts.push_back(constantOf(l.getWeight()));
+  ref::Tensor out = parts[0];
+  if (transposed) {
+    for (size_t i = 1; i < parts.size(); ++i) {
+      out.shape[0] += parts[i].shape[0];
+      out.floats.insert(out.floats.end(), parts[i].floats.begin(),
+                        parts[i].floats.end());
+    }
+    return out;
+  }
+  const int64_t rows = parts[0].shape[0];
+  out.shape[1] = 0;
+  for (const ref::Tensor &p : parts)
+    out.shape[1] += p.shape[1];
+  out.floats.clear();
+  for (int64_t r = 0; r < rows; ++r)
+    for (const ref::Tensor &p : parts)
+      out.floats.insert(out.floats.end(), p.floats.begin() + r * p.shape[1],
+                        p.floats.begin() + (r + 1) * p.shape[1]);
+  return out;
+}
+
+/// Replaces `group` (in block order) by one linear and a split.
+void fuse(ArrayRef<LinearOp> group) {
+  LinearOp first = group.front();
+  OpBuilder b(first);
+  Location loc = first.getLoc();
+  const bool transposed = first.getTransposeWeight();
+  Value weight = ConstantOp::create(
+      b, loc, ref::tensorToAttr(concatWeights(group, transposed)));
+  Value bias;
+  if (isa<NoneType>(first.getBias().getType())) {
+    bias = first.getBias();
+  } else {
+    ref::Tensor all = constantOf(first.getBias());
+    for (LinearOp l : group.drop_front()) {
+      ref::Tensor t = constantOf(l.getBias());
+      all.shape[0] += t.shape[0];
+      all.floats.insert(all.floats.end(), t.floats.begin(), t.floats.end());
+    }
+    bias = ConstantOp::create(b, loc, ref::tensorToAttr(all));
+  }
+  auto fused = LinearOp::create(b, loc, UnrankedTensorType::get(b.getF32Type()),
+                                first.getInput(), weight, bias, transposed);
+  (void)inferTypesQuietly(fused);
+  const int64_t axis = cast<RankedTensorType>(first.getType()).getRank() - 1;
+  ref::Tensor sizes(b.getI64Type(), {int64_t(group.size())});
+  SmallVector<Type> types;
+  for (size_t i = 0; i < group.size(); ++i) {
+    LinearOp l = group[i];
+    sizes.ints[i] = cast<RankedTensorType>(l.getType()).getDimSize(axis);
+    types.push_back(l.getType());
+  }
+  Value sizesValue = ConstantOp::create(b, loc, ref::tensorToAttr(sizes));
+  auto split = SplitOp::create(b, loc, types, fused.getResult(), sizesValue,
+                               b.getI64IntegerAttr(axis), IntegerAttr());
+  for (size_t i = 0; i < group.size(); ++i) {
+    LinearOp l = group[i];
+    l.getResult().replaceAllUsesWith(split.getResult(i));
+    l.erase();
+  }
+}
+
+class FuseQkv : public kuai::impl::FuseQkvBase<FuseQkv> {
+public:
+  void runOnOperation() override {
+    // Projections of one input feeding one attention, in block order.
+    llvm::MapVector<std::pair<Value, Operation *>, SmallVector<LinearOp>>
+        groups;
+    getOperation().walk([&](LinearOp l) {
+      auto [att, index] = attentionFed(l.getResult());
+      if (att && fusable(l))
+        groups[{l.getInput(), att.getOperation()}].push_back(l);
+    });
+    for (auto &[key, group] : groups) {
+      LinearOp first = group.front();
+      auto type = cast<RankedTensorType>(first.getType());
+      bool same =
+          group.size() >= 2 && llvm::all_of(group, [&](LinearOp l) {
+            auto t = cast<RankedTensorType>(l.getType());
+            return l->getBlock() == first->getBlock() &&
+                   l.getTransposeWeight() == first.getTransposeWeight() &&
+                   t.getRank() == type.getRank() &&
+                   t.getElementType() == type.getElementType() &&
+                   l.getWeight().getType() != Type() &&
+                   cast<ShapedType>(l.getWeight().getType()).getElementType() ==
+                       cast<ShapedType>(first.getWeight().getType())
+                           .getElementType() &&
+                   isa<NoneType>(l.getBias().getType()) ==
+                       isa<NoneType>(first.getBias().getType());
+          });
+      if (same)
+        fuse(group);
+    }
+    eraseDeadKuaiOps(getOperation());
+  }
+};
+
+} // namespace
