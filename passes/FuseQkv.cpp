@@ -30,13 +30,19 @@ std::pair<AttentionOp, unsigned> attentionFed(Value v) {
   return {AttentionOp(), 0u};
 }
 
-/// A projection that can join others: constant 2-D weight, constant or no
-/// bias, a ranked result whose last dim is static.
+/// Whether `v` is a constant floating-point tensor of rank `rank`.
+bool isFloatConstant(Value v, int64_t rank) {
+  return isConstantTensor(v) && getRank(v) == rank &&
+         isa<FloatType>(cast<ShapedType>(v.getType()).getElementType());
+}
+
+/// A projection that can join others: constant 2-D float weight, constant
+/// float bias or none, a ranked result whose last dim is static.
 bool fusable(LinearOp l) {
   auto out = dyn_cast<RankedTensorType>(l.getType());
-  return isConstantTensor(l.getWeight()) && getRank(l.getWeight()) == 2 &&
+  return isFloatConstant(l.getWeight(), 2) &&
          (isa<NoneType>(l.getBias().getType()) ||
-          (isConstantTensor(l.getBias()) && getRank(l.getBias()) == 1)) &&
+          isFloatConstant(l.getBias(), 1)) &&
          out && !out.isDynamicDim(out.getRank() - 1);
 }
 
@@ -93,7 +99,15 @@ void fuse(ArrayRef<LinearOp> group) {
   }
   auto fused = LinearOp::create(b, loc, UnrankedTensorType::get(b.getF32Type()),
                                 first.getInput(), weight, bias, transposed);
-  (void)inferTypesQuietly(fused);
+  if (failed(inferTypesQuietly(fused))) {
+    // Cannot happen for projections that type-checked alone; leave them.
+    Operation *biasOp = bias.getDefiningOp();
+    fused.erase();
+    weight.getDefiningOp()->erase();
+    if (biasOp != first.getBias().getDefiningOp())
+      biasOp->erase();
+    return;
+  }
   const int64_t axis = cast<RankedTensorType>(first.getType()).getRank() - 1;
   ref::Tensor sizes(b.getI64Type(), {int64_t(group.size())});
   SmallVector<Type> types;
@@ -125,20 +139,24 @@ public:
     });
     for (auto &[key, group] : groups) {
       LinearOp first = group.front();
-      auto type = cast<RankedTensorType>(first.getType());
+      auto elementOf = [](Value v) {
+        return isa<NoneType>(v.getType())
+                   ? Type()
+                   : cast<ShapedType>(v.getType()).getElementType();
+      };
+      // One layout, one rank, one element type for results, weights and
+      // biases (a bias absent everywhere or present everywhere).
       bool same =
           group.size() >= 2 && llvm::all_of(group, [&](LinearOp l) {
             auto t = cast<RankedTensorType>(l.getType());
-            return l->getBlock() == first->getBlock() &&
-                   l.getTransposeWeight() == first.getTransposeWeight() &&
-                   t.getRank() == type.getRank() &&
-                   t.getElementType() == type.getElementType() &&
-                   l.getWeight().getType() != Type() &&
-                   cast<ShapedType>(l.getWeight().getType()).getElementType() ==
-                       cast<ShapedType>(first.getWeight().getType())
-                           .getElementType() &&
+            auto t0 = cast<RankedTensorType>(first.getType());
+            return l.getTransposeWeight() == first.getTransposeWeight() &&
+                   t.getRank() == t0.getRank() &&
+                   t.getElementType() == t0.getElementType() &&
+                   elementOf(l.getWeight()) == elementOf(first.getWeight()) &&
                    isa<NoneType>(l.getBias().getType()) ==
-                       isa<NoneType>(first.getBias().getType());
+                       isa<NoneType>(first.getBias().getType()) &&
+                   elementOf(l.getBias()) == elementOf(first.getBias());
           });
       if (same)
         fuse(group);
