@@ -30,20 +30,30 @@ std::pair<AttentionOp, unsigned> attentionFed(Value v) {
   return {AttentionOp(), 0u};
 }
 
-/// Whether `v` is a constant floating-point tensor of rank `rank`.
+/// Whether `v` is a constant fp32, fp16 or bf16 tensor of rank `rank` (the
+/// types whose values survive the reference tensors' fp32 storage).
 bool isFloatConstant(Value v, int64_t rank) {
-  return isConstantTensor(v) && getRank(v) == rank &&
-         isa<FloatType>(cast<ShapedType>(v.getType()).getElementType());
+  if (!isConstantTensor(v) || getRank(v) != rank)
+    return false;
+  Type t = cast<ShapedType>(v.getType()).getElementType();
+  return t.isF32() || t.isF16() || t.isBF16();
 }
 
 /// A projection that can join others: constant 2-D float weight, constant
-/// float bias or none, a ranked result whose last dim is static.
+/// float bias of the output's width or none, a ranked result whose last
+/// dim is static.
 bool fusable(LinearOp l) {
   auto out = dyn_cast<RankedTensorType>(l.getType());
-  return isFloatConstant(l.getWeight(), 2) &&
-         (isa<NoneType>(l.getBias().getType()) ||
-          isFloatConstant(l.getBias(), 1)) &&
-         out && !out.isDynamicDim(out.getRank() - 1);
+  if (!out || out.isDynamicDim(out.getRank() - 1) ||
+      !isFloatConstant(l.getWeight(), 2))
+    return false;
+  const int64_t n = out.getDimSize(out.getRank() - 1);
+  auto weight = cast<ShapedType>(l.getWeight().getType());
+  if (weight.getDimSize(l.getTransposeWeight() ? 0 : 1) != n)
+    return false;
+  return isa<NoneType>(l.getBias().getType()) ||
+         (isFloatConstant(l.getBias(), 1) &&
+          cast<ShapedType>(l.getBias().getType()).getDimSize(0) == n);
 }
 
 ref::Tensor constantOf(Value v) {

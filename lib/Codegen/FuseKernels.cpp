@@ -43,7 +43,7 @@ std::optional<llvm::SmallVector<int>> coordinateMap(const ExprNode &load,
     for (size_t j = 0; j < producerDims.size(); ++j)
       if (!covered[j] && producerDims[j] != SymExpr::constant(1) &&
           contig[j] == load.strides[d] && producerDims[j] == consumerDims[d])
-        found = found < 0 ? int(j) : -2;
+        found = found == -1 ? int(j) : -2;
     if (found < 0)
       return std::nullopt; // no producer dim, or ambiguous
     map[d] = found;
@@ -346,7 +346,7 @@ bool tryFoldAttentionTransposes(KernelProgram &p, size_t li) {
     int found = -1;
     for (int d = 0; d < 4; ++d)
       if (load->strides[d] == contigO[j] && tk.dims[d] == ob.dims[j])
-        found = found < 0 ? d : -2;
+        found = found == -1 ? d : -2;
     if (found < 0)
       return false;
     strides[j] = contigT[found];
@@ -398,8 +398,9 @@ bool tryFoldAttentionSlices(KernelProgram &p, size_t li) {
       if (p.buffers[b].kind == Buffer::Kind::View && p.root(int(b)) == s &&
           int(b) != a)
         otherUse = true;
+    // Counted over q, k, v and the mask (args 0..3).
     int uses = 0;
-    for (int j = 0; j < 3; ++j)
+    for (int j = 0; j < 4; ++j)
       uses +=
           l.args[j].kind == Arg::Kind::Buffer && p.root(l.args[j].buffer) == s;
     std::optional<size_t> writer;
@@ -428,9 +429,17 @@ bool tryFoldAttentionSlices(KernelProgram &p, size_t li) {
         load.strides.size() != rank ||
         load.strides[rank - 1] != SymExpr::constant(1))
       continue;
+    // A box, not a broadcast: every dim that is stepped moves forward in y
+    // (so the view spans no more than y's slot past its offset).
+    bool box = true;
+    for (size_t d = 0; d < rank; ++d)
+      if (sb.dims[d] != SymExpr::constant(1))
+        if (auto c = load.strides[d].getConstant(); c && *c <= 0)
+          box = false;
     const int y = load.buffer;
     const Buffer &yb = p.buffers[y];
-    if (yb.dtype != sb.dtype || yb.kind == Buffer::Kind::State ||
+    if (!box || yb.dtype != sb.dtype ||
+        p.buffers[p.root(y)].kind == Buffer::Kind::State ||
         !p.rootElementOffset(y))
       continue;
     // The y stride of each of the operand's dims: s's own dims, or s's
@@ -453,12 +462,13 @@ bool tryFoldAttentionSlices(KernelProgram &p, size_t li) {
                                    {pack[0], pack[2], pack[4]},
                                    {pack[0], pack[2], pack[4]}};
     Dims strides(3);
-    bool mapped = contig[3] == SymExpr::constant(1);
+    // The innermost dim is the head dim (pack[5] for q and k, pack[6] for v).
+    bool mapped = ab.dims[3] == pack[i == 2 ? 6 : 5];
     for (int d = 0; d < 3 && mapped; ++d) {
       int found = -1;
       for (int j = 0; j < 3; ++j)
         if (contig[j] == pack[7 + 3 * i + d] && ab.dims[j] == extents[i][d])
-          found = found < 0 ? j : -2;
+          found = found == -1 ? j : -2;
       if (found < 0 && extents[i][d] == SymExpr::constant(1)) {
         strides[d] = SymExpr::constant(0); // never stepped
         continue;

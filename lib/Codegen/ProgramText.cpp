@@ -179,12 +179,14 @@ std::string kuai::codegen::buildPlan(const KernelProgram &p) {
       // Offset: the state's index; the runtime places it in the kv pool.
       auto index = llvm::find_if(
           p.states, [&](const ModelIO &io) { return io.buffer == p.root(b); });
+      assert(p.rootElementOffset(b) == 0 && "a view into a KV page pool");
       os << "buffer " << b << " s " << (index - p.states.begin()) << " 0 "
          << dtypeName(buf.dtype) << " " << dimsText(buf.dims) << "\n";
       continue;
     }
     // A view starts its offset's bytes into its root's slot (constant:
     // views at symbolic offsets are never made).
+    assert(p.rootElementOffset(b) && "views at symbolic offsets");
     const int64_t skip = *p.rootElementOffset(b) * dtypeBytes(buf.dtype);
     uint64_t offset = (weight ? root.weightOffset : root.arenaOffset) + skip;
     int64_t slot = weight ? 0 : root.arenaBytes - skip;
