@@ -11,6 +11,9 @@ kuai: kuai-compile --emit=artifact with the batch and seq of the run as
 bounds, kuai-run --bench (median wall time of one run: input upload, the
 plan's launches as one CUDA graph, synchronize). PyTorch: the median wall
 time of model(...) + torch.cuda.synchronize() with inputs on the GPU.
+Each is timed --rounds times, in turn (torch.compile's time moves between
+runs by more than some of the differences measured); the tables give the
+median of the rounds and their spread.
 Every kuai output is compared with eager's (relative L2).
 
     python3 bench/model_bench.py --bundle build-gpu/kuai-bundle \
@@ -21,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -87,6 +91,12 @@ def export(module, name, path):
     program.save(path)
 
 
+def median_of(kuai_run_stdout):
+    """The median time kuai-run --bench prints, or NaN."""
+    m = re.search(r"median ([0-9.]+) ms", kuai_run_stdout)
+    return float(m.group(1)) if m else float("nan")
+
+
 def wall_ms(fn, iters):
     for _ in range(3):
         fn()
@@ -122,6 +132,9 @@ def main():
     ap.add_argument("--configs", default="bert:1:128,bert:32:128,gpt2:1:512")
     ap.add_argument("--profile", action="store_true",
                     help="also print kuai-run --profile (kernel table) per config")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="timing rounds per config (kuai, its variants, eager "
+                         "and torch.compile in turn each round); medians reported")
     ap.add_argument("--variant", action="append", default=[],
                     metavar="NAME=DIR",
                     help="also time kuai compiled with --template-dir=DIR "
@@ -130,6 +143,10 @@ def main():
     variants = [tuple(v.split("=", 1)) for v in args.variant]
     if any(len(v) != 2 or not os.path.isdir(v[1]) for v in variants):
         ap.error("--variant expects NAME=DIR with an existing DIR")
+    if any(v[0] in ("kuai", "eager", "compile") for v in variants):
+        ap.error("--variant names kuai, eager and compile are taken")
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     os.makedirs(args.work, exist_ok=True)
     compile_bin = os.path.join(args.bundle, "bin", "kuai-compile")
     run_bin = os.path.join(args.bundle, "bin", "kuai-run")
@@ -156,7 +173,8 @@ def main():
             files += ["--input", f]
 
         def run_kuai(tag, template_dir):
-            """Compiles and benches one kuai build: (ms, output dir, compile s)."""
+            """Compiles and benches one kuai build: (ms, path stem of the
+            artifact and its -out directory, compile s)."""
             stem = os.path.join(args.work, f"{name}-{batch}x{seq}{tag}")
             t = time.time()
             subprocess.run([compile_bin, onnx_path, "--emit=artifact",
@@ -170,11 +188,16 @@ def main():
                                  + (["--profile"] if args.profile else []),
                                  capture_output=True, text=True)
             print(f"kuai{tag}:", run.stdout[-6000:], run.stderr[-1500:], flush=True)
-            m = re.search(r"median ([0-9.]+) ms", run.stdout)
-            return (float(m.group(1)) if m else float("nan"), stem + "-out",
-                    compile_s)
+            return median_of(run.stdout), stem, compile_s
 
-        kuai_ms, outdir, compile_s = run_kuai("", None)
+        def rebench_kuai(stem):
+            """One more timing round of a compiled build (no outputs saved)."""
+            run = subprocess.run([run_bin, stem + ".kuai", *files, "--bench",
+                                  str(args.iters)], capture_output=True, text=True)
+            return median_of(run.stdout)
+
+        kuai_ms, stem, compile_s = run_kuai("", None)
+        outdir = stem + "-out"
         variant_runs = [(v, *run_kuai("-" + v, d)) for v, d in variants]
         gpu_inputs = [x.cuda() for x in inputs]
         with torch.no_grad():
@@ -185,23 +208,42 @@ def main():
                 return float(np.linalg.norm(got - ref) / np.linalg.norm(ref))
 
             err = rel_l2(outdir)
-            variant_rows = [dict(variant=v, ms=ms, rel_l2=rel_l2(d))
-                            for v, ms, d, _ in variant_runs]
-            eager_ms = wall_ms(lambda: module(*gpu_inputs), args.iters)
-            compiled_ms, compile_note = float("nan"), "skipped"
+            eager = lambda: module(*gpu_inputs)  # noqa: E731
+            compiled, compile_note = None, "skipped"
             if not args.no_compile:
                 torch._dynamo.reset()
                 t = time.time()
                 compiled = torch.compile(module, mode="max-autotune", dynamic=False)
                 compiled(*gpu_inputs)
                 compile_note = f"{time.time() - t:.0f} s to compile"
-                compiled_ms = wall_ms(lambda: compiled(*gpu_inputs), args.iters)
+            # Rounds: every build and peer timed once a round, in turn, so
+            # that clock and thermal drift fall on all of them alike; the
+            # first kuai round is the run above (with outputs and profile).
+            rounds = {"kuai": [kuai_ms], "eager": [], "compile": []}
+            for v, ms, _, _ in variant_runs:
+                rounds[v] = [ms]
+            for r in range(args.rounds):
+                if r > 0:
+                    rounds["kuai"].append(rebench_kuai(stem))
+                    for v, _, vstem, _ in variant_runs:
+                        rounds[v].append(rebench_kuai(vstem))
+                rounds["eager"].append(wall_ms(eager, args.iters))
+                if compiled is not None:
+                    rounds["compile"].append(
+                        wall_ms(lambda: compiled(*gpu_inputs), args.iters))
+            kuai_ms = statistics.median(rounds["kuai"])
+            eager_ms = statistics.median(rounds["eager"])
+            compiled_ms = (statistics.median(rounds["compile"])
+                           if rounds["compile"] else float("nan"))
+            variant_rows = [dict(variant=v, ms=statistics.median(rounds[v]),
+                                 rel_l2=rel_l2(vstem + "-out"))
+                            for v, _, vstem, _ in variant_runs]
         fl = flops(config, name, batch, seq)
         weight_bytes = 2 * sum(p.numel() for p in module.parameters())
         row = dict(model=name, batch=batch, seq=seq, kuai_ms=kuai_ms, eager_ms=eager_ms,
                    compile_ms=compiled_ms, compile_note=compile_note, rel_l2=err,
                    kuai_compile_s=compile_s, flops=fl, weight_bytes=weight_bytes,
-                   variants=variant_rows)
+                   variants=variant_rows, rounds=rounds)
         print(json.dumps(row), flush=True)
         rows.append(row)
 
@@ -211,7 +253,9 @@ def main():
                 f"- device: {dev}\n- date: {time.strftime('%Y-%m-%d')}\n"
                 f"- torch {torch.__version__}, transformers {transformers.__version__}\n"
                 f"- commit: {os.environ.get('KUAI_COMMIT', 'unknown')}\n"
-                f"- median wall time of one forward ({args.iters} runs after 3 warm-up)\n\n"
+                f"- median wall time of one forward ({args.iters} runs after 3 warm-up), "
+                f"median over {args.rounds} rounds (each build and peer once a round, "
+                "in turn; spread below)\n\n"
                 "| model | batch x seq | kuai ms | eager ms | torch.compile ms | kuai vs compile "
                 "| kuai TFLOP/s (% of 757) | kuai weights GB/s (% of 3000) | kuai rel L2 vs eager |\n"
                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
@@ -223,6 +267,13 @@ def main():
                     f"{r['eager_ms']:.3f} | {r['compile_ms']:.3f} ({r['compile_note']}) | "
                     f"{ratio:.2f}x | {tf:.1f} ({100 * tf / PEAK_TFLOPS:.1f}%) | "
                     f"{gbs:.0f} ({100 * gbs / 1000 / PEAK_TBS:.1f}%) | {r['rel_l2']:.2e} |\n")
+        f.write("\nSpread over the rounds (min .. max of the round medians, ms):\n\n"
+                "| model | batch x seq | kuai | eager | torch.compile |\n"
+                "| --- | --- | --- | --- | --- |\n")
+        for r in rows:
+            spread = [f"{min(r['rounds'][k]):.3f} .. {max(r['rounds'][k]):.3f}"
+                      if r["rounds"][k] else "-" for k in ("kuai", "eager", "compile")]
+            f.write(f"| {r['model']} | {r['batch']}x{r['seq']} | " + " | ".join(spread) + " |\n")
         if variants:
             f.write("\nkuai with the kernel templates of other directories "
                     "(--template-dir), same run:\n\n| model | batch x seq | "
