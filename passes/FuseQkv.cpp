@@ -60,30 +60,25 @@ ref::Tensor constantOf(Value v) {
   return ref::tensorFromAttr(v.getDefiningOp<ConstantOp>().getValue());
 }
 
-/// The weights side by side along the output dim: rows of [out, in]
-/// weights follow each other; [in, out] weights interleave per input row.
-ref::Tensor concatWeights(ArrayRef<LinearOp> group, bool transposed) {
+/// Float constants of equal dims but along `axis`, concatenated along it.
+ref::Tensor concatConstants(ArrayRef<Value> values, int64_t axis) {
   std::vector<ref::Tensor> parts;
-  for (LinearOp l : group)
-    parts.push_back(constantOf(l.getWeight()));
+  for (Value v : values)
+    parts.push_back(constantOf(v));
   ref::Tensor out = parts[0];
-  if (transposed) {
-    for (size_t i = 1; i < parts.size(); ++i) {
-      out.shape[0] += parts[i].shape[0];
-      out.floats.insert(out.floats.end(), parts[i].floats.begin(),
-                        parts[i].floats.end());
-    }
-    return out;
-  }
-  const int64_t rows = parts[0].shape[0];
-  out.shape[1] = 0;
-  for (const ref::Tensor &p : parts)
-    out.shape[1] += p.shape[1];
+  out.shape[axis] = 0;
   out.floats.clear();
-  for (int64_t r = 0; r < rows; ++r)
-    for (const ref::Tensor &p : parts)
-      out.floats.insert(out.floats.end(), p.floats.begin() + r * p.shape[1],
-                        p.floats.begin() + (r + 1) * p.shape[1]);
+  for (const ref::Tensor &t : parts)
+    out.shape[axis] += t.shape[axis];
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d)
+    outer *= out.shape[d];
+  for (int64_t r = 0; r < outer; ++r)
+    for (const ref::Tensor &t : parts) {
+      const int64_t chunk = t.numel() / outer;
+      out.floats.insert(out.floats.end(), t.floats.begin() + r * chunk,
+                        t.floats.begin() + (r + 1) * chunk);
+    }
   return out;
 }
 
@@ -93,20 +88,19 @@ void fuse(ArrayRef<LinearOp> group) {
   OpBuilder b(first);
   Location loc = first.getLoc();
   const bool transposed = first.getTransposeWeight();
-  Value weight = ConstantOp::create(
-      b, loc, ref::tensorToAttr(concatWeights(group, transposed)));
-  Value bias;
-  if (isa<NoneType>(first.getBias().getType())) {
-    bias = first.getBias();
-  } else {
-    ref::Tensor all = constantOf(first.getBias());
-    for (LinearOp l : group.drop_front()) {
-      ref::Tensor t = constantOf(l.getBias());
-      all.shape[0] += t.shape[0];
-      all.floats.insert(all.floats.end(), t.floats.begin(), t.floats.end());
-    }
-    bias = ConstantOp::create(b, loc, ref::tensorToAttr(all));
+  SmallVector<Value> weights, biases;
+  for (LinearOp l : group) {
+    weights.push_back(l.getWeight());
+    biases.push_back(l.getBias());
   }
+  // Side by side along the output dim: the rows of [out, in] weights, the
+  // columns of [in, out] ones.
+  Value weight = ConstantOp::create(
+      b, loc, ref::tensorToAttr(concatConstants(weights, transposed ? 0 : 1)));
+  Value bias = first.getBias();
+  if (!isa<NoneType>(bias.getType()))
+    bias = ConstantOp::create(b, loc,
+                              ref::tensorToAttr(concatConstants(biases, 0)));
   auto fused = LinearOp::create(b, loc, UnrankedTensorType::get(b.getF32Type()),
                                 first.getInput(), weight, bias, transposed);
   if (failed(inferTypesQuietly(fused))) {

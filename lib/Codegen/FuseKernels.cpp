@@ -247,18 +247,33 @@ bool tryFuseEpilogue(KernelProgram &p, size_t li) {
 }
 
 /// A generated launch that only copies one buffer through a strided load
-/// (a transpose), or null.
-const ExprNode *pureCopy(const Launch &l) {
+/// (a transpose; with `atConstantOffset`, also a box of it starting at a
+/// constant element, such as one output of a split), or null.
+const ExprNode *pureCopy(const Launch &l, bool atConstantOffset = false) {
   if (!l.elementwise)
     return nullptr;
   const ElementwiseKernel &k = *l.elementwise;
   const ExprNode &n = k.nodes[k.root];
   if (k.nodes.size() != 1 || n.kind != ExprNode::Kind::Load ||
-      n.indexBuffer >= 0 || n.base != SymExpr::constant(0) ||
+      n.indexBuffer >= 0 ||
+      !(atConstantOffset ? n.base.isConstant()
+                         : n.base == SymExpr::constant(0)) ||
       k.outBase != SymExpr::constant(0) ||
       k.outStrides != contiguousStrides(k.dims))
     return nullptr;
   return &n;
+}
+
+/// The one launch that writes buffer `x`, if exactly one does.
+std::optional<size_t> soleWriter(const KernelProgram &p, int x) {
+  std::optional<size_t> writer;
+  for (size_t w = 0; w < p.launches.size(); ++w)
+    if (llvm::is_contained(p.launches[w].writes, x)) {
+      if (writer)
+        return std::nullopt;
+      writer = w;
+    }
+  return writer;
 }
 
 /// Makes attention launch `li` read operand `i` from `to` instead of `from`
@@ -304,10 +319,7 @@ bool tryFoldAttentionTransposes(KernelProgram &p, size_t li) {
       uses += l.args[j].kind == Arg::Kind::Buffer && l.args[j].buffer == x;
     if (uses != 1)
       continue;
-    std::optional<size_t> writer;
-    for (size_t w = 0; w < p.launches.size(); ++w)
-      if (llvm::is_contained(p.launches[w].writes, x))
-        writer = w;
+    std::optional<size_t> writer = soleWriter(p, x);
     if (!writer)
       continue;
     const ExprNode *load = pureCopy(p.launches[*writer]);
@@ -403,32 +415,22 @@ bool tryFoldAttentionSlices(KernelProgram &p, size_t li) {
     for (int j = 0; j < 4; ++j)
       uses +=
           l.args[j].kind == Arg::Kind::Buffer && p.root(l.args[j].buffer) == s;
-    std::optional<size_t> writer;
-    for (size_t w = 0; w < p.launches.size(); ++w) {
-      const Launch &o = p.launches[w];
-      if (llvm::is_contained(o.writes, s))
-        writer = writer ? std::optional<size_t>(SIZE_MAX) : w;
-      if (w != li &&
-          llvm::any_of(o.reads, [&](int r) { return p.root(r) == s; }))
+    for (size_t w = 0; w < p.launches.size(); ++w)
+      if (w != li && llvm::any_of(p.launches[w].reads,
+                                  [&](int r) { return p.root(r) == s; }))
         otherUse = true;
-    }
-    if (otherUse || uses != 1 || !writer || *writer == SIZE_MAX)
+    std::optional<size_t> writer = soleWriter(p, s);
+    if (otherUse || uses != 1 || !writer)
       continue;
-    // The writer copies a box of y: one load, unit innermost stride, a
-    // constant offset, contiguous output over s's dims.
-    const Launch &w = p.launches[*writer];
-    if (!w.elementwise)
-      continue;
-    const ElementwiseKernel &k = *w.elementwise;
-    const ExprNode &load = k.nodes[k.root];
+    // The writer copies a box of y over s's dims: unit innermost stride, a
+    // constant offset.
+    const ExprNode *copy = pureCopy(p.launches[*writer], true);
     const size_t rank = sb.dims.size();
-    if (k.nodes.size() != 1 || load.kind != ExprNode::Kind::Load ||
-        load.indexBuffer >= 0 || !load.base.isConstant() ||
-        k.outBase != SymExpr::constant(0) || k.dims != sb.dims ||
-        k.outStrides != contiguousStrides(sb.dims) ||
-        load.strides.size() != rank ||
-        load.strides[rank - 1] != SymExpr::constant(1))
+    if (!copy || p.launches[*writer].elementwise->dims != sb.dims ||
+        copy->strides.size() != rank ||
+        copy->strides[rank - 1] != SymExpr::constant(1))
       continue;
+    const ExprNode &load = *copy;
     // A box, not a broadcast: every dim that is stepped moves forward in y
     // (so the view spans no more than y's slot past its offset).
     bool box = true;

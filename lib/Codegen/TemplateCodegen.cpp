@@ -80,7 +80,7 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
                 "every template needs its name");
   // --template-dir: every template file from there instead (all of them,
   // so that a directory missing one is an error, not a silent mix).
-  std::vector<std::string> fromDir;
+  std::string fromDir[headerCount];
   if (const std::string &dir = program.options.templateDir; !dir.empty()) {
     for (int i = 0; i < headerCount; ++i) {
       llvm::SmallString<256> path(dir);
@@ -90,10 +90,9 @@ kuai::codegen::compileTemplatesPtx(const KernelProgram &program) {
         return llvm::createStringError("--template-dir: cannot read " +
                                        path.str().str() + ": " +
                                        buf.getError().message());
-      fromDir.push_back((*buf)->getBuffer().str());
-    }
-    for (int i = 0; i < headerCount; ++i)
+      fromDir[i] = (*buf)->getBuffer().str();
       headers[i] = fromDir[i].c_str();
+    }
   }
   std::string main = "#include \"generic_kernels.cu\"\n"
                      "#include \"linear_tc.cu\"\n"
