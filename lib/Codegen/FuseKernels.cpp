@@ -191,8 +191,24 @@ bool tryFuseEpilogue(KernelProgram &p, size_t li) {
     return false;
   bool viewed;
   std::vector<size_t> readers = readersOf(p, x, viewed);
+  // What the epilogue's reader loads: x, or the one reshape of x (GPT-2's
+  // Conv1D flattens rows for its addmm and restores them after): both are
+  // x's elements in x's order, so the epilogue's row * N + column indexing
+  // holds for either.
+  int xr = x;
+  if (viewed) {
+    for (size_t b = 0; b < p.buffers.size(); ++b)
+      if (p.buffers[b].kind == Buffer::Kind::View && p.buffers[b].viewOf == x)
+        xr = xr == x ? int(b) : -1;
+    if (!readers.empty() || xr < 0 ||
+        p.buffers[xr].viewElementOffset != SymExpr::constant(0) ||
+        p.buffers[xr].outputIndex >= 0)
+      return false;
+    readers = readersOf(p, xr, viewed);
+  }
   if (viewed || readers.size() != 1 || !p.launches[readers[0]].elementwise)
     return false;
+  const Dims &xDims = p.buffers[xr].dims;
   size_t gi = readers[0];
   Launch &g = p.launches[gi];
   const ElementwiseKernel &k = *g.elementwise;
@@ -210,16 +226,16 @@ bool tryFuseEpilogue(KernelProgram &p, size_t li) {
   auto act = acts.find(root.op);
   if (act != acts.end() && l.args[8].value == SymExpr::constant(0) &&
       l.args[3].kind == Arg::Kind::Null && out.dtype == xb.dtype &&
-      identityLoad(k, k.nodes[root.operands[0]], x, xb.dims)) {
+      identityLoad(k, k.nodes[root.operands[0]], xr, xDims)) {
     l.args[8] = Arg::i32(act->second);
   } else if (root.op == "add" && l.args[3].kind == Arg::Kind::Null) {
     int a = root.operands[0], b = root.operands[1];
-    if (!identityLoad(k, k.nodes[a], x, xb.dims))
+    if (!identityLoad(k, k.nodes[a], xr, xDims))
       std::swap(a, b);
     const ExprNode &rn = k.nodes[b];
-    if (!identityLoad(k, k.nodes[a], x, xb.dims) ||
-        rn.kind != ExprNode::Kind::Load || rn.buffer == x ||
-        !identityLoad(k, rn, rn.buffer, xb.dims) ||
+    if (!identityLoad(k, k.nodes[a], xr, xDims) ||
+        rn.kind != ExprNode::Kind::Load || rn.buffer == xr ||
+        p.root(rn.buffer) == x || !identityLoad(k, rn, rn.buffer, xDims) ||
         p.buffers[rn.buffer].dtype != out.dtype ||
         (hopper && !startsAligned(p, rn.buffer, 4)))
       return false;

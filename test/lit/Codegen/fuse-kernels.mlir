@@ -23,6 +23,11 @@
 // SLICE: templates.kuai_linear_tc64_f16 {{.*}} b[[QKV]] i64:128 i64:288 i64:96 i32:0)  // linear
 // SLICE-NEXT: templates.kuai_attention_tc32_f16 {{.*}} (b[[Q]] b[[K]] b[[V]] null b{{[0-9]+}} pack:2,3,3,64,64,32,32,18432,32,288,18432,32,288,18432,32,288,6144,32,96,{{.*}})  // slice+slice+slice+transpose+transpose+transpose+attention+transpose
 // SLICE-NEXT: // output copy
+// RUN: kuai-compile %S/Inputs/linear-reshape-add.mlir --emit=kernels | FileCheck %s --check-prefix=RESHAPED
+// A residual add that reads the linear's output through a reshape (GPT-2's
+// Conv1D) still goes into the epilogue.
+// RESHAPED: // kernel program: 1 launches
+// RESHAPED: templates.kuai_linear_tc64_f16 {{.*}} (b0 b{{[0-9]+}} b{{[0-9]+}} b1 b{{[0-9]+}} i64:128 i64:128 i64:128 i32:0)  // linear+add
 // RUN: kuai-compile %S/Inputs/qkv-split.mlir --emit=kernels --no-fuse | FileCheck %s --check-prefix=SLICE-NOFUSE
 // SLICE-NOFUSE-COUNT-3: // split
 func.func @main(%x: tensor<2x3x4xf32> {kuai.name = "x"}) -> (tensor<2x4x3xf32> {kuai.name = "y"}) {
