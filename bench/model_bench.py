@@ -152,6 +152,49 @@ def main():
     run_bin = os.path.join(args.bundle, "bin", "kuai-run")
     rows = []
     models = {}
+
+    def write_results():
+        """(Re)writes --out with the configs done so far: a run cut short
+        (device time, a peer's long autotuning) keeps what it measured."""
+        dev = torch.cuda.get_device_name()
+        with open(args.out, "w") as f:
+            f.write(f"# Whole-model latency, fp16: kuai vs PyTorch eager vs torch.compile\n\n"
+                    f"- device: {dev}\n- date: {time.strftime('%Y-%m-%d')}\n"
+                    f"- torch {torch.__version__}, transformers {transformers.__version__}\n"
+                    f"- commit: {os.environ.get('KUAI_COMMIT', 'unknown')}\n"
+                    f"- median wall time of one forward ({args.iters} runs after 3 warm-up), "
+                    f"median over {args.rounds} rounds (each build and peer once a round, "
+                    "in turn; spread below)\n\n"
+                    "| model | batch x seq | kuai ms | eager ms | torch.compile ms | torch.compile / kuai time "
+                    "| kuai TFLOP/s (% of 757) | kuai weights GB/s (% of 3000) | kuai rel L2 vs eager |\n"
+                    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+            for r in rows:
+                tf = r["flops"] / r["kuai_ms"] / 1e9
+                gbs = r["weight_bytes"] / r["kuai_ms"] / 1e6
+                ratio = r["compile_ms"] / r["kuai_ms"]
+                f.write(f"| {r['model']} | {r['batch']}x{r['seq']} | {r['kuai_ms']:.3f} | "
+                        f"{r['eager_ms']:.3f} | {r['compile_ms']:.3f} ({r['compile_note']}) | "
+                        f"{ratio:.2f}x | {tf:.1f} ({100 * tf / PEAK_TFLOPS:.1f}%) | "
+                        f"{gbs:.0f} ({100 * gbs / 1000 / PEAK_TBS:.1f}%) | {r['rel_l2']:.2e} |\n")
+            f.write("\nSpread over the rounds (min .. max of the round medians, ms):\n\n"
+                    "| model | batch x seq | kuai | eager | torch.compile |\n"
+                    "| --- | --- | --- | --- | --- |\n")
+            for r in rows:
+                spread = [f"{min(r['rounds'][k]):.3f} .. {max(r['rounds'][k]):.3f}"
+                          if r["rounds"][k] else "-" for k in ("kuai", "eager", "compile")]
+                f.write(f"| {r['model']} | {r['batch']}x{r['seq']} | " + " | ".join(spread) + " |\n")
+            if variants:
+                f.write("\nkuai with the kernel templates of other directories "
+                        "(--template-dir), same run:\n\n| model | batch x seq | "
+                        "kuai ms (built-in) | "
+                        + " | ".join(f"{v} ms (rel L2)" for v, _ in variants)
+                        + " |\n|" + " --- |" * (3 + len(variants)) + "\n")
+                for r in rows:
+                    f.write(f"| {r['model']} | {r['batch']}x{r['seq']} | "
+                            f"{r['kuai_ms']:.3f} | "
+                            + " | ".join(f"{x['ms']:.3f} ({x['rel_l2']:.1e})"
+                                         for x in r["variants"]) + " |\n")
+
     for spec in args.configs.split(","):
         name, batch, seq = spec.split(":")
         batch, seq = int(batch), int(seq)
@@ -246,45 +289,9 @@ def main():
                    variants=variant_rows, rounds=rounds)
         print(json.dumps(row), flush=True)
         rows.append(row)
+        write_results()
 
-    dev = torch.cuda.get_device_name()
-    with open(args.out, "w") as f:
-        f.write(f"# Whole-model latency, fp16: kuai vs PyTorch eager vs torch.compile\n\n"
-                f"- device: {dev}\n- date: {time.strftime('%Y-%m-%d')}\n"
-                f"- torch {torch.__version__}, transformers {transformers.__version__}\n"
-                f"- commit: {os.environ.get('KUAI_COMMIT', 'unknown')}\n"
-                f"- median wall time of one forward ({args.iters} runs after 3 warm-up), "
-                f"median over {args.rounds} rounds (each build and peer once a round, "
-                "in turn; spread below)\n\n"
-                "| model | batch x seq | kuai ms | eager ms | torch.compile ms | kuai vs compile "
-                "| kuai TFLOP/s (% of 757) | kuai weights GB/s (% of 3000) | kuai rel L2 vs eager |\n"
-                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
-        for r in rows:
-            tf = r["flops"] / r["kuai_ms"] / 1e9
-            gbs = r["weight_bytes"] / r["kuai_ms"] / 1e6
-            ratio = r["compile_ms"] / r["kuai_ms"]
-            f.write(f"| {r['model']} | {r['batch']}x{r['seq']} | {r['kuai_ms']:.3f} | "
-                    f"{r['eager_ms']:.3f} | {r['compile_ms']:.3f} ({r['compile_note']}) | "
-                    f"{ratio:.2f}x | {tf:.1f} ({100 * tf / PEAK_TFLOPS:.1f}%) | "
-                    f"{gbs:.0f} ({100 * gbs / 1000 / PEAK_TBS:.1f}%) | {r['rel_l2']:.2e} |\n")
-        f.write("\nSpread over the rounds (min .. max of the round medians, ms):\n\n"
-                "| model | batch x seq | kuai | eager | torch.compile |\n"
-                "| --- | --- | --- | --- | --- |\n")
-        for r in rows:
-            spread = [f"{min(r['rounds'][k]):.3f} .. {max(r['rounds'][k]):.3f}"
-                      if r["rounds"][k] else "-" for k in ("kuai", "eager", "compile")]
-            f.write(f"| {r['model']} | {r['batch']}x{r['seq']} | " + " | ".join(spread) + " |\n")
-        if variants:
-            f.write("\nkuai with the kernel templates of other directories "
-                    "(--template-dir), same run:\n\n| model | batch x seq | "
-                    "kuai ms (built-in) | "
-                    + " | ".join(f"{v} ms (rel L2)" for v, _ in variants)
-                    + " |\n|" + " --- |" * (3 + len(variants)) + "\n")
-            for r in rows:
-                f.write(f"| {r['model']} | {r['batch']}x{r['seq']} | "
-                        f"{r['kuai_ms']:.3f} | "
-                        + " | ".join(f"{x['ms']:.3f} ({x['rel_l2']:.1e})"
-                                     for x in r["variants"]) + " |\n")
+    write_results()
     print(open(args.out).read())
 
 
