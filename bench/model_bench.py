@@ -291,8 +291,8 @@ def main():
         rows.append(row)
         write_results()
 
-    write_results()
-    print(open(args.out).read())
+    if rows:
+        print(open(args.out).read())
 
 
 if __name__ == "__main__":

@@ -147,6 +147,25 @@ bool tryFuse(KernelProgram &p, size_t consumerIndex) {
   return false;
 }
 
+/// The one view of buffer `x` if exactly one views it and that view is a
+/// reshape: all of x's elements from offset 0, and no model output.
+std::optional<int> soleReshape(const KernelProgram &p, int x) {
+  std::optional<int> view;
+  for (size_t b = 0; b < p.buffers.size(); ++b)
+    if (p.buffers[b].kind == Buffer::Kind::View && p.buffers[b].viewOf == x) {
+      if (view)
+        return std::nullopt;
+      view = int(b);
+    }
+  if (!view)
+    return std::nullopt;
+  const Buffer &v = p.buffers[*view];
+  if (v.viewElementOffset != SymExpr::constant(0) || v.outputIndex >= 0 ||
+      v.numel() != p.buffers[x].numel())
+    return std::nullopt;
+  return view;
+}
+
 /// The generated launches reading buffer `x` (directly; views excluded).
 std::vector<size_t> readersOf(const KernelProgram &p, int x, bool &viewed) {
   viewed = false;
@@ -197,13 +216,10 @@ bool tryFuseEpilogue(KernelProgram &p, size_t li) {
   // holds for either.
   int xr = x;
   if (viewed) {
-    for (size_t b = 0; b < p.buffers.size(); ++b)
-      if (p.buffers[b].kind == Buffer::Kind::View && p.buffers[b].viewOf == x)
-        xr = xr == x ? int(b) : -1;
-    if (!readers.empty() || xr < 0 ||
-        p.buffers[xr].viewElementOffset != SymExpr::constant(0) ||
-        p.buffers[xr].outputIndex >= 0)
+    std::optional<int> reshape = soleReshape(p, x);
+    if (!readers.empty() || !reshape)
       return false;
+    xr = *reshape;
     readers = readersOf(p, xr, viewed);
   }
   if (viewed || readers.size() != 1 || !p.launches[readers[0]].elementwise)
