@@ -118,12 +118,18 @@ static CUtensorMap encode(const void *p, bool bf16, uint64_t rows,
   return map;
 }
 
+static int smCount = 132; // set from the device in main
+
 struct Variant {
   const char *name;
   int bn, stages;
   CUfunction f;
-  int splits = 1; // blocks of a cluster splitting K (the grid's z)
-  int smem() const { return stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages; }
+  int splits = 1;          // blocks of a cluster splitting K (the grid's z)
+  bool persistent = false; // one block an SM walking the tiles
+  int smem() const {
+    return stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages +
+           (persistent ? 128 * (bn + 8) * 4 : 0);
+  }
 };
 
 static void launch(const Variant &v, bool bf16, const void *x, const void *w,
@@ -133,6 +139,8 @@ static void launch(const Variant &v, bool bf16, const void *x, const void *w,
   int a = act;
   void *params[] = {&mx, &mw, &bias, &res, &y, &M, &N, &K, &a};
   unsigned gx = unsigned((N + v.bn - 1) / v.bn), gy = unsigned((M + 127) / 128);
+  if (v.persistent)
+    gx = std::min<unsigned>(gx * gy, unsigned(smCount)), gy = 1;
   CHECK_CU(cuLaunchKernel(v.f, gx, gy, unsigned(v.splits), 384, 1, 1, v.smem(),
                           0, params, nullptr));
 }
@@ -417,7 +425,9 @@ int main(int argc, char **argv) {
   auto variants = [&](const char *suffix, bool splits) {
     std::vector<Variant> v = {{"wg256", 256, 4, nullptr},
                               {"wg192", 192, 5, nullptr},
-                              {"wg128", 128, 6, nullptr}};
+                              {"wg128", 128, 6, nullptr},
+                              {"wp192", 192, 3, nullptr, 1, true},
+                              {"wp128", 128, 4, nullptr, 1, true}};
     if (splits) // the cluster split-K instances (16-bit output only)
       for (Variant s : {Variant{"wg128s2", 128, 6, nullptr, 2},
                         Variant{"wg128s4", 128, 6, nullptr, 4},
@@ -437,6 +447,7 @@ int main(int argc, char **argv) {
        vbff = variants("_bf16_out_f32", false);
   cudaDeviceProp prop;
   cudaGetDeviceProperties(&prop, 0);
+  smCount = prop.multiProcessorCount;
   cublasHandle_t h;
   cublasCreate(&h);
   std::printf("# GEMM: kuai wgmma template vs cuBLAS\n\n");

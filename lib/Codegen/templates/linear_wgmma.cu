@@ -49,6 +49,63 @@ __device__ __forceinline__ void cluster_sync() {
                    : "memory");
 }
 
+/// Tile `id` of a tilesM x tilesN grid in grouped order: 8 row tiles per
+/// group walk the column tiles, so that concurrent blocks share their W
+/// tiles in L2.
+__device__ __forceinline__ void grouped_tile(int id, int tilesM, int tilesN,
+                                             int &tileM, int &tileN) {
+  const int first = (id / (8 * tilesN)) * 8;
+  const int groupRows = min(tilesM - first, 8);
+  tileM = first + (id % (8 * tilesN)) % groupRows;
+  tileN = (id % (8 * tilesN)) / groupRows;
+}
+
+/// A consumer warpgroup's share of one tile: its 64 rows times BN columns
+/// over `ktiles` k-tiles, the first of which is the pipeline's k-tile `g`
+/// (stage g % STAGES, round g / STAGES). Keeps one wgmma group in flight
+/// and hands each stage back (lane 0 of each warp) once its group is done.
+template <typename T, int BN, int STAGES>
+__device__ __forceinline__ void
+consume_ktiles(float *d, unsigned tiles, unsigned fullBar, unsigned emptyBar,
+               unsigned g, int ktiles, int consumer, int lane) {
+  constexpr unsigned A_BYTES = WG_BM * WG_BK * 2, B_BYTES = BN * WG_BK * 2;
+#pragma unroll
+  for (int i = 0; i < BN / 2; ++i)
+    d[i] = 0.f;
+  for (int kt = 0; kt < ktiles; ++kt, ++g) {
+    const unsigned s = g % STAGES;
+    mbar_wait(fullBar + 8 * s, (g / STAGES) & 1);
+    const unsigned a = tiles + s * A_BYTES + consumer * 64 * 128,
+                   b = tiles + STAGES * A_BYTES + s * B_BYTES;
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < WG_BK / 16; ++kk)
+      wgmma_m64k16<BN, T::is_bf16>(d, wgmma_desc(a + kk * 32),
+                                   wgmma_desc(b + kk * 32));
+    wgmma_commit();
+    // The group of k-tile g - 1 is done: its stage can be refilled.
+    wgmma_wait<1>();
+    if (kt > 0 && lane == 0)
+      mbar_arrive(emptyBar + 8 * ((g - 1) % STAGES));
+  }
+  wgmma_wait<0>();
+}
+
+/// Stores a consumer's accumulators (wgmma's fragment layout) as fp32 rows
+/// of `LD` floats: 64 rows from `rows`.
+template <int BN, int LD>
+__device__ __forceinline__ void stage_rows(const float *d, float *rows,
+                                           int warp, int lane) {
+  const int fr = warp * 16 + lane / 4;
+#pragma unroll
+  for (int j = 0; j < BN / 8; ++j) {
+    const int c = j * 8 + (lane % 4) * 2;
+    *(float2 *)&rows[fr * LD + c] = make_float2(d[4 * j], d[4 * j + 1]);
+    *(float2 *)&rows[(fr + 8) * LD + c] =
+        make_float2(d[4 * j + 2], d[4 * j + 3]);
+  }
+}
+
 template <typename T, typename TO, int BN, int STAGES, int SPLITS>
 __device__ __forceinline__ void
 linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
@@ -66,13 +123,9 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   auto tileA = [&](int s) { return base + s * A_BYTES; };
   auto tileB = [&](int s) { return base + STAGES * A_BYTES + s * B_BYTES; };
 
-  // Grouped block order: 8 row tiles per group walk the column tiles.
-  const int tilesN = gridDim.x, tilesM = gridDim.y;
-  const int id = blockIdx.y * tilesN + blockIdx.x;
-  const int first = (id / (8 * tilesN)) * 8;
-  const int groupRows = min(tilesM - first, 8);
-  const int tileM = first + (id % (8 * tilesN)) % groupRows;
-  const int tileN = (id % (8 * tilesN)) / groupRows;
+  int tileM, tileN;
+  grouped_tile(blockIdx.y * gridDim.x + blockIdx.x, gridDim.y, gridDim.x, tileM,
+               tileN);
   const i64 row0 = i64(tileM) * WG_BM, col0 = i64(tileN) * BN;
   // This block's k-tiles: [kt0, kt0 + ktiles), a share of K when split.
   const int allTiles = int((K + WG_BK - 1) / WG_BK);
@@ -110,25 +163,8 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     const int consumer = warpgroup - 1; // rows consumer*64 .. +63
     const int lane = threadIdx.x % 32, warp = (threadIdx.x / 32) % 4;
     float d[BN / 2];
-#pragma unroll
-    for (int i = 0; i < BN / 2; ++i)
-      d[i] = 0.f;
-    for (int kt = 0; kt < ktiles; ++kt) {
-      const int s = kt % STAGES;
-      mbar_wait(fullBar + 8 * s, (kt / STAGES) & 1);
-      const unsigned a = tileA(s) + consumer * 64 * 128, b = tileB(s);
-      wgmma_fence();
-#pragma unroll
-      for (int kk = 0; kk < WG_BK / 16; ++kk)
-        wgmma_m64k16<BN, T::is_bf16>(d, wgmma_desc(a + kk * 32),
-                                     wgmma_desc(b + kk * 32));
-      wgmma_commit();
-      // The group of tile kt - 1 is done: its stage can be refilled.
-      wgmma_wait<1>();
-      if (kt > 0 && lane == 0)
-        mbar_arrive(emptyBar + 8 * ((kt - 1) % STAGES));
-    }
-    wgmma_wait<0>();
+    consume_ktiles<T, BN, STAGES>(d, base, fullBar, emptyBar, 0, ktiles,
+                                  consumer, lane);
 
     // Both consumers are done with the stage buffers: stage the
     // accumulators there as rows, so that the epilogue reads and writes
@@ -136,14 +172,7 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     asm volatile("bar.sync 1, 256;\n" ::: "memory");
     float *rows =
         (float *)(wg_smem + (base - smem_addr(wg_smem))) + consumer * 64 * LD;
-    const int fr = warp * 16 + lane / 4;
-#pragma unroll
-    for (int j = 0; j < BN / 8; ++j) {
-      const int c = j * 8 + (lane % 4) * 2;
-      *(float2 *)&rows[fr * LD + c] = make_float2(d[4 * j], d[4 * j + 1]);
-      *(float2 *)&rows[(fr + 8) * LD + c] =
-          make_float2(d[4 * j + 2], d[4 * j + 3]);
-    }
+    stage_rows<BN, LD>(d, rows, warp, lane);
     if constexpr (SPLITS == 1) {
       asm volatile("bar.sync %0, 128;\n" ::"r"(2 + consumer) : "memory");
       const int t = threadIdx.x % 128;
@@ -193,6 +222,103 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   }
 }
 
+/// Persistent variant: each block (one an SM) takes the tiles blockIdx.x,
+/// blockIdx.x + gridDim.x, ... The producer thread streams the k-tiles of
+/// one tile after another, so the next tile's pipeline fills while this
+/// one's epilogue runs; the consumers stage their accumulators in a buffer
+/// of their own and go on with the next tile, and warps 1-3 of the producer
+/// warpgroup apply the epilogue (bias, activation, residual, stores) from
+/// there. The tensor cores then wait for neither the pipeline fill nor the
+/// epilogue, whose erf GELU alone costs a quarter of BERT's MLP-up linear
+/// when the consumers run it. Two named barriers hand the staging buffer
+/// over: 4 (staged, consumers arrive) and 5 (read, epilogue warps arrive).
+template <typename T, typename TO, int BN, int STAGES>
+__device__ __forceinline__ void
+linear_wgmma_persistent(const kuai_tensor_map *mapX,
+                        const kuai_tensor_map *mapW, const T *__restrict__ bias,
+                        const TO *__restrict__ residual, TO *__restrict__ y,
+                        i64 M, i64 N, i64 K, int act) {
+  constexpr unsigned A_BYTES = WG_BM * WG_BK * 2, B_BYTES = BN * WG_BK * 2;
+  constexpr int LD = BN + 8, PER_ROW = BN / 4;
+  constexpr int EPILOGUE_THREADS = 96, HANDOFF = 256 + EPILOGUE_THREADS;
+  extern __shared__ __align__(1024) unsigned char wg_smem[];
+  const unsigned base = (smem_addr(wg_smem) + 1023) & ~1023u;
+  float *staging = (float *)(wg_smem + (base - smem_addr(wg_smem)) +
+                             STAGES * (A_BYTES + B_BYTES));
+  const unsigned fullBar = base + STAGES * (A_BYTES + B_BYTES) + WG_BM * LD * 4;
+  const unsigned emptyBar = fullBar + STAGES * 8;
+  const int tilesN = int((N + BN - 1) / BN),
+            tilesM = int((M + WG_BM - 1) / WG_BM);
+  const int tiles = tilesN * tilesM, ktiles = int((K + WG_BK - 1) / WG_BK);
+  const int warpgroup = threadIdx.x / 128;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < STAGES; ++s) {
+      mbar_init(fullBar + 8 * s, 1);
+      mbar_init(emptyBar + 8 * s, 8); // lane 0 of each consumer warp
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  if (warpgroup == 0) {
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n");
+    if (threadIdx.x == 0) {
+      unsigned g = 0;
+      for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        int tileM, tileN;
+        grouped_tile(tile, tilesM, tilesN, tileM, tileN);
+        for (int kt = 0; kt < ktiles; ++kt, ++g) {
+          const unsigned s = g % STAGES;
+          mbar_wait(emptyBar + 8 * s, ((g / STAGES) & 1) ^ 1);
+          mbar_arrive_expect_tx(fullBar + 8 * s, A_BYTES + B_BYTES);
+          tma_load_2d(base + s * A_BYTES, mapX, fullBar + 8 * s, kt * WG_BK,
+                      tileM * WG_BM);
+          tma_load_2d(base + STAGES * A_BYTES + s * B_BYTES, mapW,
+                      fullBar + 8 * s, kt * WG_BK, tileN * BN);
+        }
+      }
+    } else if (threadIdx.x >= 32) {
+      const int t = threadIdx.x - 32;
+      for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        int tileM, tileN;
+        grouped_tile(tile, tilesM, tilesN, tileM, tileN);
+        const i64 row0 = i64(tileM) * WG_BM, col0 = i64(tileN) * BN;
+        asm volatile("bar.sync 4, %0;\n" ::"n"(HANDOFF) : "memory");
+#pragma unroll 1
+        for (int idx = t; idx < WG_BM * PER_ROW; idx += EPILOGUE_THREADS) {
+          const int rr = idx / PER_ROW, c = (idx % PER_ROW) * 4;
+          if (row0 + rr >= M)
+            break;
+          if (col0 + c < N)
+            epilogue_store4<T, TO>(*(const float4 *)&staging[rr * LD + c], bias,
+                                   residual, y, row0 + rr, col0 + c, N, act);
+        }
+        if (tile + int(gridDim.x) < tiles)
+          asm volatile("bar.arrive 5, %0;\n" ::"n"(HANDOFF) : "memory");
+      }
+    }
+  } else {
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n");
+    const int consumer = warpgroup - 1;
+    const int lane = threadIdx.x % 32, warp = (threadIdx.x / 32) % 4;
+    unsigned g = 0;
+    float d[BN / 2];
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+      consume_ktiles<T, BN, STAGES>(d, base, fullBar, emptyBar, g, ktiles,
+                                    consumer, lane);
+      g += ktiles;
+      if (ktiles > 0 && lane == 0)
+        mbar_arrive(emptyBar + 8 * ((g - 1) % STAGES));
+      // The epilogue warps are done with the previous tile's rows.
+      if (tile != int(blockIdx.x))
+        asm volatile("bar.sync 5, %0;\n" ::"n"(HANDOFF) : "memory");
+      stage_rows<BN, LD>(d, staging + consumer * 64 * LD, warp, lane);
+      asm volatile("bar.arrive 4, %0;\n" ::"n"(HANDOFF) : "memory");
+    }
+  }
+}
+
 // Dynamic shared memory of an instance, which kuai-compile asks for
 // (LowerToKernels.cpp): STAGES * (128 + BN) * 64 * 2 bytes of tiles, 1024
 // of alignment slack and 16 * STAGES of barriers. y and residual are
@@ -204,6 +330,18 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
            const TO *residual, TO *y, i64 M, i64 N, i64 K, int act) {          \
     linear_wgmma<T, TO, BN, STAGES, 1>(&mapX, &mapW, bias, residual, y, M, N,  \
                                        K, act);                                \
+  }
+// Persistent instances (grid: one block an SM, or fewer): tiles of 128
+// rows and 192 columns with 3 stages, or 128 with 4, and their fp32-row
+// staging buffer: STAGES * (128 + BN) * 64 * 2 + 128 * (BN + 8) * 4 bytes,
+// 1024 of alignment slack and 16 * STAGES of barriers.
+#define KUAI_LINEAR_WGMMA_PERSISTENT(NAME, T, TO, BN, STAGES)                  \
+  extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)                  \
+      NAME(const __grid_constant__ kuai_tensor_map mapX,                       \
+           const __grid_constant__ kuai_tensor_map mapW, const T *bias,        \
+           const TO *residual, TO *y, i64 M, i64 N, i64 K, int act) {          \
+    linear_wgmma_persistent<T, TO, BN, STAGES>(&mapX, &mapW, bias, residual,   \
+                                               y, M, N, K, act);               \
   }
 // Split-K over SPLITS blocks of a cluster: the grid's z is SPLITS.
 #define KUAI_LINEAR_WGMMA_SPLIT(NAME, T, SPLITS)                               \
@@ -227,6 +365,12 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX, T, T, 128, 6)                  \
   KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX##_out_f32, T, float, 256, 4)    \
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)    \
+  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wp192_##SUFFIX, T, T, 192, 3)       \
+  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wp192_##SUFFIX##_out_f32, T, float, \
+                               192, 3)                                         \
+  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wp128_##SUFFIX, T, T, 128, 4)       \
+  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wp128_##SUFFIX##_out_f32, T, float, \
+                               128, 4)                                         \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s2_##SUFFIX, T, 2)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s4_##SUFFIX, T, 4)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s8_##SUFFIX, T, 8)
