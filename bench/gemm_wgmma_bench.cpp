@@ -426,8 +426,8 @@ int main(int argc, char **argv) {
     std::vector<Variant> v = {{"wg256", 256, 4, nullptr},
                               {"wg192", 192, 5, nullptr},
                               {"wg128", 128, 6, nullptr},
-                              {"wp192", 192, 3, nullptr, 1, true},
-                              {"wp128", 128, 4, nullptr, 1, true}};
+                              {"wgp192", 192, 3, nullptr, 1, true},
+                              {"wgp128", 128, 4, nullptr, 1, true}};
     if (splits) // the cluster split-K instances (16-bit output only)
       for (Variant s : {Variant{"wg128s2", 128, 6, nullptr, 2},
                         Variant{"wg128s4", 128, 6, nullptr, 4},

@@ -365,12 +365,12 @@ linear_wgmma_persistent(const kuai_tensor_map *mapX,
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX, T, T, 128, 6)                  \
   KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX##_out_f32, T, float, 256, 4)    \
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)    \
-  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wp192_##SUFFIX, T, T, 192, 3)       \
-  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wp192_##SUFFIX##_out_f32, T, float, \
-                               192, 3)                                         \
-  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wp128_##SUFFIX, T, T, 128, 4)       \
-  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wp128_##SUFFIX##_out_f32, T, float, \
-                               128, 4)                                         \
+  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wgp192_##SUFFIX, T, T, 192, 3)      \
+  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wgp192_##SUFFIX##_out_f32, T,       \
+                               float, 192, 3)                                  \
+  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wgp128_##SUFFIX, T, T, 128, 4)      \
+  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wgp128_##SUFFIX##_out_f32, T,       \
+                               float, 128, 4)                                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s2_##SUFFIX, T, 2)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s4_##SUFFIX, T, 4)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s8_##SUFFIX, T, 8)
