@@ -25,10 +25,6 @@ using namespace kuai::codegen;
 
 namespace {
 
-/// SMs of the H100 and H200 (sm_90): the waves of tiles the Hopper linears
-/// are ranked by, and the grid of the persistent ones.
-constexpr int64_t kHopperSMs = 132;
-
 class Lowering {
 public:
   Lowering(func::FuncOp func, const CompileOptions &options) : func(func) {
@@ -127,7 +123,6 @@ private:
   struct HopperTile {
     int columns = 0;
     int splits = 1;
-    bool persistent = false; // one block an SM walking the tiles
   };
   HopperTile hopperLinearTile(int x, std::optional<int64_t> mBound, int64_t n,
                               int64_t k, bool fp32Output) const;
@@ -220,31 +215,21 @@ Lowering::HopperTile Lowering::hopperLinearTile(int x,
   // One wave of tiles runs at once on the 132 SMs of an H100/H200: take the
   // column tile whose waves cost least, a tile costing its columns plus a
   // fixed 32 for filling the pipeline and the epilogue (this ranks the
-  // tiles as measured in bench/results/gemm-wgmma-tma-*). The persistent
-  // instances (192 or 128 columns) fill the pipeline once a block and hide
-  // the epilogue under the next tile's products: from a full wave on, only
-  // their last tile pays the 32. Below half a wave,
+  // tiles as measured in bench/results/gemm-wgmma-tma-*). Below half a wave,
   // 128x128 tiles split K over a cluster of 2, 4 or 8 blocks (the fewest
   // that reach half a wave, each block keeping at least 2 k-tiles of 64,
   // else the most that keep them, if that makes 24 blocks or more);
   // otherwise the split-K mma.sync path keeps more SMs busy.
-  constexpr int64_t kSMs = kHopperSMs;
+  constexpr int64_t kSMs = 132;
   int64_t rowTiles = (*mBound + 127) / 128;
   HopperTile best;
   int64_t bestCost = 0;
   for (int bn : {256, 192, 128}) {
     int64_t tiles = rowTiles * ((n + bn - 1) / bn);
-    int64_t waves = (tiles + kSMs - 1) / kSMs;
-    if (tiles < kSMs / 2)
-      continue;
-    for (bool persistent : {false, true}) {
-      if (persistent && (bn == 256 || tiles < kSMs))
-        continue;
-      int64_t cost = persistent ? waves * bn + 32 : waves * (bn + 32);
-      if (!best.columns || cost < bestCost) {
-        best = {bn, 1, persistent};
-        bestCost = cost;
-      }
+    int64_t cost = (tiles + kSMs - 1) / kSMs * (bn + 32);
+    if (tiles >= kSMs / 2 && (!best.columns || cost < bestCost)) {
+      best.columns = bn;
+      bestCost = cost;
     }
   }
   if (best.columns || fp32Output)
@@ -785,33 +770,21 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
       if (int bn = hopper.columns) {
         // The copy engine reads x and W through tensor maps: 128 x 64 boxes
         // of x, bn x 64 of W; as many stages as fit in shared memory.
-        // The persistent ones keep fewer: their epilogue has its own fp32
-        // staging buffer of 128 x (bn + 8).
-        int64_t stages = hopper.persistent ? (bn == 192 ? 3 : 4)
-                         : bn == 256       ? 4
-                         : bn == 192       ? 5
-                                           : 6;
+        int64_t stages = bn == 256 ? 4 : bn == 192 ? 5 : 6;
         std::string split =
             hopper.splits > 1 ? "s" + std::to_string(hopper.splits) : "";
-        l.function = std::string("kuai_linear_wg") +
-                     (hopper.persistent ? "p" : "") + std::to_string(bn) +
-                     split + "_" + suffix + (fp32Output ? "_out_f32" : "");
+        l.function = "kuai_linear_wg" + std::to_string(bn) + split + "_" +
+                     suffix + (fp32Output ? "_out_f32" : "");
         l.grid[0] = {n, bn};
         l.grid[1] = {m, 128};
         l.grid[2] = {SymExpr::constant(hopper.splits), 1};
-        if (hopper.persistent) {
-          // A block an SM; blocks beyond the tiles at run time return.
-          l.grid[0] = {SymExpr::constant(kHopperSMs), 1};
-          l.grid[1] = GridDim();
-        }
         if (hopper.splits > 1)
           // Not "split-K": addSmallRowVariants adds the decode variants
           // to this launch like to any unsplit linear.
           l.what = "linear (K over a cluster of " +
                    std::to_string(hopper.splits) + ")";
         l.block[0] = 384;
-        l.sharedBytes = stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages +
-                        (hopper.persistent ? 128 * (bn + 8) * 4 : 0);
+        l.sharedBytes = stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages;
         l.reads[1] = w;
         l.args = {Arg::tensorMap(operands[0], m, kVal, 128),
                   Arg::tensorMap(w, n, kVal, bn),

@@ -222,30 +222,28 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   }
 }
 
-/// Persistent variant: each block (one an SM) takes the tiles blockIdx.x,
-/// blockIdx.x + gridDim.x, ... The producer thread streams the k-tiles of
-/// one tile after another, so the next tile's pipeline fills while this
-/// one's epilogue runs; the consumers stage their accumulators in a buffer
-/// of their own and go on with the next tile, and warps 1-3 of the producer
-/// warpgroup apply the epilogue (bias, activation, residual, stores) from
-/// there. The tensor cores then wait for neither the pipeline fill nor the
-/// epilogue, whose erf GELU alone costs a quarter of BERT's MLP-up linear
-/// when the consumers run it. Two named barriers hand the staging buffer
-/// over: 4 (staged, consumers arrive) and 5 (read, epilogue warps arrive).
+/// Persistent ping-pong variant: each block (one an SM) takes the tiles
+/// blockIdx.x, blockIdx.x + gridDim.x, ...; its two consumer warpgroups
+/// own alternate tiles whole (128 x BN, two m64 wgmmas a k-step), and their
+/// main loops take turns, so that one's epilogue (from registers: bias,
+/// activation, residual, stores) runs while the other's wgmmas do. The
+/// producer streams the k-tiles of the block's tiles in order into one ring
+/// of STAGES, also during epilogues, so no tile waits for its pipeline to
+/// fill. Turns are named barriers 4 and 5 (warpgroup 1's and 2's): a
+/// consumer starts waiting for its tile's k-tiles only once the other has
+/// waited for all of the previous tile's, so no consumer runs a whole ring
+/// round ahead of the k-tiles it waits for (an mbarrier only tells phases
+/// apart by parity).
 template <typename T, typename TO, int BN, int STAGES>
 __device__ __forceinline__ void
-linear_wgmma_persistent(const kuai_tensor_map *mapX,
-                        const kuai_tensor_map *mapW, const T *__restrict__ bias,
-                        const TO *__restrict__ residual, TO *__restrict__ y,
-                        i64 M, i64 N, i64 K, int act) {
+linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
+                      const T *__restrict__ bias,
+                      const TO *__restrict__ residual, TO *__restrict__ y,
+                      i64 M, i64 N, i64 K, int act) {
   constexpr unsigned A_BYTES = WG_BM * WG_BK * 2, B_BYTES = BN * WG_BK * 2;
-  constexpr int LD = BN + 8, PER_ROW = BN / 4;
-  constexpr int EPILOGUE_THREADS = 96, HANDOFF = 256 + EPILOGUE_THREADS;
   extern __shared__ __align__(1024) unsigned char wg_smem[];
   const unsigned base = (smem_addr(wg_smem) + 1023) & ~1023u;
-  float *staging = (float *)(wg_smem + (base - smem_addr(wg_smem)) +
-                             STAGES * (A_BYTES + B_BYTES));
-  const unsigned fullBar = base + STAGES * (A_BYTES + B_BYTES) + WG_BM * LD * 4;
+  const unsigned fullBar = base + STAGES * (A_BYTES + B_BYTES);
   const unsigned emptyBar = fullBar + STAGES * 8;
   const int tilesN = int((N + BN - 1) / BN),
             tilesM = int((M + WG_BM - 1) / WG_BM);
@@ -255,14 +253,14 @@ linear_wgmma_persistent(const kuai_tensor_map *mapX,
   if (threadIdx.x == 0) {
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(fullBar + 8 * s, 1);
-      mbar_init(emptyBar + 8 * s, 8); // lane 0 of each consumer warp
+      mbar_init(emptyBar + 8 * s, 4); // lane 0 of each warp of a consumer
     }
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
 
   if (warpgroup == 0) {
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 56;\n");
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
     if (threadIdx.x == 0) {
       unsigned g = 0;
       for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
@@ -278,43 +276,65 @@ linear_wgmma_persistent(const kuai_tensor_map *mapX,
                       fullBar + 8 * s, kt * WG_BK, tileN * BN);
         }
       }
-    } else if (threadIdx.x >= 32) {
-      const int t = threadIdx.x - 32;
-      for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        int tileM, tileN;
-        grouped_tile(tile, tilesM, tilesN, tileM, tileN);
-        const i64 row0 = i64(tileM) * WG_BM, col0 = i64(tileN) * BN;
-        asm volatile("bar.sync 4, %0;\n" ::"n"(HANDOFF) : "memory");
-#pragma unroll 1
-        for (int idx = t; idx < WG_BM * PER_ROW; idx += EPILOGUE_THREADS) {
-          const int rr = idx / PER_ROW, c = (idx % PER_ROW) * 4;
-          if (row0 + rr >= M)
-            break;
-          if (col0 + c < N)
-            epilogue_store4<T, TO>(*(const float4 *)&staging[rr * LD + c], bias,
-                                   residual, y, row0 + rr, col0 + c, N, act);
-        }
-        if (tile + int(gridDim.x) < tiles)
-          asm volatile("bar.arrive 5, %0;\n" ::"n"(HANDOFF) : "memory");
-      }
     }
-  } else {
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 224;\n");
-    const int consumer = warpgroup - 1;
-    const int lane = threadIdx.x % 32, warp = (threadIdx.x / 32) % 4;
-    unsigned g = 0;
-    float d[BN / 2];
-    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-      consume_ktiles<T, BN, STAGES>(d, base, fullBar, emptyBar, g, ktiles,
-                                    consumer, lane);
-      g += ktiles;
-      if (ktiles > 0 && lane == 0)
+    return;
+  }
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+  const int consumer = warpgroup - 1; // takes the block's tiles j = consumer,
+                                      // consumer + 2, ...
+  const int lane = threadIdx.x % 32, warp = (threadIdx.x / 32) % 4;
+  float d0[BN / 2], d1[BN / 2]; // rows 0..63 and 64..127 of the tile
+  for (int j = consumer;; j += 2) {
+    const int tile = blockIdx.x + j * int(gridDim.x);
+    if (tile >= tiles)
+      break;
+    if (j > 0) // the other consumer has waited for tile j - 1's k-tiles
+      asm volatile("bar.sync %0, 256;\n" ::"r"(4 + consumer) : "memory");
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i)
+      d0[i] = 0.f, d1[i] = 0.f;
+    unsigned g = unsigned(j) * unsigned(ktiles);
+    for (int kt = 0; kt < ktiles; ++kt, ++g) {
+      const unsigned s = g % STAGES;
+      mbar_wait(fullBar + 8 * s, (g / STAGES) & 1);
+      const unsigned a = base + s * A_BYTES,
+                     b = base + STAGES * A_BYTES + s * B_BYTES;
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < WG_BK / 16; ++kk) {
+        wgmma_m64k16<BN, T::is_bf16>(d0, wgmma_desc(a + kk * 32),
+                                     wgmma_desc(b + kk * 32));
+        wgmma_m64k16<BN, T::is_bf16>(d1, wgmma_desc(a + 64 * 128 + kk * 32),
+                                     wgmma_desc(b + kk * 32));
+      }
+      wgmma_commit();
+      wgmma_wait<1>();
+      if (kt > 0 && lane == 0)
         mbar_arrive(emptyBar + 8 * ((g - 1) % STAGES));
-      // The epilogue warps are done with the previous tile's rows.
-      if (tile != int(blockIdx.x))
-        asm volatile("bar.sync 5, %0;\n" ::"n"(HANDOFF) : "memory");
-      stage_rows<BN, LD>(d, staging + consumer * 64 * LD, warp, lane);
-      asm volatile("bar.arrive 4, %0;\n" ::"n"(HANDOFF) : "memory");
+    }
+    // Tile j + 1 (the other consumer's) may start waiting for its k-tiles.
+    if (blockIdx.x + (j + 1) * int(gridDim.x) < tiles)
+      asm volatile("bar.arrive %0, 256;\n" ::"r"(4 + (1 - consumer))
+                   : "memory");
+    wgmma_wait<0>();
+    if (ktiles > 0 && lane == 0)
+      mbar_arrive(emptyBar + 8 * ((g - 1) % STAGES));
+
+    int tileM, tileN;
+    grouped_tile(tile, tilesM, tilesN, tileM, tileN);
+    const i64 col0 = i64(tileN) * BN;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const float *d = h ? d1 : d0;
+      const i64 r = i64(tileM) * WG_BM + h * 64 + warp * 16 + lane / 4;
+#pragma unroll
+      for (int q = 0; q < BN / 8; ++q) {
+        const i64 c = col0 + q * 8 + (lane % 4) * 2;
+        epilogue_store_pair<T, TO>(d[4 * q], d[4 * q + 1], bias, residual, y, r,
+                                   c, M, N, act);
+        epilogue_store_pair<T, TO>(d[4 * q + 2], d[4 * q + 3], bias, residual,
+                                   y, r + 8, c, M, N, act);
+      }
     }
   }
 }
@@ -331,17 +351,16 @@ linear_wgmma_persistent(const kuai_tensor_map *mapX,
     linear_wgmma<T, TO, BN, STAGES, 1>(&mapX, &mapW, bias, residual, y, M, N,  \
                                        K, act);                                \
   }
-// Persistent instances (grid: one block an SM, or fewer): tiles of 128
-// rows and 192 columns with 3 stages, or 128 with 4, and their fp32-row
-// staging buffer: STAGES * (128 + BN) * 64 * 2 + 128 * (BN + 8) * 4 bytes,
-// 1024 of alignment slack and 16 * STAGES of barriers.
-#define KUAI_LINEAR_WGMMA_PERSISTENT(NAME, T, TO, BN, STAGES)                  \
+// Persistent ping-pong instances (grid: one block an SM, or fewer): tiles
+// of 128 x 128, 6 stages, STAGES * (128 + 128) * 64 * 2 + 1024 + 16 * STAGES
+// bytes of shared memory as the others.
+#define KUAI_LINEAR_WGMMA_PINGPONG(NAME, T, TO)                                \
   extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)                  \
       NAME(const __grid_constant__ kuai_tensor_map mapX,                       \
            const __grid_constant__ kuai_tensor_map mapW, const T *bias,        \
            const TO *residual, TO *y, i64 M, i64 N, i64 K, int act) {          \
-    linear_wgmma_persistent<T, TO, BN, STAGES>(&mapX, &mapW, bias, residual,   \
-                                               y, M, N, K, act);               \
+    linear_wgmma_pingpong<T, TO, 128, 6>(&mapX, &mapW, bias, residual, y, M,   \
+                                         N, K, act);                           \
   }
 // Split-K over SPLITS blocks of a cluster: the grid's z is SPLITS.
 #define KUAI_LINEAR_WGMMA_SPLIT(NAME, T, SPLITS)                               \
@@ -365,12 +384,8 @@ linear_wgmma_persistent(const kuai_tensor_map *mapX,
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX, T, T, 128, 6)                  \
   KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX##_out_f32, T, float, 256, 4)    \
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)    \
-  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wgp192_##SUFFIX, T, T, 192, 3)      \
-  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wgp192_##SUFFIX##_out_f32, T,       \
-                               float, 192, 3)                                  \
-  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wgp128_##SUFFIX, T, T, 128, 4)      \
-  KUAI_LINEAR_WGMMA_PERSISTENT(kuai_linear_wgp128_##SUFFIX##_out_f32, T,       \
-                               float, 128, 4)                                  \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T)               \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX##_out_f32, T, float) \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s2_##SUFFIX, T, 2)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s4_##SUFFIX, T, 4)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s8_##SUFFIX, T, 8)
