@@ -25,6 +25,10 @@ using namespace kuai::codegen;
 
 namespace {
 
+/// SMs of the H100 and H200 (sm_90): the waves of tiles the Hopper linears
+/// are ranked by, and the grid of the persistent one.
+constexpr int64_t kHopperSMs = 132;
+
 class Lowering {
 public:
   Lowering(func::FuncOp func, const CompileOptions &options) : func(func) {
@@ -123,6 +127,7 @@ private:
   struct HopperTile {
     int columns = 0;
     int splits = 1;
+    bool pingpong = false; // persistent, one block an SM, 128 columns
   };
   HopperTile hopperLinearTile(int x, std::optional<int64_t> mBound, int64_t n,
                               int64_t k, bool fp32Output) const;
@@ -215,21 +220,33 @@ Lowering::HopperTile Lowering::hopperLinearTile(int x,
   // One wave of tiles runs at once on the 132 SMs of an H100/H200: take the
   // column tile whose waves cost least, a tile costing its columns plus a
   // fixed 32 for filling the pipeline and the epilogue (this ranks the
-  // tiles as measured in bench/results/gemm-wgmma-tma-*). Below half a wave,
+  // tiles as measured in bench/results/gemm-wgmma-tma-*). The persistent
+  // ping-pong instance (128 columns) fills its pipeline once a block and
+  // runs one consumer's epilogue under the other's products: from a full
+  // wave of its tiles on, only the last tile of a block pays the 32 (a
+  // first guess, to calibrate against gemm_wgmma_bench's wgpp128). Below
+  // half a wave,
   // 128x128 tiles split K over a cluster of 2, 4 or 8 blocks (the fewest
   // that reach half a wave, each block keeping at least 2 k-tiles of 64,
   // else the most that keep them, if that makes 24 blocks or more);
   // otherwise the split-K mma.sync path keeps more SMs busy.
-  constexpr int64_t kSMs = 132;
+  constexpr int64_t kSMs = kHopperSMs;
   int64_t rowTiles = (*mBound + 127) / 128;
   HopperTile best;
   int64_t bestCost = 0;
   for (int bn : {256, 192, 128}) {
     int64_t tiles = rowTiles * ((n + bn - 1) / bn);
-    int64_t cost = (tiles + kSMs - 1) / kSMs * (bn + 32);
-    if (tiles >= kSMs / 2 && (!best.columns || cost < bestCost)) {
-      best.columns = bn;
-      bestCost = cost;
+    int64_t waves = (tiles + kSMs - 1) / kSMs;
+    if (tiles < kSMs / 2)
+      continue;
+    for (bool pingpong : {false, true}) {
+      if (pingpong && (bn != 128 || tiles < kSMs))
+        continue;
+      int64_t cost = pingpong ? waves * bn + 32 : waves * (bn + 32);
+      if (!best.columns || cost < bestCost) {
+        best = {bn, 1, pingpong};
+        bestCost = cost;
+      }
     }
   }
   if (best.columns || fp32Output)
@@ -773,11 +790,17 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
         int64_t stages = bn == 256 ? 4 : bn == 192 ? 5 : 6;
         std::string split =
             hopper.splits > 1 ? "s" + std::to_string(hopper.splits) : "";
-        l.function = "kuai_linear_wg" + std::to_string(bn) + split + "_" +
-                     suffix + (fp32Output ? "_out_f32" : "");
+        l.function = std::string("kuai_linear_wg") +
+                     (hopper.pingpong ? "pp" : "") + std::to_string(bn) +
+                     split + "_" + suffix + (fp32Output ? "_out_f32" : "");
         l.grid[0] = {n, bn};
         l.grid[1] = {m, 128};
         l.grid[2] = {SymExpr::constant(hopper.splits), 1};
+        if (hopper.pingpong) {
+          // A block an SM; blocks beyond the tiles at run time return.
+          l.grid[0] = {SymExpr::constant(kHopperSMs), 1};
+          l.grid[1] = GridDim();
+        }
         if (hopper.splits > 1)
           // Not "split-K": addSmallRowVariants adds the decode variants
           // to this launch like to any unsplit linear.
