@@ -229,10 +229,16 @@ static int checkEpilogues(std::vector<Variant> &vars16,
     bool bias, res;
   };
   // K = 72 and 200 leave some blocks of an 8-block split without k-tiles.
-  Case cases[] = {
-      {77, 200, 72, 1, true, true},    {1, 64, 64, 0, false, false},
-      {300, 130, 200, 3, true, false}, {129, 257, 136, 2, false, true},
-      {256, 512, 1024, 4, true, true}, {512, 768, 3072, 0, true, true}};
+  Case cases[] = {{77, 200, 72, 1, true, true},
+                  {1, 64, 64, 0, false, false},
+                  {300, 130, 200, 3, true, false},
+                  {129, 257, 136, 2, false, true},
+                  {256, 512, 1024, 4, true, true},
+                  {512, 768, 3072, 0, true, true},
+                  // 9 x 16 tiles of 128x128 (more than the 132 SMs: some
+                  // persistent blocks take two) of 3 k-tiles each (the ring's
+                  // rounds wrap across tiles), ragged M and N.
+                  {1100, 1960, 136, 1, true, true}};
   int failures = 0;
   std::printf("\n## Epilogue and boundary checks (double-precision host "
               "reference)\n\n");
