@@ -74,10 +74,13 @@ static CUmodule compileTemplates(const std::string &dir) {
   nvrtcProgram prog;
   nvrtcCreateProgram(&prog, "#include \"linear_wgmma.cu\"\n", "bench.cu",
                      int(heads.size()), heads.data(), names.data());
-  const char *opts[] = {"--gpu-architecture=compute_90a", "--std=c++17",
-                        "-default-device", "-DKUAI_WITH_F16",
-                        "-DKUAI_WITH_BF16"};
-  nvrtcResult r = nvrtcCompileProgram(prog, 5, opts);
+  const char *opts[] = {"--gpu-architecture=compute_90a",
+                        "--std=c++17",
+                        "-default-device",
+                        "-DKUAI_WITH_F16",
+                        "-DKUAI_WITH_BF16",
+                        "-DKUAI_BENCH_INSTANCES"};
+  nvrtcResult r = nvrtcCompileProgram(prog, 6, opts);
   size_t logSize;
   nvrtcGetProgramLogSize(prog, &logSize);
   std::string log(logSize, '\0');
@@ -429,7 +432,8 @@ int main(int argc, char **argv) {
     std::vector<Variant> v = {{"wg256", 256, 4, nullptr},
                               {"wg192", 192, 5, nullptr},
                               {"wg128", 128, 6, nullptr},
-                              {"wgpp128", 128, 6, nullptr, 1, true}};
+                              {"wgpp128", 128, 6, nullptr, 1, true},
+                              {"wgpp128s7", 128, 7, nullptr, 1, true}};
     if (splits) // the cluster split-K instances (16-bit output only)
       for (Variant s : {Variant{"wg128s2", 128, 6, nullptr, 2},
                         Variant{"wg128s4", 128, 6, nullptr, 4},

@@ -352,15 +352,15 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
                                        K, act);                                \
   }
 // Persistent ping-pong instances (grid: one block an SM, or fewer): tiles
-// of 128 x 128, 6 stages, STAGES * (128 + 128) * 64 * 2 + 1024 + 16 * STAGES
-// bytes of shared memory as the others.
-#define KUAI_LINEAR_WGMMA_PINGPONG(NAME, T, TO)                                \
+// of 128 x 128, STAGES * (128 + 128) * 64 * 2 + 1024 + 16 * STAGES bytes of
+// shared memory as the others (6 stages; 7, 230512 bytes, fit too).
+#define KUAI_LINEAR_WGMMA_PINGPONG(NAME, T, TO, STAGES)                        \
   extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)                  \
       NAME(const __grid_constant__ kuai_tensor_map mapX,                       \
            const __grid_constant__ kuai_tensor_map mapW, const T *bias,        \
            const TO *residual, TO *y, i64 M, i64 N, i64 K, int act) {          \
-    linear_wgmma_pingpong<T, TO, 128, 6>(&mapX, &mapW, bias, residual, y, M,   \
-                                         N, K, act);                           \
+    linear_wgmma_pingpong<T, TO, 128, STAGES>(&mapX, &mapW, bias, residual, y, \
+                                              M, N, K, act);                   \
   }
 // Split-K over SPLITS blocks of a cluster: the grid's z is SPLITS.
 #define KUAI_LINEAR_WGMMA_SPLIT(NAME, T, SPLITS)                               \
@@ -384,8 +384,9 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX, T, T, 128, 6)                  \
   KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX##_out_f32, T, float, 256, 4)    \
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)    \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T)               \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX##_out_f32, T, float) \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T, 6)            \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX##_out_f32, T, float, \
+                             6)                                                \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s2_##SUFFIX, T, 2)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s4_##SUFFIX, T, 4)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s8_##SUFFIX, T, 8)
@@ -394,4 +395,15 @@ KUAI_LINEAR_WGMMA_TILES(f16, kuai_f16)
 #endif
 #ifdef KUAI_WITH_BF16
 KUAI_LINEAR_WGMMA_TILES(bf16, kuai_bf16)
+#endif
+
+// Instances only bench/gemm_wgmma_bench.cpp compiles (it defines
+// KUAI_BENCH_INSTANCES): candidates timed before the compiler uses them.
+#ifdef KUAI_BENCH_INSTANCES
+#define KUAI_LINEAR_WGMMA_BENCH(SUFFIX, T)                                     \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128s7_##SUFFIX, T, T, 7)          \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128s7_##SUFFIX##_out_f32, T,      \
+                             float, 7)
+KUAI_LINEAR_WGMMA_BENCH(f16, kuai_f16)
+KUAI_LINEAR_WGMMA_BENCH(bf16, kuai_bf16)
 #endif
