@@ -236,6 +236,7 @@ static int checkEpilogues(std::vector<Variant> &vars16,
                   {1, 64, 64, 0, false, false},
                   {300, 130, 200, 3, true, false},
                   {129, 257, 136, 2, false, true},
+                  {129, 258, 136, 2, false, true},
                   {256, 512, 1024, 4, true, true},
                   {512, 768, 3072, 0, true, true},
                   // 9 x 16 tiles of 128x128 (more than the 132 SMs: some
@@ -285,6 +286,8 @@ static int checkEpilogues(std::vector<Variant> &vars16,
         void *dy;
         CHECK_RT(cudaMalloc(&dy, ybytes));
         for (const Variant &v : vars) {
+          if (v.persistent && c.N % 2)
+            continue; // its column pairs need an even N (so does the lowering)
           CHECK_RT(cudaMemset(dy, 0xFF, ybytes)); // NaN in every format
           launch(v, bf16, dx, dw, c.bias ? db : nullptr, c.res ? dres : nullptr,
                  dy, c.M, c.N, c.K, c.act);

@@ -222,7 +222,8 @@ Lowering::HopperTile Lowering::hopperLinearTile(int x,
   // fixed 32 for filling the pipeline and the epilogue (this ranks the
   // tiles as measured in bench/results/gemm-wgmma-tma-*). The persistent
   // ping-pong instance (128 columns) fills its pipeline once a block and
-  // runs one consumer's epilogue under the other's products: from a full
+  // runs one consumer's epilogue under the other's products (N even: it
+  // stores column pairs as one access): from a full
   // wave of its tiles on, only the last tile of a block pays the 32 (a
   // first guess, to calibrate against gemm_wgmma_bench's wgpp128). Below
   // half a wave,
@@ -240,7 +241,7 @@ Lowering::HopperTile Lowering::hopperLinearTile(int x,
     if (tiles < kSMs / 2)
       continue;
     for (bool pingpong : {false, true}) {
-      if (pingpong && (bn != 128 || tiles < kSMs))
+      if (pingpong && (bn != 128 || tiles < kSMs || n % 2))
         continue;
       int64_t cost = pingpong ? waves * bn + 32 : waves * (bn + 32);
       if (!best.columns || cost < bestCost) {

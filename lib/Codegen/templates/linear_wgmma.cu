@@ -222,6 +222,88 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   }
 }
 
+/// Two neighbouring elements (4 bytes of 16-bit, 8 of fp32) as floats
+/// when `pred`, zeros otherwise; stored back likewise. Inline PTX with a
+/// predicate, so that the compiler keeps one predicated access where C++
+/// branches would let it duplicate the unrolled epilogue per case.
+template <typename TO>
+__device__ __forceinline__ float2 load_pair_if(const TO *p, bool pred) {
+  if constexpr (sizeof(TO) == 4) {
+    float2 v = make_float2(0.f, 0.f);
+    asm volatile("{\n.reg .pred q;\nsetp.ne.u32 q, %3, 0;\n"
+                 "@q ld.global.v2.f32 {%0, %1}, [%2];\n}\n"
+                 : "+f"(v.x), "+f"(v.y)
+                 : "l"(p), "r"(int(pred)));
+    return v;
+  } else {
+    unsigned u = 0;
+    asm volatile("{\n.reg .pred q;\nsetp.ne.u32 q, %2, 0;\n"
+                 "@q ld.global.b32 %0, [%1];\n}\n"
+                 : "+r"(u)
+                 : "l"(p), "r"(int(pred)));
+    TO lo, hi;
+    lo.bits = (unsigned short)(u & 0xffff);
+    hi.bits = (unsigned short)(u >> 16);
+    return make_float2(to_f32(lo), to_f32(hi));
+  }
+}
+template <typename TO>
+__device__ __forceinline__ void store_pair_if(TO *p, float a, float b,
+                                              bool pred) {
+  if constexpr (sizeof(TO) == 4)
+    asm volatile("{\n.reg .pred q;\nsetp.ne.u32 q, %3, 0;\n"
+                 "@q st.global.v2.f32 [%0], {%1, %2};\n}\n" ::"l"(p),
+                 "f"(a), "f"(b), "r"(int(pred))
+                 : "memory");
+  else
+    asm volatile("{\n.reg .pred q;\nsetp.ne.u32 q, %2, 0;\n"
+                 "@q st.global.b32 [%0], %1;\n}\n" ::"l"(p),
+                 "r"(pack2_t<TO>(a, b)), "r"(int(pred))
+                 : "memory");
+}
+
+/// The epilogue of a ping-pong consumer's 128 x BN tile from its
+/// accumulators (wgmma's fragment layout: d0 rows 0..63, d1 rows 64..127;
+/// this thread's rows row, row + 8, row + 64, row + 72 and its column pairs
+/// col + 8q), with the activation ACT fixed at compile time. N must be
+/// even (pairs 4-byte aligned; the lowering picks this kernel only then).
+/// Every access is inlined and unrolled (the accumulators are registers),
+/// so the code must stay short and straight: no run-time activation
+/// switch, each bias pair loaded once for the four rows, row pointers
+/// computed once, bias, residual and output accessed under predicates.
+template <typename T, typename TO, int BN, int ACT>
+__device__ __forceinline__ void
+pingpong_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
+                  const T *__restrict__ bias, const TO *__restrict__ residual,
+                  TO *__restrict__ y, i64 row, i64 col, i64 M, i64 N) {
+  TO *out[4];
+  const TO *res[4];
+  bool rowIn[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const i64 r = row + (i & 1) * 8 + (i >> 1) * 64;
+    rowIn[i] = r < M;
+    out[i] = y + r * N;
+    res[i] = residual + r * N;
+  }
+  const bool hasBias = bias != nullptr, hasResidual = residual != nullptr;
+#pragma unroll
+  for (int q = 0; q < BN / 8; ++q) {
+    const i64 c = col + q * 8; // even, so c < N means c + 1 < N
+    const bool colIn = c < N;
+    const float2 b = load_pair_if<T>(bias + c, hasBias && colIn);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const bool in = rowIn[i] && colIn;
+      const float *d = i < 2 ? d0 : d1;
+      const int at = 4 * q + 2 * (i & 1);
+      const float2 r = load_pair_if<TO>(res[i] + c, hasResidual && in);
+      store_pair_if<TO>(out[i] + c, epilogue_act(d[at] + b.x, ACT) + r.x,
+                        epilogue_act(d[at + 1] + b.y, ACT) + r.y, in);
+    }
+  }
+}
+
 /// Persistent ping-pong variant: each block (one an SM) takes the tiles
 /// blockIdx.x, blockIdx.x + gridDim.x, ...; its two consumer warpgroups
 /// own alternate tiles whole (128 x BN, two m64 wgmmas a k-step), and their
@@ -322,19 +404,32 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
 
     int tileM, tileN;
     grouped_tile(tile, tilesM, tilesN, tileM, tileN);
-    const i64 col0 = i64(tileN) * BN;
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      const float *d = h ? d1 : d0;
-      const i64 r = i64(tileM) * WG_BM + h * 64 + warp * 16 + lane / 4;
-#pragma unroll
-      for (int q = 0; q < BN / 8; ++q) {
-        const i64 c = col0 + q * 8 + (lane % 4) * 2;
-        epilogue_store_pair<T, TO>(d[4 * q], d[4 * q + 1], bias, residual, y, r,
-                                   c, M, N, act);
-        epilogue_store_pair<T, TO>(d[4 * q + 2], d[4 * q + 3], bias, residual,
-                                   y, r + 8, c, M, N, act);
-      }
+    const i64 row = i64(tileM) * WG_BM + warp * 16 + lane / 4,
+              col = i64(tileN) * BN + (lane % 4) * 2;
+    // One fully unrolled epilogue per activation: with the activation a
+    // run-time switch at each of the 256 stores, every store jumped over
+    // the other activations' code and missed the instruction cache (2x
+    // slower tiles, measured with gemm_wgmma_bench).
+    switch (act) {
+    case 1:
+      pingpong_epilogue<T, TO, BN, 1>(d0, d1, bias, residual, y, row, col, M,
+                                      N);
+      break;
+    case 2:
+      pingpong_epilogue<T, TO, BN, 2>(d0, d1, bias, residual, y, row, col, M,
+                                      N);
+      break;
+    case 3:
+      pingpong_epilogue<T, TO, BN, 3>(d0, d1, bias, residual, y, row, col, M,
+                                      N);
+      break;
+    case 4:
+      pingpong_epilogue<T, TO, BN, 4>(d0, d1, bias, residual, y, row, col, M,
+                                      N);
+      break;
+    default:
+      pingpong_epilogue<T, TO, BN, 0>(d0, d1, bias, residual, y, row, col, M,
+                                      N);
     }
   }
 }
