@@ -221,13 +221,13 @@ Lowering::HopperTile Lowering::hopperLinearTile(int x,
   // column tile whose waves cost least, a tile costing its columns plus a
   // fixed 32 for filling the pipeline and the epilogue (this ranks the
   // tiles as measured in bench/results/gemm-wgmma-tma-*). The persistent
-  // ping-pong instance (128 columns) fills its pipeline once a block and
-  // runs one consumer's epilogue under the other's products (N even: it
-  // stores column pairs as one access): from a full
-  // wave of its tiles on, only the last tile of a block pays the 32 (a
-  // first guess, to calibrate against gemm_wgmma_bench's wgpp128). Below
-  // half a wave,
-  // 128x128 tiles split K over a cluster of 2, 4 or 8 blocks (the fewest
+  // ping-pong instance (128 columns, N even: it stores column pairs as one
+  // access) fills its pipeline once a block and runs one consumer's
+  // epilogue under the other's products: its blocks' tiles cost 120 each
+  // and the last epilogue 32 (gemm_wgmma_bench on the H200, BERT 32x128:
+  // ~7 us a 128x128x768 tile against 12-14 us a wave of 128x192 ones;
+  // bench/results/gemm-wgmma-pingpong-h200-2026-12-03.md). Below half a
+  // wave, 128x128 tiles split K over a cluster of 2, 4 or 8 blocks (the fewest
   // that reach half a wave, each block keeping at least 2 k-tiles of 64,
   // else the most that keep them, if that makes 24 blocks or more);
   // otherwise the split-K mma.sync path keeps more SMs busy.
@@ -243,7 +243,7 @@ Lowering::HopperTile Lowering::hopperLinearTile(int x,
     for (bool pingpong : {false, true}) {
       if (pingpong && (bn != 128 || tiles < kSMs || n % 2))
         continue;
-      int64_t cost = pingpong ? waves * bn + 32 : waves * (bn + 32);
+      int64_t cost = pingpong ? waves * 120 + 32 : waves * (bn + 32);
       if (!best.columns || cost < bestCost) {
         best = {bn, 1, pingpong};
         bestCost = cost;
