@@ -334,7 +334,7 @@ static int checkEpilogues(std::vector<Variant> &vars16,
 struct CublasCase {
   cublasHandle_t h;
   long long m, n, k;
-  uint16_t *dx, *dw, *dy, *dref;
+  uint16_t *dx, *dw, *dy, *dref, *dbias;
   std::vector<uint16_t> ref;
 
   CublasCase(cublasHandle_t h, long long m, long long n, long long k,
@@ -344,13 +344,16 @@ struct CublasCase {
     dw = upload(randomHalf(n * k, 1.f / std::sqrt(float(k)), false, g));
     CHECK_RT(cudaMalloc(&dy, m * n * 2));
     CHECK_RT(cudaMalloc(&dref, m * n * 2));
+    dbias = upload(randomHalf(n, 0.5f, false, g));
     cublas();
     CHECK_RT(cudaDeviceSynchronize());
     CHECK_RT(
         cudaMemcpy(ref.data(), dref, ref.size() * 2, cudaMemcpyDeviceToHost));
   }
   CublasCase(const CublasCase &) = delete;
-  ~CublasCase() { cudaFree(dx), cudaFree(dw), cudaFree(dy), cudaFree(dref); }
+  ~CublasCase() {
+    cudaFree(dx), cudaFree(dw), cudaFree(dy), cudaFree(dref), cudaFree(dbias);
+  }
 
   void cublas() {
     float one = 1, zero = 0;
@@ -358,10 +361,12 @@ struct CublasCase {
                  CUDA_R_16F, int(k), dx, CUDA_R_16F, int(k), &zero, dref,
                  CUDA_R_16F, int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
   }
-  /// With `residual`, cuBLAS's output is added as the residual (timing).
-  void run(const Variant &v, int act = 0, bool residual = false) {
-    launch(v, false, dx, dw, nullptr, residual ? dref : nullptr, dy, m, n, k,
-           act);
+  /// With `residual`, cuBLAS's output is added as the residual; with
+  /// `bias`, a random bias (timing: the models' linears have both).
+  void run(const Variant &v, int act = 0, bool residual = false,
+           bool bias = false) {
+    launch(v, false, dx, dw, bias ? dbias : nullptr, residual ? dref : nullptr,
+           dy, m, n, k, act);
   }
   /// Relative L2 of the variant's output against cuBLAS's; NaN when an
   /// element of the NaN-poisoned output stayed unwritten.
@@ -387,6 +392,7 @@ struct TimedShape {
   long long m, n, k;
   int act = 0;           // the epilogue's activation (timing only)
   bool residual = false; // add cuBLAS's output as a residual (timing only)
+  bool bias = false;     // add a bias (timing only)
 };
 
 /// A table of microseconds per launch: every variant of `vars` next to
@@ -414,7 +420,7 @@ static int timeShapes(const char *title, const std::vector<TimedShape> &shapes,
     for (const Variant *v : vars) {
       bool ok = c.error(*v) < 2e-3;
       failures += !ok;
-      double us = 1e3 * medianMs([&] { c.run(*v, s.act, s.residual); });
+      double us = 1e3 * medianMs([&] { c.run(*v, s.act, s.residual, s.bias); });
       best = std::min(best, us);
       std::printf(" %.1f%s |", us, ok ? "" : " **FAIL**");
     }
@@ -533,18 +539,21 @@ int main(int argc, char **argv) {
   // BERT-base's linears at 32 x 128 rows (short K, one to three waves of
   // tiles), with and without the epilogues they have in the model (erf
   // GELU, residual add): the unsplit variants.
-  failures +=
-      timeShapes("Encoder linears at 4096 rows",
-                 {{"BERT 32x128 q/k/v", 4096, 768, 768},
-                  {"BERT 32x128 qkv (fused)", 4096, 2304, 768},
-                  {"BERT 32x128 o+residual", 4096, 768, 768, 0, true},
-                  {"BERT 32x128 fc1", 4096, 3072, 768},
-                  {"BERT 32x128 fc1+gelu", 4096, 3072, 768, 1},
-                  {"BERT 32x128 fc2", 4096, 768, 3072},
-                  {"BERT 32x128 fc2+residual", 4096, 768, 3072, 0, true},
-                  {"GPT-2 1x512 qkv", 512, 2304, 768},
-                  {"square", 4096, 4096, 4096}},
-                 unsplit, h, commit, 2);
+  failures += timeShapes(
+      "Encoder linears at 4096 rows",
+      {{"BERT 32x128 q/k/v", 4096, 768, 768},
+       {"BERT 32x128 qkv (fused)", 4096, 2304, 768},
+       {"BERT 32x128 o+residual", 4096, 768, 768, 0, true},
+       {"BERT 32x128 fc1", 4096, 3072, 768},
+       {"BERT 32x128 fc1+gelu", 4096, 3072, 768, 1},
+       {"BERT 32x128 fc1+bias+gelu", 4096, 3072, 768, 1, false, true},
+       {"BERT 32x128 qkv+bias", 4096, 2304, 768, 0, false, true},
+       {"BERT 32x128 fc2+bias+residual", 4096, 768, 3072, 0, true, true},
+       {"BERT 32x128 fc2", 4096, 768, 3072},
+       {"BERT 32x128 fc2+residual", 4096, 768, 3072, 0, true},
+       {"GPT-2 1x512 qkv", 512, 2304, 768},
+       {"square", 4096, 4096, 4096}},
+      unsplit, h, commit, 2);
   failures += checkEpilogues(v16s, v16f, vbfs, vbff);
   std::printf("\nepilogue checks: %s\n", failures ? "FAILED" : "all passed");
   return failures ? 1 : 0;
