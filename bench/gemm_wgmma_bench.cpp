@@ -129,7 +129,10 @@ struct Variant {
   CUfunction f;
   int splits = 1;          // blocks of a cluster splitting K (the grid's z)
   bool persistent = false; // one block an SM (or fewer) walking the tiles
-  int smem() const { return stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages; }
+  int extraSmem = 0;       // bytes beyond the ring, alignment and barriers
+  int smem() const {
+    return stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages + extraSmem;
+  }
 };
 
 static void launch(const Variant &v, bool bf16, const void *x, const void *w,
@@ -442,7 +445,8 @@ int main(int argc, char **argv) {
                               {"wg192", 192, 5, nullptr},
                               {"wg128", 128, 6, nullptr},
                               {"wgpp128", 128, 6, nullptr, 1, true},
-                              {"wgpp128s7", 128, 7, nullptr, 1, true}};
+                              {"wgpp128s7", 128, 7, nullptr, 1, true},
+                              {"wgpp128sb", 128, 6, nullptr, 1, true, 1024}};
     if (splits) // the cluster split-K instances (16-bit output only)
       for (Variant s : {Variant{"wg128s2", 128, 6, nullptr, 2},
                         Variant{"wg128s4", 128, 6, nullptr, 4},

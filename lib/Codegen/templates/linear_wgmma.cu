@@ -275,11 +275,12 @@ __device__ __forceinline__ void store_pair_if(TO *p, float a, float b,
 /// so the code must stay short and straight: no run-time activation
 /// switch, each bias pair loaded once for the four rows, row pointers
 /// computed once, bias, residual and output accessed under predicates.
-template <typename T, typename TO, int BN, int ACT>
+template <typename T, typename TO, int BN, int ACT, bool SMEM_BIAS>
 __device__ __forceinline__ void
 pingpong_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
-                  const T *__restrict__ bias, const TO *__restrict__ residual,
-                  TO *__restrict__ y, i64 row, i64 col, i64 M, i64 N) {
+                  const T *__restrict__ bias, const float *biasCols,
+                  const TO *__restrict__ residual, TO *__restrict__ y, i64 row,
+                  i64 col, i64 M, i64 N) {
   TO *out[4];
   const TO *res[4];
   bool rowIn[4];
@@ -295,7 +296,10 @@ pingpong_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
   for (int q = 0; q < BN / 8; ++q) {
     const i64 c = col + q * 8; // even, so c < N means c + 1 < N
     const bool colIn = c < N;
-    const float2 b = load_pair_if<T>(bias + c, hasBias && colIn);
+    // SMEM_BIAS: the tile's bias (zeros without one) staged in shared
+    // memory before the main loop; this thread's pair at biasCols + 8q.
+    const float2 b = SMEM_BIAS ? *(const float2 *)(biasCols + q * 8)
+                               : load_pair_if<T>(bias + c, hasBias && colIn);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const bool in = rowIn[i] && colIn;
@@ -320,7 +324,7 @@ pingpong_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
 /// waited for all of the previous tile's, so no consumer runs a whole ring
 /// round ahead of the k-tiles it waits for (an mbarrier only tells phases
 /// apart by parity).
-template <typename T, typename TO, int BN, int STAGES>
+template <typename T, typename TO, int BN, int STAGES, bool SMEM_BIAS>
 __device__ __forceinline__ void
 linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
                       const T *__restrict__ bias,
@@ -331,6 +335,10 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   const unsigned base = (smem_addr(wg_smem) + 1023) & ~1023u;
   const unsigned fullBar = base + STAGES * (A_BYTES + B_BYTES);
   const unsigned emptyBar = fullBar + STAGES * 8;
+  // SMEM_BIAS: each consumer's tile bias, BN floats (1024 more bytes).
+  static_assert(!SMEM_BIAS || BN == 128, "a bias column a consumer thread");
+  float *const biasTiles =
+      (float *)(wg_smem + (emptyBar + STAGES * 8 - smem_addr(wg_smem)));
   const int tilesN = int((N + BN - 1) / BN),
             tilesM = int((M + WG_BM - 1) / WG_BM);
   const int tiles = tilesN * tilesM, ktiles = int((K + WG_BK - 1) / WG_BK);
@@ -376,6 +384,15 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
       break;
     if (j > 0) // the other consumer has waited for tile j - 1's k-tiles
       asm volatile("bar.sync %0, 256;\n" ::"r"(4 + consumer) : "memory");
+    int tileM, tileN;
+    grouped_tile(tile, tilesM, tilesN, tileM, tileN);
+    if constexpr (SMEM_BIAS) {
+      // Every thread of this consumer has passed the turn barrier, so its
+      // epilogue of tile j - 2 no longer reads these columns.
+      const int t = threadIdx.x % 128;
+      const i64 c = i64(tileN) * BN + t;
+      biasTiles[consumer * BN + t] = bias && c < N ? to_f32(bias[c]) : 0.f;
+    }
 #pragma unroll
     for (int i = 0; i < BN / 2; ++i)
       d0[i] = 0.f, d1[i] = 0.f;
@@ -406,8 +423,9 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     if (ktiles > 0 && lane == 0)
       mbar_arrive(emptyBar + 8 * ((g - 1) % STAGES));
 
-    int tileM, tileN;
-    grouped_tile(tile, tilesM, tilesN, tileM, tileN);
+    if constexpr (SMEM_BIAS) // the tile's bias columns are all written
+      asm volatile("bar.sync %0, 128;\n" ::"r"(6 + consumer) : "memory");
+    const float *biasCols = biasTiles + consumer * BN + (lane % 4) * 2;
     const i64 row = i64(tileM) * WG_BM + warp * 16 + lane / 4,
               col = i64(tileN) * BN + (lane % 4) * 2;
     // One fully unrolled epilogue per activation: with the activation a
@@ -416,24 +434,24 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     // slower tiles, measured with gemm_wgmma_bench).
     switch (act) {
     case 1:
-      pingpong_epilogue<T, TO, BN, 1>(d0, d1, bias, residual, y, row, col, M,
-                                      N);
+      pingpong_epilogue<T, TO, BN, 1, SMEM_BIAS>(d0, d1, bias, biasCols,
+                                                 residual, y, row, col, M, N);
       break;
     case 2:
-      pingpong_epilogue<T, TO, BN, 2>(d0, d1, bias, residual, y, row, col, M,
-                                      N);
+      pingpong_epilogue<T, TO, BN, 2, SMEM_BIAS>(d0, d1, bias, biasCols,
+                                                 residual, y, row, col, M, N);
       break;
     case 3:
-      pingpong_epilogue<T, TO, BN, 3>(d0, d1, bias, residual, y, row, col, M,
-                                      N);
+      pingpong_epilogue<T, TO, BN, 3, SMEM_BIAS>(d0, d1, bias, biasCols,
+                                                 residual, y, row, col, M, N);
       break;
     case 4:
-      pingpong_epilogue<T, TO, BN, 4>(d0, d1, bias, residual, y, row, col, M,
-                                      N);
+      pingpong_epilogue<T, TO, BN, 4, SMEM_BIAS>(d0, d1, bias, biasCols,
+                                                 residual, y, row, col, M, N);
       break;
     default:
-      pingpong_epilogue<T, TO, BN, 0>(d0, d1, bias, residual, y, row, col, M,
-                                      N);
+      pingpong_epilogue<T, TO, BN, 0, SMEM_BIAS>(d0, d1, bias, biasCols,
+                                                 residual, y, row, col, M, N);
     }
   }
 }
@@ -453,13 +471,13 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
 // Persistent ping-pong instances (grid: one block an SM, or fewer): tiles
 // of 128 x 128, STAGES * (128 + 128) * 64 * 2 + 1024 + 16 * STAGES bytes of
 // shared memory as the others (6 stages; 7, 230512 bytes, fit too).
-#define KUAI_LINEAR_WGMMA_PINGPONG(NAME, T, TO, STAGES)                        \
+#define KUAI_LINEAR_WGMMA_PINGPONG(NAME, T, TO, STAGES, SMEM_BIAS)             \
   extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)                  \
       NAME(const __grid_constant__ kuai_tensor_map mapX,                       \
            const __grid_constant__ kuai_tensor_map mapW, const T *bias,        \
            const TO *residual, TO *y, i64 M, i64 N, i64 K, int act) {          \
-    linear_wgmma_pingpong<T, TO, 128, STAGES>(&mapX, &mapW, bias, residual, y, \
-                                              M, N, K, act);                   \
+    linear_wgmma_pingpong<T, TO, 128, STAGES, SMEM_BIAS>(                      \
+        &mapX, &mapW, bias, residual, y, M, N, K, act);                        \
   }
 // Split-K over SPLITS blocks of a cluster: the grid's z is SPLITS.
 #define KUAI_LINEAR_WGMMA_SPLIT(NAME, T, SPLITS)                               \
@@ -483,9 +501,9 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX, T, T, 128, 6)                  \
   KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX##_out_f32, T, float, 256, 4)    \
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)    \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T, 6)            \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T, 6, false)     \
   KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX##_out_f32, T, float, \
-                             6)                                                \
+                             6, false)                                         \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s2_##SUFFIX, T, 2)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s4_##SUFFIX, T, 4)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s8_##SUFFIX, T, 8)
@@ -498,11 +516,17 @@ KUAI_LINEAR_WGMMA_TILES(bf16, kuai_bf16)
 
 // Instances only bench/gemm_wgmma_bench.cpp compiles (it defines
 // KUAI_BENCH_INSTANCES): candidates timed before the compiler uses them.
+// wgpp128sb stages each tile's bias in shared memory before the main loop
+// (1024 more bytes), to tell whether the bias loads of the epilogue are
+// what slows BERT's fc1 in the model.
 #ifdef KUAI_BENCH_INSTANCES
 #define KUAI_LINEAR_WGMMA_BENCH(SUFFIX, T)                                     \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128s7_##SUFFIX, T, T, 7)          \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128s7_##SUFFIX, T, T, 7, false)   \
   KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128s7_##SUFFIX##_out_f32, T,      \
-                             float, 7)
+                             float, 7, false)                                  \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128sb_##SUFFIX, T, T, 6, true)    \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128sb_##SUFFIX##_out_f32, T,      \
+                             float, 6, true)
 KUAI_LINEAR_WGMMA_BENCH(f16, kuai_f16)
 KUAI_LINEAR_WGMMA_BENCH(bf16, kuai_bf16)
 #endif
