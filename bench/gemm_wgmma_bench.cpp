@@ -245,7 +245,10 @@ static int checkEpilogues(std::vector<Variant> &vars16,
                   // 9 x 16 tiles of 128x128 (more than the 132 SMs: some
                   // persistent blocks take two) of 3 k-tiles each (the ring's
                   // rounds wrap across tiles), ragged M and N.
-                  {1100, 1960, 136, 1, true, true}};
+                  {1100, 1960, 136, 1, true, true},
+                  // 16 x 18 = 288 tiles: persistent blocks with three, so a
+                  // consumer reuses its tile state (bias slot) for tile 2.
+                  {2048, 2304, 72, 1, true, true}};
   int failures = 0;
   std::printf("\n## Epilogue and boundary checks (double-precision host "
               "reference)\n\n");
