@@ -809,6 +809,11 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
                    std::to_string(hopper.splits) + ")";
         l.block[0] = 384;
         l.sharedBytes = stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages;
+        if (hopper.pingpong)
+          // 4 stages and the two consumers' 64 x 136 fp32 epilogue rows
+          // (WIP: also room for the 6-stage bench instances under trial).
+          l.sharedBytes = 4 * (128 + 128) * 64 * 2 + 1024 + 16 * 4 +
+                          2 * 64 * (128 + 8) * 4;
         l.reads[1] = w;
         l.args = {Arg::tensorMap(operands[0], m, kVal, 128),
                   Arg::tensorMap(w, n, kVal, bn),

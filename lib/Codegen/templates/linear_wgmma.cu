@@ -312,6 +312,43 @@ pingpong_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
   }
 }
 
+/// The staged epilogue of a ping-pong consumer's 128 x BN tile: each
+/// half (64 rows) of the accumulators goes to the consumer's fp32 rows in
+/// shared memory, and a rolled loop stores them four columns a thread,
+/// coalesced, as the cooperative tiles do. Its code stays a few hundred
+/// instructions whatever the activation, where the unrolled register
+/// epilogue is thousands (erf GELU), which a cold instruction cache
+/// fetches anew at every launch inside a model. Named barrier 8 + consumer
+/// orders the consumer's writes and reads of its rows.
+template <typename T, typename TO, int BN, int LD>
+__device__ __forceinline__ void
+pingpong_staged_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
+                         float *rows, const T *__restrict__ bias,
+                         const TO *__restrict__ residual, TO *__restrict__ y,
+                         i64 row0, i64 col0, i64 M, i64 N, int act,
+                         int consumer, int warp, int lane) {
+  constexpr int PER_ROW = BN / 4;
+  const int t = threadIdx.x % 128;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    // The rows' previous readers (the other half, the previous tile) are
+    // done before they are overwritten, and all written before read.
+    asm volatile("bar.sync %0, 128;\n" ::"r"(8 + consumer) : "memory");
+    stage_rows<BN, LD>(half ? d1 : d0, rows, warp, lane);
+    asm volatile("bar.sync %0, 128;\n" ::"r"(8 + consumer) : "memory");
+#pragma unroll 1
+    for (int idx = t; idx < 64 * PER_ROW; idx += 128) {
+      const int rr = idx / PER_ROW, c = (idx % PER_ROW) * 4;
+      const i64 r = row0 + half * 64 + rr;
+      if (r >= M)
+        break;
+      if (col0 + c < N)
+        epilogue_store4<T, TO>(*(const float4 *)&rows[rr * LD + c], bias,
+                               residual, y, r, col0 + c, N, act);
+    }
+  }
+}
+
 /// Persistent ping-pong variant: each block (one an SM) takes the tiles
 /// blockIdx.x, blockIdx.x + gridDim.x, ...; its two consumer warpgroups
 /// own alternate tiles whole (128 x BN, two m64 wgmmas a k-step), and their
@@ -324,7 +361,8 @@ pingpong_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
 /// waited for all of the previous tile's, so no consumer runs a whole ring
 /// round ahead of the k-tiles it waits for (an mbarrier only tells phases
 /// apart by parity).
-template <typename T, typename TO, int BN, int STAGES, bool SMEM_BIAS>
+template <typename T, typename TO, int BN, int STAGES, bool SMEM_BIAS,
+          bool STAGED>
 __device__ __forceinline__ void
 linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
                       const T *__restrict__ bias,
@@ -333,7 +371,12 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   constexpr unsigned A_BYTES = WG_BM * WG_BK * 2, B_BYTES = BN * WG_BK * 2;
   extern __shared__ __align__(1024) unsigned char wg_smem[];
   const unsigned base = (smem_addr(wg_smem) + 1023) & ~1023u;
-  const unsigned fullBar = base + STAGES * (A_BYTES + B_BYTES);
+  // STAGED: the two consumers' epilogue rows (64 x LD floats each) follow
+  // the ring, then the barriers.
+  constexpr int LD = BN + 8;
+  constexpr unsigned ROWS_BYTES = STAGED ? 2 * 64 * LD * 4 : 0;
+  static_assert(!(STAGED && SMEM_BIAS), "the staged epilogue reads the bias");
+  const unsigned fullBar = base + STAGES * (A_BYTES + B_BYTES) + ROWS_BYTES;
   const unsigned emptyBar = fullBar + STAGES * 8;
   // SMEM_BIAS: each consumer's tile bias, BN floats (1024 more bytes).
   static_assert(!SMEM_BIAS || BN == 128, "a bias column a consumer thread");
@@ -425,6 +468,15 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
 
     if constexpr (SMEM_BIAS) // the tile's bias columns are all written
       asm volatile("bar.sync %0, 128;\n" ::"r"(6 + consumer) : "memory");
+    if constexpr (STAGED) {
+      float *rows = (float *)(wg_smem + (base - smem_addr(wg_smem)) +
+                              STAGES * (A_BYTES + B_BYTES)) +
+                    consumer * 64 * LD;
+      pingpong_staged_epilogue<T, TO, BN, LD>(
+          d0, d1, rows, bias, residual, y, i64(tileM) * WG_BM,
+          i64(tileN) * BN, M, N, act, consumer, warp, lane);
+      continue;
+    }
     const float *biasCols = biasTiles + consumer * BN + (lane % 4) * 2;
     const i64 row = i64(tileM) * WG_BM + warp * 16 + lane / 4,
               col = i64(tileN) * BN + (lane % 4) * 2;
@@ -471,12 +523,12 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
 // Persistent ping-pong instances (grid: one block an SM, or fewer): tiles
 // of 128 x 128, STAGES * (128 + 128) * 64 * 2 + 1024 + 16 * STAGES bytes of
 // shared memory as the others (6 stages; 7, 230512 bytes, fit too).
-#define KUAI_LINEAR_WGMMA_PINGPONG(NAME, T, TO, STAGES, SMEM_BIAS)             \
+#define KUAI_LINEAR_WGMMA_PINGPONG(NAME, T, TO, STAGES, SMEM_BIAS, STAGED)     \
   extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)                  \
       NAME(const __grid_constant__ kuai_tensor_map mapX,                       \
            const __grid_constant__ kuai_tensor_map mapW, const T *bias,        \
            const TO *residual, TO *y, i64 M, i64 N, i64 K, int act) {          \
-    linear_wgmma_pingpong<T, TO, 128, STAGES, SMEM_BIAS>(                      \
+    linear_wgmma_pingpong<T, TO, 128, STAGES, SMEM_BIAS, STAGED>(              \
         &mapX, &mapW, bias, residual, y, M, N, K, act);                        \
   }
 // Split-K over SPLITS blocks of a cluster: the grid's z is SPLITS.
@@ -501,9 +553,10 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX, T, T, 128, 6)                  \
   KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX##_out_f32, T, float, 256, 4)    \
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)    \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T, 6, false)     \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T, 4, false,     \
+                             true)                                             \
   KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX##_out_f32, T, float, \
-                             6, false)                                         \
+                             4, false, true)                                   \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s2_##SUFFIX, T, 2)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s4_##SUFFIX, T, 4)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s8_##SUFFIX, T, 8)
@@ -518,15 +571,20 @@ KUAI_LINEAR_WGMMA_TILES(bf16, kuai_bf16)
 // KUAI_BENCH_INSTANCES): candidates timed before the compiler uses them.
 // wgpp128sb stages each tile's bias in shared memory before the main loop
 // (1024 more bytes), to tell whether the bias loads of the epilogue are
-// what slows BERT's fc1 in the model.
+// what slows BERT's fc1 in the model. wgpp128r6 is the ping-pong tile
+// with its epilogue from registers (6 stages, unrolled), the production
+// one before the staged epilogue (wgpp128: 4 stages, as 6 stages and the
+// epilogue rows do not fit in 227 KB).
 #ifdef KUAI_BENCH_INSTANCES
 #define KUAI_LINEAR_WGMMA_BENCH(SUFFIX, T)                                     \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128s7_##SUFFIX, T, T, 7, false)   \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128s7_##SUFFIX##_out_f32, T,      \
-                             float, 7, false)                                  \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128sb_##SUFFIX, T, T, 6, true)    \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128r6_##SUFFIX, T, T, 6, false,   \
+                             false)                                            \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128r6_##SUFFIX##_out_f32, T,      \
+                             float, 6, false, false)                           \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128sb_##SUFFIX, T, T, 6, true,    \
+                             false)                                            \
   KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128sb_##SUFFIX##_out_f32, T,      \
-                             float, 6, true)
+                             float, 6, true, false)                           
 KUAI_LINEAR_WGMMA_BENCH(f16, kuai_f16)
 KUAI_LINEAR_WGMMA_BENCH(bf16, kuai_bf16)
 #endif
