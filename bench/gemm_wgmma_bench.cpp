@@ -487,7 +487,7 @@ int main(int argc, char **argv) {
     std::vector<Variant> v = {{"wg256", 256, 4, nullptr},
                               {"wg192", 192, 5, nullptr},
                               {"wg128", 128, 6, nullptr},
-                              {"wgpp128", 128, 4, nullptr, 1, true, 69632},
+                              {"wgpp128", 128, 6, nullptr, 1, true, 17920},
                               {"wgpp128r6", 128, 6, nullptr, 1, true},
                               {"wgpp128sb", 128, 6, nullptr, 1, true, 1024}};
     if (splits) // the cluster split-K instances (16-bit output only)

@@ -810,10 +810,9 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
         l.block[0] = 384;
         l.sharedBytes = stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages;
         if (hopper.pingpong)
-          // 4 stages and the two consumers' 64 x 136 fp32 epilogue rows
-          // (WIP: also room for the 6-stage bench instances under trial).
-          l.sharedBytes = 4 * (128 + 128) * 64 * 2 + 1024 + 16 * 4 +
-                          2 * 64 * (128 + 8) * 4;
+          // The two consumers' tile biases (2 x 128 floats) and their
+          // shared epilogue rows (32 x 132 floats).
+          l.sharedBytes += 2 * 128 * 4 + 32 * 132 * 4;
         l.reads[1] = w;
         l.args = {Arg::tensorMap(operands[0], m, kVal, 128),
                   Arg::tensorMap(w, n, kVal, bn),

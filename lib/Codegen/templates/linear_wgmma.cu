@@ -27,6 +27,9 @@
 #define WG_BM 128
 #define WG_BK 64
 #define WG_THREADS 384
+// Row stride (floats) of the ping-pong staged epilogue's rows: 4 banks
+// apart, so a warp's float2 stores of 8 rows take the minimum 2 wavefronts.
+#define PP_STAGE_LD 132
 
 /// Reads 16 bytes at shared address `addr` of the cluster's block `rank`.
 __device__ __forceinline__ float4 ld_cluster_f4(unsigned addr, unsigned rank) {
@@ -312,39 +315,49 @@ pingpong_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
   }
 }
 
-/// The staged epilogue of a ping-pong consumer's 128 x BN tile: each
-/// half (64 rows) of the accumulators goes to the consumer's fp32 rows in
-/// shared memory, and a rolled loop stores them four columns a thread,
-/// coalesced, as the cooperative tiles do. Its code stays a few hundred
-/// instructions whatever the activation, where the unrolled register
-/// epilogue is thousands (erf GELU), which a cold instruction cache
-/// fetches anew at every launch inside a model. Named barrier 8 + consumer
-/// orders the consumer's writes and reads of its rows.
-template <typename T, typename TO, int BN, int LD>
-__device__ __forceinline__ void
-pingpong_staged_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
-                         float *rows, const T *__restrict__ bias,
-                         const TO *__restrict__ residual, TO *__restrict__ y,
-                         i64 row0, i64 col0, i64 M, i64 N, int act,
-                         int consumer, int warp, int lane) {
-  constexpr int PER_ROW = BN / 4;
+/// The staged epilogue of a ping-pong consumer's 128 x BN tile: a quarter
+/// of the accumulators at a time (each warp's rows 0..7 or 8..15 of d0,
+/// then of d1: 32 rows) goes to fp32 rows in shared memory, and a rolled
+/// loop adds the tile's bias (staged, zeros without one), applies the
+/// activation and stores four columns a thread, coalesced, as the
+/// cooperative tiles do. Its code stays a few hundred instructions where
+/// the unrolled register epilogue with erf GELU is thousands, which the
+/// instruction caches fetch anew at every launch inside a model, where
+/// other kernels ran in between (gemm_wgmma_bench: fc1 with bias and GELU
+/// 60.6 us back to back, 68.9 after a cuBLAS launch; 75 in BERT). The two
+/// consumers share the rows and take turns (the caller's barriers); named
+/// barrier 10 + consumer orders this consumer's writes and reads of them.
+template <typename T, typename TO, int BN>
+__device__ __forceinline__ void pingpong_staged_epilogue(
+    const float (&d0)[BN / 2], const float (&d1)[BN / 2], float *rows,
+    const float *biasTile, const TO *__restrict__ residual, TO *__restrict__ y,
+    i64 row0, i64 col0, i64 M, i64 N, int act, int consumer, int warp,
+    int lane) {
+  constexpr int LD = PP_STAGE_LD, PER_ROW = BN / 4;
   const int t = threadIdx.x % 128;
 #pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    // The rows' previous readers (the other half, the previous tile) are
-    // done before they are overwritten, and all written before read.
-    asm volatile("bar.sync %0, 128;\n" ::"r"(8 + consumer) : "memory");
-    stage_rows<BN, LD>(half ? d1 : d0, rows, warp, lane);
-    asm volatile("bar.sync %0, 128;\n" ::"r"(8 + consumer) : "memory");
+  for (int part = 0; part < 4; ++part) {
+    const float *d = part < 2 ? d0 : d1;
+    const int h = part & 1;
+    // The rows' previous readers are done before they are overwritten, and
+    // all are written before they are read.
+    asm volatile("bar.sync %0, 128;\n" ::"r"(10 + consumer) : "memory");
+#pragma unroll
+    for (int j = 0; j < BN / 8; ++j)
+      *(float2 *)&rows[(warp * 8 + lane / 4) * LD + j * 8 + (lane % 4) * 2] =
+          make_float2(d[4 * j + 2 * h], d[4 * j + 2 * h + 1]);
+    asm volatile("bar.sync %0, 128;\n" ::"r"(10 + consumer) : "memory");
 #pragma unroll 1
-    for (int idx = t; idx < 64 * PER_ROW; idx += 128) {
+    for (int idx = t; idx < 32 * PER_ROW; idx += 128) {
       const int rr = idx / PER_ROW, c = (idx % PER_ROW) * 4;
-      const i64 r = row0 + half * 64 + rr;
-      if (r >= M)
-        break;
-      if (col0 + c < N)
-        epilogue_store4<T, TO>(*(const float4 *)&rows[rr * LD + c], bias,
-                               residual, y, r, col0 + c, N, act);
+      // Staged row rr is row rr % 8 (+ 8 when h) of warp rr / 8's 16.
+      const i64 r = row0 + (part >> 1) * 64 + (rr / 8) * 16 + h * 8 + rr % 8;
+      if (r < M && col0 + c < N) {
+        float4 v = *(const float4 *)&rows[rr * LD + c];
+        const float4 b = *(const float4 *)&biasTile[c];
+        v.x += b.x, v.y += b.y, v.z += b.z, v.w += b.w;
+        epilogue_store4<T, TO>(v, nullptr, residual, y, r, col0 + c, N, act);
+      }
     }
   }
 }
@@ -371,11 +384,11 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   constexpr unsigned A_BYTES = WG_BM * WG_BK * 2, B_BYTES = BN * WG_BK * 2;
   extern __shared__ __align__(1024) unsigned char wg_smem[];
   const unsigned base = (smem_addr(wg_smem) + 1023) & ~1023u;
-  // STAGED: the two consumers' epilogue rows (64 x LD floats each) follow
-  // the ring, then the barriers.
-  constexpr int LD = BN + 8;
-  constexpr unsigned ROWS_BYTES = STAGED ? 2 * 64 * LD * 4 : 0;
-  static_assert(!(STAGED && SMEM_BIAS), "the staged epilogue reads the bias");
+  // STAGED: the consumers' shared epilogue rows (32 x PP_STAGE_LD floats)
+  // follow the ring, then the barriers and the tile biases.
+  constexpr unsigned ROWS_BYTES = STAGED ? 32 * PP_STAGE_LD * 4 : 0;
+  static_assert(!STAGED || (SMEM_BIAS && BN == 128),
+                "the staged epilogue reads the staged bias");
   const unsigned fullBar = base + STAGES * (A_BYTES + B_BYTES) + ROWS_BYTES;
   const unsigned emptyBar = fullBar + STAGES * 8;
   // SMEM_BIAS: each consumer's tile bias, BN floats (1024 more bytes).
@@ -468,14 +481,26 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
 
     if constexpr (SMEM_BIAS) // the tile's bias columns are all written
       asm volatile("bar.sync %0, 128;\n" ::"r"(6 + consumer) : "memory");
+    // STAGED: with an activation, the staged epilogue (short code; see
+    // pingpong_staged_epilogue). The consumers' epilogues take turns at the
+    // shared rows: named barrier 8 + consumer says the other consumer's
+    // epilogue of tile j - 1 is done. Without one, the register epilogue
+    // (its code is short then).
     if constexpr (STAGED) {
-      float *rows = (float *)(wg_smem + (base - smem_addr(wg_smem)) +
-                              STAGES * (A_BYTES + B_BYTES)) +
-                    consumer * 64 * LD;
-      pingpong_staged_epilogue<T, TO, BN, LD>(
-          d0, d1, rows, bias, residual, y, i64(tileM) * WG_BM,
-          i64(tileN) * BN, M, N, act, consumer, warp, lane);
-      continue;
+      if (act != 0) {
+        if (j > 0)
+          asm volatile("bar.sync %0, 256;\n" ::"r"(8 + consumer) : "memory");
+        float *rows = (float *)(wg_smem + (base - smem_addr(wg_smem)) +
+                                STAGES * (A_BYTES + B_BYTES));
+        pingpong_staged_epilogue<T, TO, BN>(
+            d0, d1, rows, biasTiles + consumer * BN, residual, y,
+            i64(tileM) * WG_BM, i64(tileN) * BN, M, N, act, consumer, warp,
+            lane);
+        if (blockIdx.x + (j + 1) * int(gridDim.x) < tiles)
+          asm volatile("bar.arrive %0, 256;\n" ::"r"(8 + (1 - consumer))
+                       : "memory");
+        continue;
+      }
     }
     const float *biasCols = biasTiles + consumer * BN + (lane % 4) * 2;
     const i64 row = i64(tileM) * WG_BM + warp * 16 + lane / 4,
@@ -483,8 +508,9 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     // One fully unrolled epilogue per activation: with the activation a
     // run-time switch at each of the 256 stores, every store jumped over
     // the other activations' code and missed the instruction cache (2x
-    // slower tiles, measured with gemm_wgmma_bench).
-    switch (act) {
+    // slower tiles, measured with gemm_wgmma_bench). STAGED: only the one
+    // without an activation.
+    switch (STAGED ? 0 : act) {
     case 1:
       pingpong_epilogue<T, TO, BN, 1, SMEM_BIAS>(d0, d1, bias, biasCols,
                                                  residual, y, row, col, M, N);
@@ -553,10 +579,10 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX, T, T, 128, 6)                  \
   KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX##_out_f32, T, float, 256, 4)    \
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)    \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T, 4, false,     \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T, 6, true,      \
                              true)                                             \
   KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX##_out_f32, T, float, \
-                             4, false, true)                                   \
+                             6, true, true)                                    \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s2_##SUFFIX, T, 2)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s4_##SUFFIX, T, 4)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s8_##SUFFIX, T, 8)
@@ -573,8 +599,7 @@ KUAI_LINEAR_WGMMA_TILES(bf16, kuai_bf16)
 // (1024 more bytes), to tell whether the bias loads of the epilogue are
 // what slows BERT's fc1 in the model. wgpp128r6 is the ping-pong tile
 // with its epilogue from registers (6 stages, unrolled), the production
-// one before the staged epilogue (wgpp128: 4 stages, as 6 stages and the
-// epilogue rows do not fit in 227 KB).
+// one before the staged epilogue.
 #ifdef KUAI_BENCH_INSTANCES
 #define KUAI_LINEAR_WGMMA_BENCH(SUFFIX, T)                                     \
   KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128r6_##SUFFIX, T, T, 6, false,   \
