@@ -418,10 +418,10 @@ struct CublasCase {
 struct TimedShape {
   const char *name;
   long long m, n, k;
-  int act = 0;           // the epilogue's activation (timing only)
-  bool residual = false; // add cuBLAS's output as a residual (timing only)
-  bool bias = false;     // add a bias (timing only)
-  bool cold = false;     // W evicted from L2 before each launch (coldW)
+  int act = 0;              // the epilogue's activation (timing only)
+  bool residual = false;    // add cuBLAS's output as a residual (timing only)
+  bool bias = false;        // add a bias (timing only)
+  bool cold = false;        // W evicted from L2 before each launch (coldW)
   bool afterCublas = false; // cuBLAS's product runs before each launch:
                             // other code in the instruction caches, as
                             // inside a model
@@ -487,9 +487,7 @@ int main(int argc, char **argv) {
     std::vector<Variant> v = {{"wg256", 256, 4, nullptr},
                               {"wg192", 192, 5, nullptr},
                               {"wg128", 128, 6, nullptr},
-                              {"wgpp128", 128, 6, nullptr, 1, true, 17920},
-                              {"wgpp128r6", 128, 6, nullptr, 1, true},
-                              {"wgpp128sb", 128, 6, nullptr, 1, true, 1024}};
+                              {"wgpp128", 128, 6, nullptr, 1, true, 1024}};
     if (splits) // the cluster split-K instances (16-bit output only)
       for (Variant s : {Variant{"wg128s2", 128, 6, nullptr, 2},
                         Variant{"wg128s4", 128, 6, nullptr, 4},

@@ -226,9 +226,11 @@ Lowering::HopperTile Lowering::hopperLinearTile(int x,
   // epilogue under the other's products: its blocks' tiles cost 120 each
   // and the last epilogue 32 (gemm_wgmma_bench on the H200, BERT 32x128:
   // ~7 us a 128x128x768 tile against 12-14 us a wave of 128x192 ones;
-  // bench/results/gemm-wgmma-pingpong-h200-2026-12-03.md). Below half a
-  // wave, 128x128 tiles split K over a cluster of 2, 4 or 8 blocks (the fewest
-  // that reach half a wave, each block keeping at least 2 k-tiles of 64,
+  // bench/results/gemm-wgmma-pingpong-h200-2026-12-03.md). That holds for
+  // short K only, where filling pipelines and epilogues weigh: at K up to
+  // 1024 (at 4096^3 the 128x256 tiles are faster: 205.8 us vs 225.5). Below
+  // half a wave, 128x128 tiles split K over a cluster of 2, 4 or 8 blocks (the
+  // fewest that reach half a wave, each block keeping at least 2 k-tiles of 64,
   // else the most that keep them, if that makes 24 blocks or more);
   // otherwise the split-K mma.sync path keeps more SMs busy.
   constexpr int64_t kSMs = kHopperSMs;
@@ -241,7 +243,7 @@ Lowering::HopperTile Lowering::hopperLinearTile(int x,
     if (tiles < kSMs / 2)
       continue;
     for (bool pingpong : {false, true}) {
-      if (pingpong && (bn != 128 || tiles < kSMs || n % 2))
+      if (pingpong && (bn != 128 || tiles < kSMs || n % 2 || k > 1024))
         continue;
       int64_t cost = pingpong ? waves * 120 + 32 : waves * (bn + 32);
       if (!best.columns || cost < bestCost) {
@@ -810,9 +812,7 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
         l.block[0] = 384;
         l.sharedBytes = stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages;
         if (hopper.pingpong)
-          // The two consumers' tile biases (2 x 128 floats) and their
-          // shared epilogue rows (32 x 132 floats).
-          l.sharedBytes += 2 * 128 * 4 + 32 * 132 * 4;
+          l.sharedBytes += 2 * 128 * 4; // the two consumers' tile biases
         l.reads[1] = w;
         l.args = {Arg::tensorMap(operands[0], m, kVal, 128),
                   Arg::tensorMap(w, n, kVal, bn),

@@ -27,9 +27,6 @@
 #define WG_BM 128
 #define WG_BK 64
 #define WG_THREADS 384
-// Row stride (floats) of the ping-pong staged epilogue's rows: 4 banks
-// apart, so a warp's float2 stores of 8 rows take the minimum 2 wavefronts.
-#define PP_STAGE_LD 132
 
 /// Reads 16 bytes at shared address `addr` of the cluster's block `rank`.
 __device__ __forceinline__ float4 ld_cluster_f4(unsigned addr, unsigned rank) {
@@ -277,13 +274,14 @@ __device__ __forceinline__ void store_pair_if(TO *p, float a, float b,
 /// Every access is inlined and unrolled (the accumulators are registers),
 /// so the code must stay short and straight: no run-time activation
 /// switch, each bias pair loaded once for the four rows, row pointers
-/// computed once, bias, residual and output accessed under predicates.
-template <typename T, typename TO, int BN, int ACT, bool SMEM_BIAS>
+/// computed once, residual and output accessed under predicates, the
+/// tile's bias read from shared memory (biasCols: this thread's first
+/// pair; zeros without a bias).
+template <typename T, typename TO, int BN, int ACT>
 __device__ __forceinline__ void
 pingpong_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
-                  const T *__restrict__ bias, const float *biasCols,
-                  const TO *__restrict__ residual, TO *__restrict__ y, i64 row,
-                  i64 col, i64 M, i64 N) {
+                  const float *biasCols, const TO *__restrict__ residual,
+                  TO *__restrict__ y, i64 row, i64 col, i64 M, i64 N) {
   TO *out[4];
   const TO *res[4];
   bool rowIn[4];
@@ -294,15 +292,12 @@ pingpong_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
     out[i] = y + r * N;
     res[i] = residual + r * N;
   }
-  const bool hasBias = bias != nullptr, hasResidual = residual != nullptr;
+  const bool hasResidual = residual != nullptr;
 #pragma unroll
   for (int q = 0; q < BN / 8; ++q) {
     const i64 c = col + q * 8; // even, so c < N means c + 1 < N
     const bool colIn = c < N;
-    // SMEM_BIAS: the tile's bias (zeros without one) staged in shared
-    // memory before the main loop; this thread's pair at biasCols + 8q.
-    const float2 b = SMEM_BIAS ? *(const float2 *)(biasCols + q * 8)
-                               : load_pair_if<T>(bias + c, hasBias && colIn);
+    const float2 b = *(const float2 *)(biasCols + q * 8);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const bool in = rowIn[i] && colIn;
@@ -311,53 +306,6 @@ pingpong_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
       const float2 r = load_pair_if<TO>(res[i] + c, hasResidual && in);
       store_pair_if<TO>(out[i] + c, epilogue_act(d[at] + b.x, ACT) + r.x,
                         epilogue_act(d[at + 1] + b.y, ACT) + r.y, in);
-    }
-  }
-}
-
-/// The staged epilogue of a ping-pong consumer's 128 x BN tile: a quarter
-/// of the accumulators at a time (each warp's rows 0..7 or 8..15 of d0,
-/// then of d1: 32 rows) goes to fp32 rows in shared memory, and a rolled
-/// loop adds the tile's bias (staged, zeros without one), applies the
-/// activation and stores four columns a thread, coalesced, as the
-/// cooperative tiles do. Its code stays a few hundred instructions where
-/// the unrolled register epilogue with erf GELU is thousands, which the
-/// instruction caches fetch anew at every launch inside a model, where
-/// other kernels ran in between (gemm_wgmma_bench: fc1 with bias and GELU
-/// 60.6 us back to back, 68.9 after a cuBLAS launch; 75 in BERT). The two
-/// consumers share the rows and take turns (the caller's barriers); named
-/// barrier 10 + consumer orders this consumer's writes and reads of them.
-template <typename T, typename TO, int BN>
-__device__ __forceinline__ void pingpong_staged_epilogue(
-    const float (&d0)[BN / 2], const float (&d1)[BN / 2], float *rows,
-    const float *biasTile, const TO *__restrict__ residual, TO *__restrict__ y,
-    i64 row0, i64 col0, i64 M, i64 N, int act, int consumer, int warp,
-    int lane) {
-  constexpr int LD = PP_STAGE_LD, PER_ROW = BN / 4;
-  const int t = threadIdx.x % 128;
-#pragma unroll
-  for (int part = 0; part < 4; ++part) {
-    const float *d = part < 2 ? d0 : d1;
-    const int h = part & 1;
-    // The rows' previous readers are done before they are overwritten, and
-    // all are written before they are read.
-    asm volatile("bar.sync %0, 128;\n" ::"r"(10 + consumer) : "memory");
-#pragma unroll
-    for (int j = 0; j < BN / 8; ++j)
-      *(float2 *)&rows[(warp * 8 + lane / 4) * LD + j * 8 + (lane % 4) * 2] =
-          make_float2(d[4 * j + 2 * h], d[4 * j + 2 * h + 1]);
-    asm volatile("bar.sync %0, 128;\n" ::"r"(10 + consumer) : "memory");
-#pragma unroll 1
-    for (int idx = t; idx < 32 * PER_ROW; idx += 128) {
-      const int rr = idx / PER_ROW, c = (idx % PER_ROW) * 4;
-      // Staged row rr is row rr % 8 (+ 8 when h) of warp rr / 8's 16.
-      const i64 r = row0 + (part >> 1) * 64 + (rr / 8) * 16 + h * 8 + rr % 8;
-      if (r < M && col0 + c < N) {
-        float4 v = *(const float4 *)&rows[rr * LD + c];
-        const float4 b = *(const float4 *)&biasTile[c];
-        v.x += b.x, v.y += b.y, v.z += b.z, v.w += b.w;
-        epilogue_store4<T, TO>(v, nullptr, residual, y, r, col0 + c, N, act);
-      }
     }
   }
 }
@@ -374,8 +322,7 @@ __device__ __forceinline__ void pingpong_staged_epilogue(
 /// waited for all of the previous tile's, so no consumer runs a whole ring
 /// round ahead of the k-tiles it waits for (an mbarrier only tells phases
 /// apart by parity).
-template <typename T, typename TO, int BN, int STAGES, bool SMEM_BIAS,
-          bool STAGED>
+template <typename T, typename TO, int BN, int STAGES>
 __device__ __forceinline__ void
 linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
                       const T *__restrict__ bias,
@@ -384,15 +331,11 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   constexpr unsigned A_BYTES = WG_BM * WG_BK * 2, B_BYTES = BN * WG_BK * 2;
   extern __shared__ __align__(1024) unsigned char wg_smem[];
   const unsigned base = (smem_addr(wg_smem) + 1023) & ~1023u;
-  // STAGED: the consumers' shared epilogue rows (32 x PP_STAGE_LD floats)
-  // follow the ring, then the barriers and the tile biases.
-  constexpr unsigned ROWS_BYTES = STAGED ? 32 * PP_STAGE_LD * 4 : 0;
-  static_assert(!STAGED || (SMEM_BIAS && BN == 128),
-                "the staged epilogue reads the staged bias");
-  const unsigned fullBar = base + STAGES * (A_BYTES + B_BYTES) + ROWS_BYTES;
+  const unsigned fullBar = base + STAGES * (A_BYTES + B_BYTES);
   const unsigned emptyBar = fullBar + STAGES * 8;
-  // SMEM_BIAS: each consumer's tile bias, BN floats (1024 more bytes).
-  static_assert(!SMEM_BIAS || BN == 128, "a bias column a consumer thread");
+  // Each consumer's tile bias, BN floats (1024 more bytes), after the
+  // barriers.
+  static_assert(BN == 128, "a bias column a consumer thread");
   float *const biasTiles =
       (float *)(wg_smem + (emptyBar + STAGES * 8 - smem_addr(wg_smem)));
   const int tilesN = int((N + BN - 1) / BN),
@@ -442,7 +385,7 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
       asm volatile("bar.sync %0, 256;\n" ::"r"(4 + consumer) : "memory");
     int tileM, tileN;
     grouped_tile(tile, tilesM, tilesN, tileM, tileN);
-    if constexpr (SMEM_BIAS) {
+    {
       // Every thread of this consumer has passed the turn barrier, so its
       // epilogue of tile j - 2 no longer reads these columns.
       const int t = threadIdx.x % 128;
@@ -479,57 +422,35 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     if (ktiles > 0 && lane == 0)
       mbar_arrive(emptyBar + 8 * ((g - 1) % STAGES));
 
-    if constexpr (SMEM_BIAS) // the tile's bias columns are all written
-      asm volatile("bar.sync %0, 128;\n" ::"r"(6 + consumer) : "memory");
-    // STAGED: with an activation, the staged epilogue (short code; see
-    // pingpong_staged_epilogue). The consumers' epilogues take turns at the
-    // shared rows: named barrier 8 + consumer says the other consumer's
-    // epilogue of tile j - 1 is done. Without one, the register epilogue
-    // (its code is short then).
-    if constexpr (STAGED) {
-      if (act != 0) {
-        if (j > 0)
-          asm volatile("bar.sync %0, 256;\n" ::"r"(8 + consumer) : "memory");
-        float *rows = (float *)(wg_smem + (base - smem_addr(wg_smem)) +
-                                STAGES * (A_BYTES + B_BYTES));
-        pingpong_staged_epilogue<T, TO, BN>(
-            d0, d1, rows, biasTiles + consumer * BN, residual, y,
-            i64(tileM) * WG_BM, i64(tileN) * BN, M, N, act, consumer, warp,
-            lane);
-        if (blockIdx.x + (j + 1) * int(gridDim.x) < tiles)
-          asm volatile("bar.arrive %0, 256;\n" ::"r"(8 + (1 - consumer))
-                       : "memory");
-        continue;
-      }
-    }
+    // The tile's bias columns are all written.
+    asm volatile("bar.sync %0, 128;\n" ::"r"(6 + consumer) : "memory");
     const float *biasCols = biasTiles + consumer * BN + (lane % 4) * 2;
     const i64 row = i64(tileM) * WG_BM + warp * 16 + lane / 4,
               col = i64(tileN) * BN + (lane % 4) * 2;
     // One fully unrolled epilogue per activation: with the activation a
     // run-time switch at each of the 256 stores, every store jumped over
     // the other activations' code and missed the instruction cache (2x
-    // slower tiles, measured with gemm_wgmma_bench). STAGED: only the one
-    // without an activation.
-    switch (STAGED ? 0 : act) {
+    // slower tiles, measured with gemm_wgmma_bench).
+    switch (act) {
     case 1:
-      pingpong_epilogue<T, TO, BN, 1, SMEM_BIAS>(d0, d1, bias, biasCols,
-                                                 residual, y, row, col, M, N);
+      pingpong_epilogue<T, TO, BN, 1>(d0, d1, biasCols, residual, y, row,
+                                      col, M, N);
       break;
     case 2:
-      pingpong_epilogue<T, TO, BN, 2, SMEM_BIAS>(d0, d1, bias, biasCols,
-                                                 residual, y, row, col, M, N);
+      pingpong_epilogue<T, TO, BN, 2>(d0, d1, biasCols, residual, y, row,
+                                      col, M, N);
       break;
     case 3:
-      pingpong_epilogue<T, TO, BN, 3, SMEM_BIAS>(d0, d1, bias, biasCols,
-                                                 residual, y, row, col, M, N);
+      pingpong_epilogue<T, TO, BN, 3>(d0, d1, biasCols, residual, y, row,
+                                      col, M, N);
       break;
     case 4:
-      pingpong_epilogue<T, TO, BN, 4, SMEM_BIAS>(d0, d1, bias, biasCols,
-                                                 residual, y, row, col, M, N);
+      pingpong_epilogue<T, TO, BN, 4>(d0, d1, biasCols, residual, y, row,
+                                      col, M, N);
       break;
     default:
-      pingpong_epilogue<T, TO, BN, 0, SMEM_BIAS>(d0, d1, bias, biasCols,
-                                                 residual, y, row, col, M, N);
+      pingpong_epilogue<T, TO, BN, 0>(d0, d1, biasCols, residual, y, row,
+                                      col, M, N);
     }
   }
 }
@@ -548,14 +469,14 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   }
 // Persistent ping-pong instances (grid: one block an SM, or fewer): tiles
 // of 128 x 128, STAGES * (128 + 128) * 64 * 2 + 1024 + 16 * STAGES bytes of
-// shared memory as the others (6 stages; 7, 230512 bytes, fit too).
-#define KUAI_LINEAR_WGMMA_PINGPONG(NAME, T, TO, STAGES, SMEM_BIAS, STAGED)     \
+// shared memory as the others and 1024 for the consumers' tile biases.
+#define KUAI_LINEAR_WGMMA_PINGPONG(NAME, T, TO, STAGES)                        \
   extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)                  \
       NAME(const __grid_constant__ kuai_tensor_map mapX,                       \
            const __grid_constant__ kuai_tensor_map mapW, const T *bias,        \
            const TO *residual, TO *y, i64 M, i64 N, i64 K, int act) {          \
-    linear_wgmma_pingpong<T, TO, 128, STAGES, SMEM_BIAS, STAGED>(              \
-        &mapX, &mapW, bias, residual, y, M, N, K, act);                        \
+    linear_wgmma_pingpong<T, TO, 128, STAGES>(&mapX, &mapW, bias, residual, y, \
+                                              M, N, K, act);                   \
   }
 // Split-K over SPLITS blocks of a cluster: the grid's z is SPLITS.
 #define KUAI_LINEAR_WGMMA_SPLIT(NAME, T, SPLITS)                               \
@@ -579,10 +500,9 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX, T, T, 128, 6)                  \
   KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX##_out_f32, T, float, 256, 4)    \
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)    \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T, 6, true,      \
-                             true)                                             \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T, 6)           \
   KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX##_out_f32, T, float, \
-                             6, true, true)                                    \
+                             6)                                                \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s2_##SUFFIX, T, 2)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s4_##SUFFIX, T, 4)                  \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s8_##SUFFIX, T, 8)
@@ -591,25 +511,4 @@ KUAI_LINEAR_WGMMA_TILES(f16, kuai_f16)
 #endif
 #ifdef KUAI_WITH_BF16
 KUAI_LINEAR_WGMMA_TILES(bf16, kuai_bf16)
-#endif
-
-// Instances only bench/gemm_wgmma_bench.cpp compiles (it defines
-// KUAI_BENCH_INSTANCES): candidates timed before the compiler uses them.
-// wgpp128sb stages each tile's bias in shared memory before the main loop
-// (1024 more bytes), to tell whether the bias loads of the epilogue are
-// what slows BERT's fc1 in the model. wgpp128r6 is the ping-pong tile
-// with its epilogue from registers (6 stages, unrolled), the production
-// one before the staged epilogue.
-#ifdef KUAI_BENCH_INSTANCES
-#define KUAI_LINEAR_WGMMA_BENCH(SUFFIX, T)                                     \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128r6_##SUFFIX, T, T, 6, false,   \
-                             false)                                            \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128r6_##SUFFIX##_out_f32, T,      \
-                             float, 6, false, false)                           \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128sb_##SUFFIX, T, T, 6, true,    \
-                             false)                                            \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128sb_##SUFFIX##_out_f32, T,      \
-                             float, 6, true, false)                           
-KUAI_LINEAR_WGMMA_BENCH(f16, kuai_f16)
-KUAI_LINEAR_WGMMA_BENCH(bf16, kuai_bf16)
 #endif
