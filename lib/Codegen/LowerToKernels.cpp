@@ -29,6 +29,22 @@ namespace {
 /// are ranked by, and the grid of the persistent one.
 constexpr int64_t kHopperSMs = 132;
 
+/// Whether `v` feeds only an activation that kuai-fuse-kernels folds into a
+/// linear's epilogue (GELU, SiLU, ReLU), directly or through one reshape.
+bool feedsFoldedActivation(Value v) {
+  for (int hop = 0; hop < 2; ++hop) {
+    if (!v.hasOneUse())
+      return false;
+    Operation *user = *v.getUsers().begin();
+    if (isa<GeluOp, SiluOp, ReluOp>(user))
+      return true;
+    if (!isa<ReshapeOp>(user))
+      return false;
+    v = user->getResult(0);
+  }
+  return false;
+}
+
 class Lowering {
 public:
   Lowering(func::FuncOp func, const CompileOptions &options) : func(func) {
@@ -130,7 +146,8 @@ private:
     bool pingpong = false; // persistent, one block an SM, 128 columns
   };
   HopperTile hopperLinearTile(int x, std::optional<int64_t> mBound, int64_t n,
-                              int64_t k, bool fp32Output) const;
+                              int64_t k, bool fp32Output,
+                              bool activationNext) const;
   /// Whether buffer `b` starts 16-byte aligned (TMA needs it).
   bool aligned16(int b) const;
 
@@ -212,7 +229,8 @@ bool Lowering::aligned16(int b) const {
 Lowering::HopperTile Lowering::hopperLinearTile(int x,
                                                 std::optional<int64_t> mBound,
                                                 int64_t n, int64_t k,
-                                                bool fp32Output) const {
+                                                bool fp32Output,
+                                                bool activationNext) const {
   llvm::StringRef target = program.options.target;
   if (!(target == "sm_90" || target == "sm_90a") || !mBound || k % 8 != 0 ||
       !aligned16(x))
@@ -228,7 +246,10 @@ Lowering::HopperTile Lowering::hopperLinearTile(int x,
   // ~7 us a 128x128x768 tile against 12-14 us a wave of 128x192 ones;
   // bench/results/gemm-wgmma-pingpong-h200-2026-12-03.md). That holds for
   // short K only, where filling pipelines and epilogues weigh: at K up to
-  // 1024 (at 4096^3 the 128x256 tiles are faster: 205.8 us vs 225.5). Below
+  // 1024 (at 4096^3 the 128x256 tiles are faster: 205.8 us vs 225.5). It has
+  // no activation: a linear whose activation the epilogue folds in takes a
+  // cooperative tile (BERT's fc1+gelu: the ping-pong one's unrolled GELU
+  // missed the instruction caches, 73-75 us a launch against 68.9). Below
   // half a wave, 128x128 tiles split K over a cluster of 2, 4 or 8 blocks (the
   // fewest that reach half a wave, each block keeping at least 2 k-tiles of 64,
   // else the most that keep them, if that makes 24 blocks or more);
@@ -243,7 +264,8 @@ Lowering::HopperTile Lowering::hopperLinearTile(int x,
     if (tiles < kSMs / 2)
       continue;
     for (bool pingpong : {false, true}) {
-      if (pingpong && (bn != 128 || tiles < kSMs || n % 2 || k > 1024))
+      if (pingpong &&
+          (bn != 128 || tiles < kSMs || n % 2 || k > 1024 || activationNext))
         continue;
       int64_t cost = pingpong ? waves * 120 + 32 : waves * (bn + 32);
       if (!best.columns || cost < bestCost) {
@@ -785,8 +807,9 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
         w = transposedWeight(operands[1]);
       auto mBound = m.evaluate(program.options.bounds);
       int64_t kVal = *k.getConstant();
-      HopperTile hopper = hopperLinearTile(operands[0], mBound,
-                                           *n.getConstant(), kVal, fp32Output);
+      HopperTile hopper =
+          hopperLinearTile(operands[0], mBound, *n.getConstant(), kVal,
+                           fp32Output, feedsFoldedActivation(result));
       if (int bn = hopper.columns) {
         // The copy engine reads x and W through tensor maps: 128 x 64 boxes
         // of x, bn x 64 of W; as many stages as fit in shared memory.

@@ -269,15 +269,14 @@ __device__ __forceinline__ void store_pair_if(TO *p, float a, float b,
 /// The epilogue of a ping-pong consumer's 128 x BN tile from its
 /// accumulators (wgmma's fragment layout: d0 rows 0..63, d1 rows 64..127;
 /// this thread's rows row, row + 8, row + 64, row + 72 and its column pairs
-/// col + 8q), with the activation ACT fixed at compile time. N must be
-/// even (pairs 4-byte aligned; the lowering picks this kernel only then).
-/// Every access is inlined and unrolled (the accumulators are registers),
-/// so the code must stay short and straight: no run-time activation
-/// switch, each bias pair loaded once for the four rows, row pointers
-/// computed once, residual and output accessed under predicates, the
-/// tile's bias read from shared memory (biasCols: this thread's first
-/// pair; zeros without a bias).
-template <typename T, typename TO, int BN, int ACT>
+/// col + 8q): bias and residual, no activation. N must be even (pairs
+/// 4-byte aligned; the lowering picks this kernel only then). Every access
+/// is inlined and unrolled (the accumulators are registers), so the code
+/// must stay short and straight: each bias pair read once for the four
+/// rows, row pointers computed once, residual and output accessed under
+/// predicates, the tile's bias read from shared memory (biasCols: this
+/// thread's first pair; zeros without a bias).
+template <typename T, typename TO, int BN>
 __device__ __forceinline__ void
 pingpong_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
                   const float *biasCols, const TO *__restrict__ residual,
@@ -304,8 +303,8 @@ pingpong_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
       const float *d = i < 2 ? d0 : d1;
       const int at = 4 * q + 2 * (i & 1);
       const float2 r = load_pair_if<TO>(res[i] + c, hasResidual && in);
-      store_pair_if<TO>(out[i] + c, epilogue_act(d[at] + b.x, ACT) + r.x,
-                        epilogue_act(d[at + 1] + b.y, ACT) + r.y, in);
+      store_pair_if<TO>(out[i] + c, d[at] + b.x + r.x, d[at + 1] + b.y + r.y,
+                        in);
     }
   }
 }
@@ -314,7 +313,7 @@ pingpong_epilogue(const float (&d0)[BN / 2], const float (&d1)[BN / 2],
 /// blockIdx.x, blockIdx.x + gridDim.x, ...; its two consumer warpgroups
 /// own alternate tiles whole (128 x BN, two m64 wgmmas a k-step), and their
 /// main loops take turns, so that one's epilogue (from registers: bias,
-/// activation, residual, stores) runs while the other's wgmmas do. The
+/// residual, stores) runs while the other's wgmmas do. The
 /// producer streams the k-tiles of the block's tiles in order into one ring
 /// of STAGES, also during epilogues, so no tile waits for its pipeline to
 /// fill. Turns are named barriers 4 and 5 (warpgroup 1's and 2's): a
@@ -342,6 +341,13 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
             tilesM = int((M + WG_BM - 1) / WG_BM);
   const int tiles = tilesN * tilesM, ktiles = int((K + WG_BK - 1) / WG_BK);
   const int warpgroup = threadIdx.x / 128;
+  // No activation here: unrolled from registers, its code (erf GELU:
+  // thousands of instructions) misses the instruction caches at every
+  // launch inside a model (bench/results/ncu-pingpong-fc1-*). kuai-compile
+  // never passes one (LowerToKernels.cpp, FuseKernels.cpp); stop loudly if
+  // anything else does.
+  if (act != 0)
+    __trap();
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < STAGES; ++s) {
@@ -427,31 +433,8 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     const float *biasCols = biasTiles + consumer * BN + (lane % 4) * 2;
     const i64 row = i64(tileM) * WG_BM + warp * 16 + lane / 4,
               col = i64(tileN) * BN + (lane % 4) * 2;
-    // One fully unrolled epilogue per activation: with the activation a
-    // run-time switch at each of the 256 stores, every store jumped over
-    // the other activations' code and missed the instruction cache (2x
-    // slower tiles, measured with gemm_wgmma_bench).
-    switch (act) {
-    case 1:
-      pingpong_epilogue<T, TO, BN, 1>(d0, d1, biasCols, residual, y, row,
-                                      col, M, N);
-      break;
-    case 2:
-      pingpong_epilogue<T, TO, BN, 2>(d0, d1, biasCols, residual, y, row,
-                                      col, M, N);
-      break;
-    case 3:
-      pingpong_epilogue<T, TO, BN, 3>(d0, d1, biasCols, residual, y, row,
-                                      col, M, N);
-      break;
-    case 4:
-      pingpong_epilogue<T, TO, BN, 4>(d0, d1, biasCols, residual, y, row,
-                                      col, M, N);
-      break;
-    default:
-      pingpong_epilogue<T, TO, BN, 0>(d0, d1, biasCols, residual, y, row,
-                                      col, M, N);
-    }
+    pingpong_epilogue<T, TO, BN>(d0, d1, biasCols, residual, y, row, col, M,
+                                 N);
   }
 }
 

@@ -23,6 +23,9 @@
 // Tests that a long K (2048) takes the cooperative 128x256 tiles instead
 // (2 waves): the ping-pong one is picked only up to K = 1024.
 // CHECK: [when batch*seq - 64 > 0] templates.kuai_linear_wg256_f16 <<<512/256, batch*seq/128, 1/1 | 384x1x1>>> (tmap:b{{[0-9]+}},batch*seq,2048,128 tmap:b{{[0-9]+}},512,2048,256
+// Tests that a linear whose GELU the epilogue folds in takes the
+// cooperative 128x256 tiles (the ping-pong one has no activation).
+// CHECK: [when batch*seq - 64 > 0] templates.kuai_linear_wg256_f16 <<<512/256, batch*seq/128, 1/1 | 384x1x1>>> (tmap:b{{[0-9]+}},batch*seq,256,128 tmap:b{{[0-9]+}},512,256,256 null null b{{[0-9]+}} i64:batch*seq i64:512 i64:256 i32:1)  // linear+gelu
 // Tests that 64 rows (one row tile, 4 column tiles) stay on the split-K
 // mma.sync path, without variants.
 // SMALL-NOT: kuai_linear_wg
@@ -40,11 +43,14 @@
 // Tests that other targets use the mma.sync linear.
 // SM80-NOT: kuai_linear_wg
 // SM80: templates.kuai_linear_tc128_f16 <<<512/128, batch*seq/128
-func.func @main(%x: tensor<?x?x256xf16, #kuai.dims<batch, seq, 256>> {kuai.name = "x"}, %x2: tensor<?x?x2048xf16, #kuai.dims<batch, seq, 2048>> {kuai.name = "x2"}) -> (tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>> {kuai.name = "y"}, tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>> {kuai.name = "y2"}) {
+func.func @main(%x: tensor<?x?x256xf16, #kuai.dims<batch, seq, 256>> {kuai.name = "x"}, %x2: tensor<?x?x2048xf16, #kuai.dims<batch, seq, 2048>> {kuai.name = "x2"}, %x3: tensor<?x?x256xf16, #kuai.dims<batch, seq, 256>> {kuai.name = "x3"}) -> (tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>> {kuai.name = "y"}, tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>> {kuai.name = "y2"}, tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>> {kuai.name = "y3"}) {
   %none = kuai.none
   %w = kuai.constant dense<0.01> : tensor<512x256xf16>
   %y = kuai.linear %x, %w, %none {transpose_weight = true} : (tensor<?x?x256xf16, #kuai.dims<batch, seq, 256>>, tensor<512x256xf16>, none) -> tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>>
   %w2 = kuai.constant dense<0.01> : tensor<512x2048xf16>
   %y2 = kuai.linear %x2, %w2, %none {transpose_weight = true} : (tensor<?x?x2048xf16, #kuai.dims<batch, seq, 2048>>, tensor<512x2048xf16>, none) -> tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>>
-  return %y, %y2 : tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>>, tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>>
+  %w3 = kuai.constant dense<0.02> : tensor<512x256xf16>
+  %h3 = kuai.linear %x3, %w3, %none {transpose_weight = true} : (tensor<?x?x256xf16, #kuai.dims<batch, seq, 256>>, tensor<512x256xf16>, none) -> tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>>
+  %y3 = kuai.gelu %h3 : (tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>>) -> tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>>
+  return %y, %y2, %y3 : tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>>, tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>>, tensor<?x?x512xf16, #kuai.dims<batch, seq, 512>>
 }
