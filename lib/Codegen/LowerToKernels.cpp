@@ -30,7 +30,9 @@ namespace {
 constexpr int64_t kHopperSMs = 132;
 
 /// Whether `v` feeds only an activation that kuai-fuse-kernels folds into a
-/// linear's epilogue (GELU, SiLU, ReLU), directly or through one reshape.
+/// linear's epilogue (GELU, SiLU, ReLU), directly or through one view of
+/// all its elements (reshape, flatten, squeeze, unsqueeze, identity: what
+/// its soleReshape accepts).
 bool feedsFoldedActivation(Value v) {
   for (int hop = 0; hop < 2; ++hop) {
     if (!v.hasOneUse())
@@ -38,7 +40,7 @@ bool feedsFoldedActivation(Value v) {
     Operation *user = *v.getUsers().begin();
     if (isa<GeluOp, SiluOp, ReluOp>(user))
       return true;
-    if (!isa<ReshapeOp>(user))
+    if (!isa<ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp, IdentityOp>(user))
       return false;
     v = user->getResult(0);
   }
