@@ -175,36 +175,16 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     stage_rows<BN, LD>(d, rows, warp, lane);
     if constexpr (SPLITS == 1) {
       asm volatile("bar.sync %0, 128;\n" ::"r"(2 + consumer) : "memory");
-      // EPILOGUE_UNROLL groups of four columns a thread at once: their
-      // bias and residual loads first, then their math and stores, so that
-      // the loads' latency and the activation's dependent chains overlap
-      // (the residual and erf-GELU epilogues were latency-bound, taking
-      // +24% and +27% over BERT-base's linears without them).
-      constexpr int EPILOGUE_UNROLL = 4;
-      const i64 rowFirst = row0 + consumer * 64;
-      const int items = int(max(i64(0), min(i64(64), M - rowFirst))) * PER_ROW;
       const int t = threadIdx.x % 128;
 #pragma unroll 1
-      for (int first = t; first < items; first += 128 * EPILOGUE_UNROLL) {
-        float4 b[EPILOGUE_UNROLL], res[EPILOGUE_UNROLL];
-#pragma unroll
-        for (int u = 0; u < EPILOGUE_UNROLL; ++u) {
-          const int idx = first + u * 128;
-          const i64 c = col0 + (idx % PER_ROW) * 4;
-          const bool inside = idx < items && c < N;
-          b[u] = inside ? bias4<T>(bias, c, N) : make_float4(0, 0, 0, 0);
-          res[u] = inside
-                       ? residual4<TO>(residual, rowFirst + idx / PER_ROW, c, N)
-                       : make_float4(0, 0, 0, 0);
-        }
-#pragma unroll
-        for (int u = 0; u < EPILOGUE_UNROLL; ++u) {
-          const int idx = first + u * 128;
-          const int rr = idx / PER_ROW, c = (idx % PER_ROW) * 4;
-          if (idx < items && col0 + c < N)
-            epilogue_finish4<TO>(*(const float4 *)&rows[rr * LD + c], b[u],
-                                 res[u], y, rowFirst + rr, col0 + c, N, act);
-        }
+      for (int idx = t; idx < 64 * PER_ROW; idx += 128) {
+        const int rr = idx / PER_ROW, c = (idx % PER_ROW) * 4;
+        const i64 r = row0 + consumer * 64 + rr;
+        if (r >= M)
+          break;
+        if (col0 + c < N)
+          epilogue_store4<T, TO>(*(const float4 *)&rows[rr * LD + c], bias,
+                                 residual, y, r, col0 + c, N, act);
       }
     }
   }
@@ -453,7 +433,8 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     const float *biasCols = biasTiles + consumer * BN + (lane % 4) * 2;
     const i64 row = i64(tileM) * WG_BM + warp * 16 + lane / 4,
               col = i64(tileN) * BN + (lane % 4) * 2;
-    pingpong_epilogue<T, TO, BN>(d0, d1, biasCols, residual, y, row, col, M, N);
+    pingpong_epilogue<T, TO, BN>(d0, d1, biasCols, residual, y, row, col, M,
+                                 N);
   }
 }
 
@@ -502,7 +483,7 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX, T, T, 128, 6)                  \
   KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX##_out_f32, T, float, 256, 4)    \
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)    \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T, 6)            \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T, 6)           \
   KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX##_out_f32, T, float, \
                              6)                                                \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s2_##SUFFIX, T, 2)                  \
