@@ -74,10 +74,13 @@ static CUmodule compileTemplates(const std::string &dir) {
   nvrtcProgram prog;
   nvrtcCreateProgram(&prog, "#include \"linear_wgmma.cu\"\n", "bench.cu",
                      int(heads.size()), heads.data(), names.data());
-  const char *opts[] = {"--gpu-architecture=compute_90a", "--std=c++17",
-                        "-default-device", "-DKUAI_WITH_F16",
-                        "-DKUAI_WITH_BF16"};
-  nvrtcResult r = nvrtcCompileProgram(prog, 5, opts);
+  const char *opts[] = {"--gpu-architecture=compute_90a",
+                        "--std=c++17",
+                        "-default-device",
+                        "-DKUAI_WITH_F16",
+                        "-DKUAI_WITH_BF16",
+                        "-DKUAI_BENCH_INSTANCES"};
+  nvrtcResult r = nvrtcCompileProgram(prog, 6, opts);
   size_t logSize;
   nvrtcGetProgramLogSize(prog, &logSize);
   std::string log(logSize, '\0');
@@ -118,12 +121,18 @@ static CUtensorMap encode(const void *p, bool bf16, uint64_t rows,
   return map;
 }
 
+static int smCount = 132; // set from the device in main
+
 struct Variant {
   const char *name;
   int bn, stages;
   CUfunction f;
-  int splits = 1; // blocks of a cluster splitting K (the grid's z)
-  int smem() const { return stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages; }
+  int splits = 1;          // blocks of a cluster splitting K (the grid's z)
+  bool persistent = false; // one block an SM (or fewer) walking the tiles
+  int extraSmem = 0;       // bytes beyond the ring, alignment and barriers
+  int smem() const {
+    return stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages + extraSmem;
+  }
 };
 
 static void launch(const Variant &v, bool bf16, const void *x, const void *w,
@@ -133,11 +142,16 @@ static void launch(const Variant &v, bool bf16, const void *x, const void *w,
   int a = act;
   void *params[] = {&mx, &mw, &bias, &res, &y, &M, &N, &K, &a};
   unsigned gx = unsigned((N + v.bn - 1) / v.bn), gy = unsigned((M + 127) / 128);
+  if (v.persistent) // a block an SM, as the lowering asks: some may idle
+    gx = unsigned(smCount), gy = 1;
   CHECK_CU(cuLaunchKernel(v.f, gx, gy, unsigned(v.splits), 384, 1, 1, v.smem(),
                           0, params, nullptr));
 }
 
-template <typename F> static double medianMs(F fn, int iters = 50) {
+/// Median time of `fn` over `iters` launches, each between two events;
+/// `before` runs before each first event (untimed).
+template <typename F, typename G>
+static double medianMs(F fn, G before, int iters = 50) {
   for (int i = 0; i < 5; ++i)
     fn();
   CHECK_RT(cudaDeviceSynchronize());
@@ -146,6 +160,7 @@ template <typename F> static double medianMs(F fn, int iters = 50) {
   cudaEventCreate(&a);
   cudaEventCreate(&b);
   for (int i = 0; i < iters; ++i) {
+    before();
     cudaEventRecord(a);
     fn();
     cudaEventRecord(b);
@@ -156,6 +171,10 @@ template <typename F> static double medianMs(F fn, int iters = 50) {
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+template <typename F> static double medianMs(F fn, int iters = 50) {
+  return medianMs(
+      fn, [] {}, iters);
 }
 
 static float h2f(uint16_t h, bool bf16) {
@@ -224,10 +243,24 @@ static int checkEpilogues(std::vector<Variant> &vars16,
     bool bias, res;
   };
   // K = 72 and 200 leave some blocks of an 8-block split without k-tiles.
-  Case cases[] = {
-      {77, 200, 72, 1, true, true},    {1, 64, 64, 0, false, false},
-      {300, 130, 200, 3, true, false}, {129, 257, 136, 2, false, true},
-      {256, 512, 1024, 4, true, true}, {512, 768, 3072, 0, true, true}};
+  Case cases[] = {{77, 200, 72, 1, true, true},
+                  {1, 64, 64, 0, false, false},
+                  {300, 130, 200, 3, true, false},
+                  {129, 257, 136, 2, false, true},
+                  {129, 258, 136, 2, false, true},
+                  {129, 258, 136, 0, true, true}, // ping-pong: no activation
+                  {256, 512, 1024, 4, true, true},
+                  {512, 768, 3072, 0, true, true},
+                  // 9 x 16 tiles of 128x128 (more than the 132 SMs: some
+                  // persistent blocks take two) of 5 k-tiles each (the
+                  // 6-stage ring's rounds wrap across a consumer's tiles),
+                  // ragged M, N and K; no activation, as the ping-pong tile
+                  // is given.
+                  {1100, 1960, 264, 0, true, true},
+                  // 16 x 19 = 304 tiles: persistent blocks with two or
+                  // three, so a consumer reuses its tile state (bias slot)
+                  // for tile 2; ragged N.
+                  {2048, 2306, 72, 0, true, true}};
   int failures = 0;
   std::printf("\n## Epilogue and boundary checks (double-precision host "
               "reference)\n\n");
@@ -271,6 +304,10 @@ static int checkEpilogues(std::vector<Variant> &vars16,
         void *dy;
         CHECK_RT(cudaMalloc(&dy, ybytes));
         for (const Variant &v : vars) {
+          // The ping-pong instance stores column pairs (even N) and has no
+          // activation; the lowering gives it neither.
+          if (v.persistent && (c.N % 2 || c.act))
+            continue;
           CHECK_RT(cudaMemset(dy, 0xFF, ybytes)); // NaN in every format
           launch(v, bf16, dx, dw, c.bias ? db : nullptr, c.res ? dres : nullptr,
                  dy, c.M, c.N, c.K, c.act);
@@ -317,7 +354,7 @@ static int checkEpilogues(std::vector<Variant> &vars16,
 struct CublasCase {
   cublasHandle_t h;
   long long m, n, k;
-  uint16_t *dx, *dw, *dy, *dref;
+  uint16_t *dx, *dw, *dy, *dref, *dbias, *dxcopy = nullptr;
   std::vector<uint16_t> ref;
 
   CublasCase(cublasHandle_t h, long long m, long long n, long long k,
@@ -327,13 +364,30 @@ struct CublasCase {
     dw = upload(randomHalf(n * k, 1.f / std::sqrt(float(k)), false, g));
     CHECK_RT(cudaMalloc(&dy, m * n * 2));
     CHECK_RT(cudaMalloc(&dref, m * n * 2));
+    dbias = upload(randomHalf(n, 0.5f, false, g));
     cublas();
     CHECK_RT(cudaDeviceSynchronize());
     CHECK_RT(
         cudaMemcpy(ref.data(), dref, ref.size() * 2, cudaMemcpyDeviceToHost));
   }
   CublasCase(const CublasCase &) = delete;
-  ~CublasCase() { cudaFree(dx), cudaFree(dw), cudaFree(dy), cudaFree(dref); }
+  ~CublasCase() {
+    cudaFree(dx), cudaFree(dw), cudaFree(dy), cudaFree(dref), cudaFree(dbias);
+    cudaFree(dxcopy);
+  }
+  /// The state of L2 in a model: W evicted (the rest of the model ran since
+  /// its last use), x just written by the kernel before. Writes 256 MB over
+  /// L2, then reads x.
+  void coldW() {
+    static void *flush = nullptr;
+    constexpr size_t kFlush = size_t(256) << 20;
+    if (!flush)
+      CHECK_RT(cudaMalloc(&flush, kFlush));
+    if (!dxcopy)
+      CHECK_RT(cudaMalloc(&dxcopy, m * k * 2));
+    CHECK_RT(cudaMemsetAsync(flush, 0, kFlush));
+    CHECK_RT(cudaMemcpyAsync(dxcopy, dx, m * k * 2, cudaMemcpyDeviceToDevice));
+  }
 
   void cublas() {
     float one = 1, zero = 0;
@@ -341,10 +395,12 @@ struct CublasCase {
                  CUDA_R_16F, int(k), dx, CUDA_R_16F, int(k), &zero, dref,
                  CUDA_R_16F, int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
   }
-  /// With `residual`, cuBLAS's output is added as the residual (timing).
-  void run(const Variant &v, int act = 0, bool residual = false) {
-    launch(v, false, dx, dw, nullptr, residual ? dref : nullptr, dy, m, n, k,
-           act);
+  /// With `residual`, cuBLAS's output is added as the residual; with
+  /// `bias`, a random bias (timing: the models' linears have both).
+  void run(const Variant &v, int act = 0, bool residual = false,
+           bool bias = false) {
+    launch(v, false, dx, dw, bias ? dbias : nullptr, residual ? dref : nullptr,
+           dy, m, n, k, act);
   }
   /// Relative L2 of the variant's output against cuBLAS's; NaN when an
   /// element of the NaN-poisoned output stayed unwritten.
@@ -368,8 +424,13 @@ struct CublasCase {
 struct TimedShape {
   const char *name;
   long long m, n, k;
-  int act = 0;           // the epilogue's activation (timing only)
-  bool residual = false; // add cuBLAS's output as a residual (timing only)
+  int act = 0;              // the epilogue's activation (timing only)
+  bool residual = false;    // add cuBLAS's output as a residual (timing only)
+  bool bias = false;        // add a bias (timing only)
+  bool cold = false;        // W evicted from L2 before each launch (coldW)
+  bool afterCublas = false; // cuBLAS's product runs before each launch:
+                            // other code in the instruction caches, as
+                            // inside a model
 };
 
 /// A table of microseconds per launch: every variant of `vars` next to
@@ -390,18 +451,36 @@ static int timeShapes(const char *title, const std::vector<TimedShape> &shapes,
   std::printf("\n");
   int failures = 0;
   std::mt19937 g(seed);
+  // KUAI_GWB_ROW=NAME: only the row of that shape (to profile one kernel).
+  const char *onlyRow = std::getenv("KUAI_GWB_ROW");
   for (const TimedShape &s : shapes) {
+    if (onlyRow && std::strcmp(onlyRow, s.name) != 0)
+      continue;
     CublasCase c(h, s.m, s.n, s.k, g);
     std::printf("| %s | %lld | %lld | %lld |", s.name, s.m, s.n, s.k);
     double best = 1e30;
     for (const Variant *v : vars) {
+      if (v->persistent && s.act) { // no activation in the ping-pong tile
+        std::printf(" - |");
+        continue;
+      }
       bool ok = c.error(*v) < 2e-3;
       failures += !ok;
-      double us = 1e3 * medianMs([&] { c.run(*v, s.act, s.residual); });
+      double us = 1e3 * medianMs([&] { c.run(*v, s.act, s.residual, s.bias); },
+                                 [&] {
+                                   if (s.cold)
+                                     c.coldW();
+                                   if (s.afterCublas)
+                                     c.cublas();
+                                 });
       best = std::min(best, us);
       std::printf(" %.1f%s |", us, ok ? "" : " **FAIL**");
     }
-    double usc = 1e3 * medianMs([&] { c.cublas(); });
+    double usc = 1e3 * medianMs([&] { c.cublas(); },
+                                [&] {
+                                  if (s.cold)
+                                    c.coldW();
+                                });
     std::printf(" %.1f | %.2f |\n", usc, best / usc);
     std::fflush(stdout);
   }
@@ -417,19 +496,29 @@ int main(int argc, char **argv) {
   auto variants = [&](const char *suffix, bool splits) {
     std::vector<Variant> v = {{"wg256", 256, 4, nullptr},
                               {"wg192", 192, 5, nullptr},
-                              {"wg128", 128, 6, nullptr}};
+                              {"wg128", 128, 6, nullptr},
+                              {"wgpp128", 128, 6, nullptr, 1, true, 1024}};
     if (splits) // the cluster split-K instances (16-bit output only)
       for (Variant s : {Variant{"wg128s2", 128, 6, nullptr, 2},
                         Variant{"wg128s4", 128, 6, nullptr, 4},
                         Variant{"wg128s8", 128, 6, nullptr, 8}})
         v.push_back(s);
+    // Template directories of other commits may lack a variant: it is left
+    // out (said on stderr), so that one build of the bench times them all.
+    std::vector<Variant> found;
     for (Variant &x : v) {
       std::string fn = std::string("kuai_linear_") + x.name + suffix;
-      CHECK_CU(cuModuleGetFunction(&x.f, mod, fn.c_str()));
+      CUresult r = cuModuleGetFunction(&x.f, mod, fn.c_str());
+      if (r == CUDA_ERROR_NOT_FOUND) {
+        std::fprintf(stderr, "%s: no %s, left out\n", dir.c_str(), fn.c_str());
+        continue;
+      }
+      CHECK_CU(r);
       CHECK_CU(cuFuncSetAttribute(
           x.f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, x.smem()));
+      found.push_back(x);
     }
-    return v;
+    return found;
   };
   // The 16-bit outputs with and without the split instances (v16s, vbfs).
   auto v16 = variants("_f16", false), v16s = variants("_f16", true),
@@ -437,6 +526,7 @@ int main(int argc, char **argv) {
        vbff = variants("_bf16_out_f32", false);
   cudaDeviceProp prop;
   cudaGetDeviceProperties(&prop, 0);
+  smCount = prop.multiProcessorCount;
   cublasHandle_t h;
   cublasCreate(&h);
   std::printf("# GEMM: kuai wgmma template vs cuBLAS\n\n");
@@ -466,6 +556,11 @@ int main(int argc, char **argv) {
     shapes.push_back({"8B gate_up", m, 28672, 4096});
     shapes.push_back({"8B down", m, 4096, 14336});
   }
+  // KUAI_GWB_ENCODER_ONLY=1: only the encoder table and the epilogue
+  // checks (a short run when device time is scarce).
+  const bool encoderOnly = std::getenv("KUAI_GWB_ENCODER_ONLY") != nullptr;
+  if (encoderOnly)
+    shapes.clear();
   std::mt19937 g(0);
   for (const Shape &s : shapes) {
     CublasCase c(h, s.m, s.n, s.k, g);
@@ -491,31 +586,43 @@ int main(int argc, char **argv) {
     if (v.splits == 1)
       unsplit.push_back(&v);
   }
-  int failures = timeShapes("Short-K linears with few tiles",
-                            {{"BERT q/k/v/o", 128, 768, 768},
-                             {"BERT fc1", 128, 3072, 768},
-                             {"BERT fc2", 128, 768, 3072},
-                             {"GPT-2 qkv", 512, 2304, 768},
-                             {"GPT-2 o", 512, 768, 768},
-                             {"GPT-2 fc1", 512, 3072, 768},
-                             {"GPT-2 fc2", 512, 768, 3072},
-                             {"BERT 32x128 o", 4096, 768, 768}},
-                            all, h, commit, 1);
+  int failures = 0;
+  if (!encoderOnly)
+    failures += timeShapes("Short-K linears with few tiles",
+                           {{"BERT q/k/v/o", 128, 768, 768},
+                            {"BERT fc1", 128, 3072, 768},
+                            {"BERT fc2", 128, 768, 3072},
+                            {"GPT-2 qkv", 512, 2304, 768},
+                            {"GPT-2 o", 512, 768, 768},
+                            {"GPT-2 fc1", 512, 3072, 768},
+                            {"GPT-2 fc2", 512, 768, 3072},
+                            {"BERT 32x128 o", 4096, 768, 768}},
+                           all, h, commit, 1);
   // BERT-base's linears at 32 x 128 rows (short K, one to three waves of
   // tiles), with and without the epilogues they have in the model (erf
   // GELU, residual add): the unsplit variants.
-  failures +=
-      timeShapes("Encoder linears at 4096 rows",
-                 {{"BERT 32x128 q/k/v", 4096, 768, 768},
-                  {"BERT 32x128 qkv (fused)", 4096, 2304, 768},
-                  {"BERT 32x128 o+residual", 4096, 768, 768, 0, true},
-                  {"BERT 32x128 fc1", 4096, 3072, 768},
-                  {"BERT 32x128 fc1+gelu", 4096, 3072, 768, 1},
-                  {"BERT 32x128 fc2", 4096, 768, 3072},
-                  {"BERT 32x128 fc2+residual", 4096, 768, 3072, 0, true},
-                  {"GPT-2 1x512 qkv", 512, 2304, 768},
-                  {"square", 4096, 4096, 4096}},
-                 unsplit, h, commit, 2);
+  failures += timeShapes(
+      "Encoder linears at 4096 rows",
+      {{"BERT 32x128 q/k/v", 4096, 768, 768},
+       {"BERT 32x128 qkv (fused)", 4096, 2304, 768},
+       {"BERT 32x128 o+residual", 4096, 768, 768, 0, true},
+       {"BERT 32x128 fc1", 4096, 3072, 768},
+       {"BERT 32x128 fc1+gelu", 4096, 3072, 768, 1},
+       {"BERT 32x128 fc1+bias+gelu", 4096, 3072, 768, 1, false, true},
+       {"BERT 32x128 qkv+bias", 4096, 2304, 768, 0, false, true},
+       {"BERT 32x128 fc2+bias+residual", 4096, 768, 3072, 0, true, true},
+       {"BERT 32x128 fc1+bias+gelu, W cold", 4096, 3072, 768, 1, false, true,
+        true},
+       {"BERT 32x128 qkv+bias, W cold", 4096, 2304, 768, 0, false, true, true},
+       {"BERT 32x128 fc1+bias+gelu, after cuBLAS", 4096, 3072, 768, 1, false,
+        true, false, true},
+       {"BERT 32x128 qkv+bias, after cuBLAS", 4096, 2304, 768, 0, false, true,
+        false, true},
+       {"BERT 32x128 fc2", 4096, 768, 3072},
+       {"BERT 32x128 fc2+residual", 4096, 768, 3072, 0, true},
+       {"GPT-2 1x512 qkv", 512, 2304, 768},
+       {"square", 4096, 4096, 4096}},
+      unsplit, h, commit, 2);
   failures += checkEpilogues(v16s, v16f, vbfs, vbff);
   std::printf("\nepilogue checks: %s\n", failures ? "FAILED" : "all passed");
   return failures ? 1 : 0;

@@ -240,7 +240,11 @@ bool tryFuseEpilogue(KernelProgram &p, size_t li) {
   if (hopper && !startsAligned(p, k.out, 4))
     return false;
   auto act = acts.find(root.op);
-  if (act != acts.end() && l.args[8].value == SymExpr::constant(0) &&
+  // The ping-pong Hopper linear has no activation (linear_wgmma.cu; the
+  // lowering gives a linear followed by one a cooperative tile).
+  bool pingpong = fn.starts_with("kuai_linear_wgpp");
+  if (act != acts.end() && !pingpong &&
+      l.args[8].value == SymExpr::constant(0) &&
       l.args[3].kind == Arg::Kind::Null && out.dtype == xb.dtype &&
       identityLoad(k, k.nodes[root.operands[0]], xr, xDims)) {
     l.args[8] = Arg::i32(act->second);

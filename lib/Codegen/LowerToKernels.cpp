@@ -25,6 +25,28 @@ using namespace kuai::codegen;
 
 namespace {
 
+/// SMs of the H100 and H200 (sm_90): the waves of tiles the Hopper linears
+/// are ranked by, and the grid of the persistent one.
+constexpr int64_t kHopperSMs = 132;
+
+/// Whether `v` feeds only an activation that kuai-fuse-kernels folds into a
+/// linear's epilogue (GELU, SiLU, ReLU), directly or through one view of
+/// all its elements (reshape, flatten, squeeze, unsqueeze, identity: what
+/// its soleReshape accepts).
+bool feedsFoldedActivation(Value v) {
+  for (int hop = 0; hop < 2; ++hop) {
+    if (!v.hasOneUse())
+      return false;
+    Operation *user = *v.getUsers().begin();
+    if (isa<GeluOp, SiluOp, ReluOp>(user))
+      return true;
+    if (!isa<ReshapeOp, FlattenOp, SqueezeOp, UnsqueezeOp, IdentityOp>(user))
+      return false;
+    v = user->getResult(0);
+  }
+  return false;
+}
+
 class Lowering {
 public:
   Lowering(func::FuncOp func, const CompileOptions &options) : func(func) {
@@ -123,9 +145,11 @@ private:
   struct HopperTile {
     int columns = 0;
     int splits = 1;
+    bool pingpong = false; // persistent, one block an SM, 128 columns
   };
   HopperTile hopperLinearTile(int x, std::optional<int64_t> mBound, int64_t n,
-                              int64_t k, bool fp32Output) const;
+                              int64_t k, bool fp32Output,
+                              bool activationNext) const;
   /// Whether buffer `b` starts 16-byte aligned (TMA needs it).
   bool aligned16(int b) const;
 
@@ -207,7 +231,8 @@ bool Lowering::aligned16(int b) const {
 Lowering::HopperTile Lowering::hopperLinearTile(int x,
                                                 std::optional<int64_t> mBound,
                                                 int64_t n, int64_t k,
-                                                bool fp32Output) const {
+                                                bool fp32Output,
+                                                bool activationNext) const {
   llvm::StringRef target = program.options.target;
   if (!(target == "sm_90" || target == "sm_90a") || !mBound || k % 8 != 0 ||
       !aligned16(x))
@@ -215,21 +240,40 @@ Lowering::HopperTile Lowering::hopperLinearTile(int x,
   // One wave of tiles runs at once on the 132 SMs of an H100/H200: take the
   // column tile whose waves cost least, a tile costing its columns plus a
   // fixed 32 for filling the pipeline and the epilogue (this ranks the
-  // tiles as measured in bench/results/gemm-wgmma-tma-*). Below half a wave,
-  // 128x128 tiles split K over a cluster of 2, 4 or 8 blocks (the fewest
-  // that reach half a wave, each block keeping at least 2 k-tiles of 64,
+  // tiles as measured in bench/results/gemm-wgmma-tma-*). The persistent
+  // ping-pong instance (128 columns, N even: it stores column pairs as one
+  // access) fills its pipeline once a block and runs one consumer's
+  // epilogue under the other's products: its blocks' tiles cost 120 each
+  // and the last epilogue 32 (gemm_wgmma_bench on the H200, BERT 32x128:
+  // ~7 us a 128x128x768 tile against 12-14 us a wave of 128x192 ones;
+  // bench/results/gemm-wgmma-pingpong-h200-2026-12-03.md). That holds for
+  // short K only, where filling pipelines and epilogues weigh: at K up to
+  // 1024 (at 4096^3 the 128x256 tiles are faster: 205.8 us vs 225.5). It has
+  // no activation: a linear whose activation the epilogue folds in takes a
+  // cooperative tile (BERT's fc1+gelu: the ping-pong one's unrolled GELU
+  // missed the instruction caches, 73-75 us a launch against 68.9). Below
+  // half a wave, 128x128 tiles split K over a cluster of 2, 4 or 8 blocks (the
+  // fewest that reach half a wave, each block keeping at least 2 k-tiles of 64,
   // else the most that keep them, if that makes 24 blocks or more);
   // otherwise the split-K mma.sync path keeps more SMs busy.
-  constexpr int64_t kSMs = 132;
+  constexpr int64_t kSMs = kHopperSMs;
   int64_t rowTiles = (*mBound + 127) / 128;
   HopperTile best;
   int64_t bestCost = 0;
   for (int bn : {256, 192, 128}) {
     int64_t tiles = rowTiles * ((n + bn - 1) / bn);
-    int64_t cost = (tiles + kSMs - 1) / kSMs * (bn + 32);
-    if (tiles >= kSMs / 2 && (!best.columns || cost < bestCost)) {
-      best.columns = bn;
-      bestCost = cost;
+    int64_t waves = (tiles + kSMs - 1) / kSMs;
+    if (tiles < kSMs / 2)
+      continue;
+    for (bool pingpong : {false, true}) {
+      if (pingpong &&
+          (bn != 128 || tiles < kSMs || n % 2 || k > 1024 || activationNext))
+        continue;
+      int64_t cost = pingpong ? waves * 120 + 32 : waves * (bn + 32);
+      if (!best.columns || cost < bestCost) {
+        best = {bn, 1, pingpong};
+        bestCost = cost;
+      }
     }
   }
   if (best.columns || fp32Output)
@@ -765,19 +809,26 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
         w = transposedWeight(operands[1]);
       auto mBound = m.evaluate(program.options.bounds);
       int64_t kVal = *k.getConstant();
-      HopperTile hopper = hopperLinearTile(operands[0], mBound,
-                                           *n.getConstant(), kVal, fp32Output);
+      HopperTile hopper =
+          hopperLinearTile(operands[0], mBound, *n.getConstant(), kVal,
+                           fp32Output, feedsFoldedActivation(result));
       if (int bn = hopper.columns) {
         // The copy engine reads x and W through tensor maps: 128 x 64 boxes
         // of x, bn x 64 of W; as many stages as fit in shared memory.
         int64_t stages = bn == 256 ? 4 : bn == 192 ? 5 : 6;
         std::string split =
             hopper.splits > 1 ? "s" + std::to_string(hopper.splits) : "";
-        l.function = "kuai_linear_wg" + std::to_string(bn) + split + "_" +
-                     suffix + (fp32Output ? "_out_f32" : "");
+        l.function = std::string("kuai_linear_wg") +
+                     (hopper.pingpong ? "pp" : "") + std::to_string(bn) +
+                     split + "_" + suffix + (fp32Output ? "_out_f32" : "");
         l.grid[0] = {n, bn};
         l.grid[1] = {m, 128};
         l.grid[2] = {SymExpr::constant(hopper.splits), 1};
+        if (hopper.pingpong) {
+          // A block an SM; blocks beyond the tiles at run time return.
+          l.grid[0] = {SymExpr::constant(kHopperSMs), 1};
+          l.grid[1] = GridDim();
+        }
         if (hopper.splits > 1)
           // Not "split-K": addSmallRowVariants adds the decode variants
           // to this launch like to any unsplit linear.
@@ -785,6 +836,8 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
                    std::to_string(hopper.splits) + ")";
         l.block[0] = 384;
         l.sharedBytes = stages * (128 + bn) * 64 * 2 + 1024 + 16 * stages;
+        if (hopper.pingpong)
+          l.sharedBytes += 2 * 128 * 4; // the two consumers' tile biases
         l.reads[1] = w;
         l.args = {Arg::tensorMap(operands[0], m, kVal, 128),
                   Arg::tensorMap(w, n, kVal, bn),
