@@ -77,30 +77,35 @@ epilogue_store4(float4 acc, const T *__restrict__ bias,
       v[e] += to_f32(bias[c + e]);
     v[e] = epilogue_act(v[e], act);
   }
+  const i64 at = r * N + c;
   if (vector) {
-    const i64 at = r * N + c;
     if constexpr (sizeof(TO) == 4) {
       if (res) {
-        float4 q = *(const float4 *)res;
+        const float4 q = *(const float4 *)res;
         v[0] += q.x, v[1] += q.y, v[2] += q.z, v[3] += q.w;
       }
       *(float4 *)(y + at) = make_float4(v[0], v[1], v[2], v[3]);
     } else {
       if (res) {
+        // 8-byte aligned: N and c are multiples of 4.
+        const uint2 raw = *(const uint2 *)res;
+        const unsigned words[2] = {raw.x, raw.y};
 #pragma unroll
-        for (int e = 0; e < 4; ++e)
-          v[e] += to_f32(res[e]);
+        for (int e = 0; e < 4; ++e) {
+          TO q;
+          q.bits = (unsigned short)(words[e / 2] >> (16 * (e % 2)));
+          v[e] += to_f32(q);
+        }
       }
-      uint2 packed =
+      *(uint2 *)(y + at) =
           make_uint2(pack2_t<TO>(v[0], v[1]), pack2_t<TO>(v[2], v[3]));
-      *(uint2 *)(y + at) = packed;
     }
     return;
   }
 #pragma unroll
   for (int e = 0; e < 4; ++e)
     if (c + e < N)
-      y[r * N + c + e] = from_f32<TO>(v[e] + (res ? to_f32(res[e]) : 0.f));
+      y[at + e] = from_f32<TO>(v[e] + (res ? to_f32(res[e]) : 0.f));
 }
 
 #endif
