@@ -62,11 +62,13 @@ epilogue_store_pair(float v0, float v1, const T *__restrict__ bias,
 
 /// The epilogue of four neighbouring columns c .. c + 3 of row r: one 8- or
 /// 16-byte load and store when they lie inside the row and N allows it.
+/// `res` points at the residual of column c (global or shared memory; the
+/// next three columns follow it), or is null.
 template <typename T, typename TO>
 __device__ __forceinline__ void
 epilogue_store4(float4 acc, const T *__restrict__ bias,
-                const TO *__restrict__ residual, TO *__restrict__ y, i64 r,
-                i64 c, i64 N, int act) {
+                const TO *__restrict__ res, TO *__restrict__ y, i64 r, i64 c,
+                i64 N, int act) {
   float v[4] = {acc.x, acc.y, acc.z, acc.w};
   const bool vector = (N % 4) == 0 && c + 3 < N;
 #pragma unroll
@@ -75,32 +77,35 @@ epilogue_store4(float4 acc, const T *__restrict__ bias,
       v[e] += to_f32(bias[c + e]);
     v[e] = epilogue_act(v[e], act);
   }
+  const i64 at = r * N + c;
   if (vector) {
-    const i64 at = r * N + c;
     if constexpr (sizeof(TO) == 4) {
-      if (residual) {
-        float4 q = *(const float4 *)(residual + at);
+      if (res) {
+        const float4 q = *(const float4 *)res;
         v[0] += q.x, v[1] += q.y, v[2] += q.z, v[3] += q.w;
       }
       *(float4 *)(y + at) = make_float4(v[0], v[1], v[2], v[3]);
     } else {
-      if (residual) {
-        const TO *q = residual + at;
+      if (res) {
+        // 8-byte aligned: N and c are multiples of 4.
+        const uint2 raw = *(const uint2 *)res;
+        const unsigned words[2] = {raw.x, raw.y};
 #pragma unroll
-        for (int e = 0; e < 4; ++e)
-          v[e] += to_f32(q[e]);
+        for (int e = 0; e < 4; ++e) {
+          TO q;
+          q.bits = (unsigned short)(words[e / 2] >> (16 * (e % 2)));
+          v[e] += to_f32(q);
+        }
       }
-      uint2 packed =
+      *(uint2 *)(y + at) =
           make_uint2(pack2_t<TO>(v[0], v[1]), pack2_t<TO>(v[2], v[3]));
-      *(uint2 *)(y + at) = packed;
     }
     return;
   }
 #pragma unroll
   for (int e = 0; e < 4; ++e)
     if (c + e < N)
-      y[r * N + c + e] = from_f32<TO>(
-          v[e] + (residual ? to_f32(residual[r * N + c + e]) : 0.f));
+      y[at + e] = from_f32<TO>(v[e] + (res ? to_f32(res[e]) : 0.f));
 }
 
 #endif

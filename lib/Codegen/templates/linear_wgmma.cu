@@ -170,21 +170,54 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     // accumulators there as rows, so that the epilogue reads and writes
     // global memory 8 or 16 bytes per thread, coalesced, in a small loop.
     asm volatile("bar.sync 1, 256;\n" ::: "memory");
-    float *rows =
-        (float *)(wg_smem + (base - smem_addr(wg_smem))) + consumer * 64 * LD;
+    unsigned char *tileBase = wg_smem + (base - smem_addr(wg_smem));
+    float *rows = (float *)tileBase + consumer * 64 * LD;
+    // The consumer's 64 x BN residual tile, where it fits behind both
+    // consumers' rows: copied into shared memory with cp.async now, while
+    // the accumulators are staged, so that the epilogue waits for one load
+    // latency, not one per step of its loop (the residual loads of the
+    // rolled loop below cost MLP-down 11 us and the attention output 4 us
+    // a launch in BERT 32x128: gemm-wgmma-encoder-h200-2026-12-03.md).
+    constexpr int CHUNK = 16 / int(sizeof(TO)); // elements a 16-byte copy
+    constexpr unsigned ROWS_BYTES = 2 * 64 * LD * 4,
+                       RES_BYTES = 64 * BN * sizeof(TO);
+    constexpr bool FITS = SPLITS == 1 && ROWS_BYTES + 2 * RES_BYTES <=
+                                             STAGES * (A_BYTES + B_BYTES);
+    const bool stageResidual = FITS && residual && N % CHUNK == 0 &&
+                               (unsigned long long)residual % 16 == 0;
+    TO *resTile = (TO *)(tileBase + ROWS_BYTES) + consumer * 64 * BN;
+    const i64 rowFirst = row0 + consumer * 64;
+    if (stageResidual) {
+      const int t = threadIdx.x % 128;
+#pragma unroll 1
+      for (int idx = t; idx < 64 * (BN / CHUNK); idx += 128) {
+        const int rr = idx / (BN / CHUNK), c = (idx % (BN / CHUNK)) * CHUNK;
+        if (rowFirst + rr < M && col0 + c < N)
+          cp_async16(resTile + rr * BN + c,
+                     residual + (rowFirst + rr) * N + col0 + c);
+      }
+      asm volatile("cp.async.commit_group;\n" ::: "memory");
+    }
     stage_rows<BN, LD>(d, rows, warp, lane);
     if constexpr (SPLITS == 1) {
+      // The copies of every thread of this consumer land before its barrier.
+      if (stageResidual)
+        asm volatile("cp.async.wait_group 0;\n" ::: "memory");
       asm volatile("bar.sync %0, 128;\n" ::"r"(2 + consumer) : "memory");
       const int t = threadIdx.x % 128;
 #pragma unroll 1
       for (int idx = t; idx < 64 * PER_ROW; idx += 128) {
         const int rr = idx / PER_ROW, c = (idx % PER_ROW) * 4;
-        const i64 r = row0 + consumer * 64 + rr;
+        const i64 r = rowFirst + rr;
         if (r >= M)
           break;
-        if (col0 + c < N)
-          epilogue_store4<T, TO>(*(const float4 *)&rows[rr * LD + c], bias,
-                                 residual, y, r, col0 + c, N, act);
+        if (col0 + c >= N)
+          continue;
+        const TO *res = stageResidual ? resTile + rr * BN + c
+                        : residual    ? residual + r * N + col0 + c
+                                      : nullptr;
+        epilogue_store4<T, TO>(*(const float4 *)&rows[rr * LD + c], bias, res,
+                               y, r, col0 + c, N, act);
       }
     }
   }
@@ -214,7 +247,9 @@ linear_wgmma(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
           const float4 v = ld_cluster_f4(at, q);
           sum.x += v.x, sum.y += v.y, sum.z += v.z, sum.w += v.w;
         }
-        epilogue_store4<T, TO>(sum, bias, residual, y, r, col0 + c, N, act);
+        epilogue_store4<T, TO>(sum, bias,
+                               residual ? residual + r * N + col0 + c : nullptr,
+                               y, r, col0 + c, N, act);
       }
     }
     // No block leaves while another may still read its shared memory.
@@ -433,8 +468,7 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
     const float *biasCols = biasTiles + consumer * BN + (lane % 4) * 2;
     const i64 row = i64(tileM) * WG_BM + warp * 16 + lane / 4,
               col = i64(tileN) * BN + (lane % 4) * 2;
-    pingpong_epilogue<T, TO, BN>(d0, d1, biasCols, residual, y, row, col, M,
-                                 N);
+    pingpong_epilogue<T, TO, BN>(d0, d1, biasCols, residual, y, row, col, M, N);
   }
 }
 
@@ -483,7 +517,7 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX, T, T, 128, 6)                  \
   KUAI_LINEAR_WGMMA(kuai_linear_wg256_##SUFFIX##_out_f32, T, float, 256, 4)    \
   KUAI_LINEAR_WGMMA(kuai_linear_wg128_##SUFFIX##_out_f32, T, float, 128, 6)    \
-  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T, 6)           \
+  KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX, T, T, 6)            \
   KUAI_LINEAR_WGMMA_PINGPONG(kuai_linear_wgpp128_##SUFFIX##_out_f32, T, float, \
                              6)                                                \
   KUAI_LINEAR_WGMMA_SPLIT(kuai_linear_wg128s2_##SUFFIX, T, 2)                  \
