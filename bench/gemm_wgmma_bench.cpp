@@ -260,7 +260,13 @@ static int checkEpilogues(std::vector<Variant> &vars16,
                   // 16 x 19 = 304 tiles: persistent blocks with two or
                   // three, so a consumer reuses its tile state (bias slot)
                   // for tile 2; ragged N.
-                  {2048, 2306, 72, 0, true, true}};
+                  {2048, 2306, 72, 0, true, true},
+                  // The residual staged in shared memory (128x192 and 128x128
+                  // tiles) with a last row tile of fewer than 64 rows (the
+                  // second consumer copies nothing), and 16-bit rows of N % 8
+                  // == 4 (not staged: one 8-byte residual load a group).
+                  {170, 200, 72, 1, true, true},
+                  {129, 196, 136, 0, true, true}};
   int failures = 0;
   std::printf("\n## Epilogue and boundary checks (double-precision host "
               "reference)\n\n");
