@@ -18,7 +18,7 @@ Every kuai output is compared with eager's (relative L2).
 
     python3 bench/model_bench.py --bundle build-gpu/kuai-bundle \
         --work build-gpu/bench --out $OUT/models.md [--no-compile] \
-        [--variant NAME=TEMPLATE_DIR ...]
+        [--variant NAME=TEMPLATE_DIR ...] [--variant-flags NAME="FLAGS" ...]
 """
 import argparse
 import json
@@ -139,10 +139,23 @@ def main():
                     metavar="NAME=DIR",
                     help="also time kuai compiled with --template-dir=DIR "
                          "(kernel templates under development), per config")
+    ap.add_argument("--variant-flags", action="append", default=[],
+                    metavar="NAME=FLAGS",
+                    help="also time kuai compiled with these extra kuai-compile "
+                         "flags (space-separated, e.g. "
+                         "sep=--hopper-activation=separate), per config")
     args = ap.parse_args()
     variants = [tuple(v.split("=", 1)) for v in args.variant]
     if any(len(v) != 2 or not os.path.isdir(v[1]) for v in variants):
         ap.error("--variant expects NAME=DIR with an existing DIR")
+    variants = [(name, ["--template-dir=" + d]) for name, d in variants]
+    for v in args.variant_flags:
+        name, sep, flags = v.partition("=")
+        if not sep or not name or not flags.strip():
+            ap.error("--variant-flags expects NAME=FLAGS")
+        variants.append((name, flags.split()))
+    if len({v[0] for v in variants}) != len(variants):
+        ap.error("variant names must differ")
     if any(v[0] in ("kuai", "eager", "compile") for v in variants):
         ap.error("--variant names kuai, eager and compile are taken")
     if args.rounds < 1:
@@ -184,8 +197,9 @@ def main():
                           if r["rounds"][k] else "-" for k in ("kuai", "eager", "compile")]
                 f.write(f"| {r['model']} | {r['batch']}x{r['seq']} | " + " | ".join(spread) + " |\n")
             if variants:
-                f.write("\nkuai with the kernel templates of other directories "
-                        "(--template-dir), same run:\n\n| model | batch x seq | "
+                f.write("\nkuai variants, same run ("
+                        + "; ".join(f"{v}: {' '.join(fl)}" for v, fl in variants)
+                        + "):\n\n| model | batch x seq | "
                         "kuai ms (built-in) | "
                         + " | ".join(f"{v} ms (rel L2)" for v, _ in variants)
                         + " |\n|" + " --- |" * (3 + len(variants)) + "\n")
@@ -215,16 +229,15 @@ def main():
             np.save(f, x.numpy().astype(np.int64))
             files += ["--input", f]
 
-        def run_kuai(tag, template_dir):
-            """Compiles and benches one kuai build: (ms, path stem of the
-            artifact and its -out directory, compile s)."""
+        def run_kuai(tag, extra_flags):
+            """Compiles (with extra kuai-compile flags) and benches one kuai
+            build: (ms, path stem of the artifact and its -out directory,
+            compile s)."""
             stem = os.path.join(args.work, f"{name}-{batch}x{seq}{tag}")
             t = time.time()
             subprocess.run([compile_bin, onnx_path, "--emit=artifact",
                             "-o", stem + ".kuai", f"--max-batch={batch}",
-                            f"--max-seq={seq}"]
-                           + ([f"--template-dir={template_dir}"]
-                              if template_dir else []), check=True)
+                            f"--max-seq={seq}"] + extra_flags, check=True)
             compile_s = time.time() - t
             run = subprocess.run([run_bin, stem + ".kuai", *files, "--bench",
                                   str(args.iters), "--save-outputs", stem + "-out"]
@@ -239,9 +252,9 @@ def main():
                                   str(args.iters)], capture_output=True, text=True)
             return median_of(run.stdout)
 
-        kuai_ms, stem, compile_s = run_kuai("", None)
+        kuai_ms, stem, compile_s = run_kuai("", [])
         outdir = stem + "-out"
-        variant_runs = [(v, *run_kuai("-" + v, d)) for v, d in variants]
+        variant_runs = [(v, *run_kuai("-" + v, f)) for v, f in variants]
         gpu_inputs = [x.cuda() for x in inputs]
         with torch.no_grad():
             ref = module(*gpu_inputs).float().cpu().numpy()

@@ -235,7 +235,7 @@ bool tryFuseEpilogue(KernelProgram &p, size_t li) {
       {"gelu", 1}, {"gelu_tanh", 2}, {"silu", 3}, {"relu", 4}};
   const Buffer &out = p.buffers[k.out];
   // The Hopper linear reads and stores four columns at once: its output
-  // and residual must start 16-byte aligned.
+  // and residual must start a multiple of four elements into their storage.
   bool hopper = fn.starts_with("kuai_linear_wg");
   if (hopper && !startsAligned(p, k.out, 4))
     return false;

@@ -809,9 +809,10 @@ llvm::Error Lowering::lowerTransformer(Operation *op) {
         w = transposedWeight(operands[1]);
       auto mBound = m.evaluate(program.options.bounds);
       int64_t kVal = *k.getConstant();
-      HopperTile hopper =
-          hopperLinearTile(operands[0], mBound, *n.getConstant(), kVal,
-                           fp32Output, feedsFoldedActivation(result));
+      HopperTile hopper = hopperLinearTile(
+          operands[0], mBound, *n.getConstant(), kVal, fp32Output,
+          !program.options.separateHopperActivation &&
+              feedsFoldedActivation(result));
       if (int bn = hopper.columns) {
         // The copy engine reads x and W through tensor maps: 128 x 64 boxes
         // of x, bn x 64 of W; as many stages as fit in shared memory.

@@ -226,6 +226,13 @@ int kuai::compileMain(int argc, char **argv) {
   cl::opt<int64_t> kvPageSize("kv-page-size",
                               cl::desc("Tokens per KV cache page (default 16)"),
                               cl::init(16));
+  cl::opt<std::string> hopperActivation(
+      "hopper-activation",
+      cl::desc("A Hopper linear followed by GELU/SiLU/ReLU: fold (default: "
+               "the activation in a cooperative tile's epilogue) or separate "
+               "(the ping-pong tile where it costs less, the activation its "
+               "own launch)"),
+      cl::init("fold"));
   cl::opt<bool> noFuse("no-fuse",
                        cl::desc("Skip kuai-fuse-kernels (one launch per op)"),
                        cl::init(false));
@@ -307,6 +314,10 @@ int kuai::compileMain(int argc, char **argv) {
     options.dtype = dtype;
     options.target = target;
     options.fuse = !noFuse;
+    if (hopperActivation != "fold" && hopperActivation != "separate")
+      return fail("--hopper-activation expects fold or separate, got '" +
+                  hopperActivation + "'");
+    options.separateHopperActivation = hopperActivation == "separate";
     options.templateDir = templateDir;
     options.bounds["batch"] = maxBatch;
     options.bounds["seq"] = maxSeq;

@@ -190,6 +190,11 @@ struct CompileOptions {
   llvm::StringMap<int64_t> bounds; // symbol -> largest size
   std::string target = "sm_90";
   bool fuse = true;
+  /// A Hopper linear followed by an activation: false folds the activation
+  /// into a cooperative tile's epilogue; true lets the linear take the
+  /// ping-pong tile (which has none) where it costs less and leaves the
+  /// activation to its own launch.
+  bool separateHopperActivation = false;
   /// Where to read the CUDA kernel templates from ("" = the copies built
   /// into the compiler): kernel development without rebuilding kuai-compile.
   std::string templateDir;

@@ -474,8 +474,10 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
 
 // Dynamic shared memory of an instance, which kuai-compile asks for
 // (LowerToKernels.cpp): STAGES * (128 + BN) * 64 * 2 bytes of tiles, 1024
-// of alignment slack and 16 * STAGES of barriers. y and residual are
-// arena slots (16-byte aligned), which the vector epilogue relies on.
+// of alignment slack and 16 * STAGES of barriers. y and residual start a
+// multiple of four elements into their arena slots (kuai-fuse-kernels makes
+// sure), which the four-column epilogue accesses rely on; the residual
+// staging checks 16 bytes itself.
 #define KUAI_LINEAR_WGMMA(NAME, T, TO, BN, STAGES)                             \
   extern "C" __global__ void __launch_bounds__(WG_THREADS, 1)                  \
       NAME(const __grid_constant__ kuai_tensor_map mapX,                       \

@@ -3,6 +3,8 @@
 // RUN: kuai-compile %s --emit=kernels --target sm_80 | FileCheck %s --check-prefix=SM80
 // RUN: kuai-compile %s --emit=kernels --max-batch 1 --max-seq 1152 | FileCheck %s --check-prefix=SPLIT
 // RUN: kuai-compile %s --emit=kernels --max-batch 1 --max-seq 768 | FileCheck %s --check-prefix=BELOW
+// RUN: kuai-compile %s --emit=kernels --hopper-activation=separate | FileCheck %s --check-prefix=SEP
+// RUN: not kuai-compile %s --emit=kernels --hopper-activation=fused 2>&1 | FileCheck %s --check-prefix=BAD
 // Pass: lib/Codegen/LowerToKernels.cpp (hopperLinearTile, addSmallRowVariants)
 
 // Tests that an fp16 linear on sm_90 whose 128-row tiles fill the SMs at the
@@ -26,6 +28,11 @@
 // Tests that a linear whose GELU the epilogue folds in takes the
 // cooperative 128x256 tiles (the ping-pong one has no activation).
 // CHECK: [when batch*seq - 64 > 0] templates.kuai_linear_wg256_f16 <<<512/256, batch*seq/128, 1/1 | 384x1x1>>> (tmap:b{{[0-9]+}},batch*seq,256,128 tmap:b{{[0-9]+}},512,256,256 null null b{{[0-9]+}} i64:batch*seq i64:512 i64:256 i32:1)  // linear+gelu
+// Tests that with --hopper-activation=separate that linear (x3, b2) takes
+// the ping-pong tile without its GELU, which runs as its own launch.
+// SEP: templates.kuai_linear_wgpp128_f16 <<<132/1, 1/1, 1/1 | 384x1x1>>> (tmap:b2,batch*seq,256,128 tmap:b{{[0-9]+}},512,256,128 null null b[[H:[0-9]+]] i64:batch*seq i64:512 i64:256 i32:0)  // linear
+// SEP: generated.kuai_ew{{[0-9]+}} <<<512*batch*seq/256, 1/1, 1/1 | 256x1x1>>> (b{{[0-9]+}} b[[H]] {{.*}}// gelu
+// BAD: --hopper-activation expects fold or separate, got 'fused'
 // Tests that 64 rows (one row tile, 4 column tiles) stay on the split-K
 // mma.sync path, without variants.
 // SMALL-NOT: kuai_linear_wg
