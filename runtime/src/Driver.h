@@ -55,6 +55,10 @@ constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
   X(cuMemAlloc_v2, CUresult, (CUdeviceptr *, size_t))                          \
   X(cuMemFree_v2, CUresult, (CUdeviceptr))                                     \
   X(cuMemcpyHtoD_v2, CUresult, (CUdeviceptr, const void *, size_t))            \
+  X(cuMemcpyHtoDAsync_v2, CUresult,                                            \
+    (CUdeviceptr, const void *, size_t, CUstream))                             \
+  X(cuMemAllocHost_v2, CUresult, (void **, size_t))                            \
+  X(cuMemFreeHost, CUresult, (void *))                                         \
   X(cuMemcpyDtoH_v2, CUresult, (void *, CUdeviceptr, size_t))                  \
   X(cuModuleGetFunction, CUresult, (CUfunction *, CUmodule, const char *))     \
   X(cuFuncSetAttribute, CUresult, (CUfunction, int, int))                      \

@@ -31,8 +31,14 @@ struct kuai_model_s {
   Plan plan;
   CUdeviceptr weights = 0, arena = 0;
   std::vector<CUfunction> functions; // one per launch
-  // Inputs of the next run: host bytes and dims.
+  // Inputs of the next run: host bytes and dims. The bytes live in
+  // page-locked `inputStaging` (one slot per input at its planned size) so
+  // that their upload is an asynchronous copy queued before the launches,
+  // not one synchronous pageable copy per input; in `inputData` where that
+  // memory could not be had.
   std::vector<std::vector<char>> inputData;
+  char *inputStaging = nullptr;
+  std::vector<uint64_t> stagingOffsets, stagedBytes;
   std::vector<std::vector<int64_t>> inputDims;
   std::vector<int64_t> symbolValues;
   bool ran = false;
@@ -174,6 +180,15 @@ static kuai_status_t preparePlan(kuai_model_s &model) {
   model.poolBytes["arena"] = bytes;
   model.inputData.resize(model.plan.inputs.size());
   model.inputDims.resize(model.plan.inputs.size());
+  uint64_t staging = 0;
+  for (const PlanIO &io : model.plan.inputs) {
+    model.stagingOffsets.push_back(staging);
+    staging += (model.plan.buffers.at(io.buffer).slotBytes + 63) / 64 * 64;
+  }
+  model.stagedBytes.assign(model.plan.inputs.size(), 0);
+  void *pinned = nullptr;
+  if (staging && d.cuMemAllocHost_v2(&pinned, staging) == CUDA_SUCCESS)
+    model.inputStaging = static_cast<char *>(pinned);
   if (CUresult r = d.cuStreamCreate(&model.stream, 0))
     return makeStatus(KUAI_INTERNAL, d.describe("cuStreamCreate", r));
   if (const char *g = std::getenv("KUAI_CUDA_GRAPHS"))
@@ -262,6 +277,8 @@ extern "C" void kuai_model_release(kuai_model_t model) {
     d.cuMemFree_v2(p);
   if (model->kv)
     d.cuMemFree_v2(model->kv);
+  if (model->inputStaging)
+    d.cuMemFreeHost(model->inputStaging);
   releaseRuntime(model->runtime);
   delete model;
 }
@@ -330,7 +347,14 @@ extern "C" kuai_status_t kuai_model_set_input(kuai_model_t model, size_t index,
                           "(recompile with larger --max-batch/--max-seq)");
   model->inputDims[index].assign(dims, dims + rank);
   const char *p = static_cast<const char *>(data);
-  model->inputData[index].assign(p, p + bytes);
+  if (model->inputStaging) {
+    // The previous run's upload from this slot finished before it returned.
+    if (bytes)
+      std::memcpy(model->inputStaging + model->stagingOffsets[index], p, bytes);
+    model->stagedBytes[index] = bytes;
+  } else {
+    model->inputData[index].assign(p, p + bytes);
+  }
   return nullptr;
 }
 
@@ -522,6 +546,15 @@ static kuai_status_t runLaunches(kuai_model_s &m,
     return s;
   for (size_t i = 0; i < m.plan.inputs.size(); ++i) {
     const PlanBuffer &b = m.plan.buffers.at(m.plan.inputs[i].buffer);
+    if (m.inputStaging) {
+      // On the stream, ahead of the launches that read it.
+      if (m.stagedBytes[i])
+        if (CUresult r = d.cuMemcpyHtoDAsync_v2(
+                m.arena + b.offset, m.inputStaging + m.stagingOffsets[i],
+                m.stagedBytes[i], m.stream))
+          return makeStatus(KUAI_INTERNAL, d.describe("cuMemcpyHtoDAsync", r));
+      continue;
+    }
     const std::vector<char> &data = m.inputData[i];
     if (!data.empty())
       if (CUresult r =
