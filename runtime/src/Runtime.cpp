@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <set>
 #include <vector>
 
 using namespace kuai::rt;
@@ -31,6 +32,13 @@ struct kuai_model_s {
   Plan plan;
   CUdeviceptr weights = 0, arena = 0;
   std::vector<CUfunction> functions; // one per launch
+  // Per launch: its kernel waits on the previous grid (griddepcontrol.wait
+  // first), so it is launched as a programmatic dependent: it may be
+  // scheduled while the kernel before it finishes, its blocks filling the
+  // SMs that kernel's last wave leaves idle (off with KUAI_PDL=0).
+  std::vector<char> dependentLaunch;
+  std::map<std::string, std::set<std::string>> waitingEntries; // by module
+  bool usePdl = true;
   // Inputs of the next run: host bytes and dims. The bytes live in
   // page-locked `inputStaging` (one slot per input at its planned size) so
   // that their upload is an asynchronous copy queued before the launches,
@@ -169,6 +177,8 @@ static kuai_status_t preparePlan(kuai_model_s &model) {
       d.cuFuncSetAttribute(f, 8 /* MAX_DYNAMIC_SHARED_SIZE_BYTES */,
                            int(l.sharedBytes));
     model.functions.push_back(f);
+    model.dependentLaunch.push_back(
+        model.waitingEntries[l.module].count(l.function) ? 1 : 0);
   }
   uint64_t bytes = model.plan.arenaBytes ? model.plan.arenaBytes : 256;
   if (CUresult r = d.cuMemAlloc_v2(&model.arena, bytes))
@@ -193,6 +203,8 @@ static kuai_status_t preparePlan(kuai_model_s &model) {
     return makeStatus(KUAI_INTERNAL, d.describe("cuStreamCreate", r));
   if (const char *g = std::getenv("KUAI_CUDA_GRAPHS"))
     model.useGraphs = std::string(g) != "0";
+  if (const char *p = std::getenv("KUAI_PDL"))
+    model.usePdl = std::string(p) != "0";
   return nullptr;
 }
 
@@ -245,6 +257,7 @@ extern "C" kuai_status_t kuai_model_load(kuai_runtime_t runtime,
                 d.describe("cuModuleLoadDataEx", r) + "\ndriver log:\n" + log));
       model->modules.push_back(module);
       model->moduleByName[s.name] = module;
+      model->waitingEntries[s.name] = entriesWaitingOnPreviousGrid(ptx);
     }
   }
   if (kuai_status_t s = preparePlan(*model))
@@ -523,12 +536,20 @@ static kuai_status_t enqueueLaunches(kuai_model_s &m,
       }
       params[ai] = &slot;
     }
-    if (CUresult r = d.cuLaunchKernel(
-            m.functions[li], grid[0], grid[1], grid[2], l.block[0], l.block[1],
-            l.block[2], l.sharedBytes, m.stream, params.data(), nullptr))
+    // Not while profiling: the events between launches would serialize
+    // them anyway, and each kernel's time would include its wait.
+    CUlaunchAttribute dependent{};
+    dependent.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    dependent.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig config{grid[0],    grid[1],    grid[2],       l.block[0],
+                          l.block[1], l.block[2], l.sharedBytes, m.stream,
+                          &dependent, 0};
+    config.numAttrs = m.usePdl && !events && m.dependentLaunch[li] ? 1 : 0;
+    if (CUresult r = d.cuLaunchKernelEx(&config, m.functions[li], params.data(),
+                                        nullptr))
       return makeStatus(KUAI_INTERNAL, "launch " + std::to_string(li) + " (" +
                                            l.function + ", " + l.what + "): " +
-                                           d.describe("cuLaunchKernel", r));
+                                           d.describe("cuLaunchKernelEx", r));
   }
   if (events)
     d.cuEventRecord(events->back(), m.stream);

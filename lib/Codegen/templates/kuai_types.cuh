@@ -13,6 +13,21 @@ struct kuai_bf16 {
   static constexpr bool is_bf16 = true;
 };
 
+// Programmatic dependent launch (sm_90 and later): every kernel of the
+// compiled templates calls this first, before touching global memory. It
+// waits until the grid launched before it on the stream has completed and
+// its writes are visible, then lets the next grid be scheduled, so the
+// runtime (which launches a kernel as a programmatic dependent only when its
+// PTX holds this wait) can start each kernel while the previous one drains:
+// its blocks take the SMs the previous one's last wave leaves idle and its
+// launch overlaps. Launched normally, both instructions return at once.
+__device__ __forceinline__ void kuai_grid_dependency_sync() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ float to_f32(float v) { return v; }
 __device__ __forceinline__ float to_f32(kuai_f16 v) {
   float f;
