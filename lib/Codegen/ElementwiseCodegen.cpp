@@ -506,9 +506,15 @@ LogicalResult KernelBuilder::build() {
   Block &entry = func.getBody().front();
   b.setInsertionPointToStart(&entry);
   if (hasGridDependencyControl(program.options.target)) {
-    NVVM::GriddepcontrolOp::create(b, loc, NVVM::GridDepActionKind::wait);
-    NVVM::GriddepcontrolOp::create(b, loc,
-                                   NVVM::GridDepActionKind::launch_dependents);
+    // Inline PTX with a memory clobber rather than nvvm.griddepcontrol,
+    // whose LLVM intrinsic is marked as touching no memory: nothing then
+    // keeps a load from moving above the wait.
+    LLVM::InlineAsmOp::create(
+        b, loc, Type(), ValueRange(),
+        "griddepcontrol.wait;\n\tgriddepcontrol.launch_dependents;",
+        "~{memory}", /*has_side_effects=*/true, /*is_align_stack=*/false,
+        LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+        ArrayAttr());
   }
   Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value bdim = gpu::BlockDimOp::create(b, loc, gpu::Dimension::x);
