@@ -6,9 +6,9 @@
 // rest kernel arguments), the expression is evaluated in f32 / i64 / i1
 // (floats in f32, rounded to 16 bits only by explicit Casts and the final
 // store), and the result is stored. On sm_90 and later a kernel first waits
-// for the grid before it (griddepcontrol.wait, then launch_dependents), as
-// every template kernel does, so that the runtime can launch it as a
-// programmatic dependent (kuai_types.cuh says why). The gpu.module then goes
+// for the grid before it (griddepcontrol.wait), as every template kernel
+// does, so that the runtime can launch it as a programmatic dependent
+// (kuai_types.cuh says why). The gpu.module then goes
 // through convert-gpu-to-nvvm and gpu-module-to-binary (NVVM target, LLVM's
 // NVPTX back end) to PTX.
 //
@@ -510,9 +510,8 @@ LogicalResult KernelBuilder::build() {
     // whose LLVM intrinsic is marked as touching no memory: nothing then
     // keeps a load from moving above the wait.
     LLVM::InlineAsmOp::create(
-        b, loc, Type(), ValueRange(),
-        "griddepcontrol.wait;\n\tgriddepcontrol.launch_dependents;",
-        "~{memory}", /*has_side_effects=*/true, /*is_align_stack=*/false,
+        b, loc, Type(), ValueRange(), "griddepcontrol.wait;", "~{memory}",
+        /*has_side_effects=*/true, /*is_align_stack=*/false,
         LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
         ArrayAttr());
   }

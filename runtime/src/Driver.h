@@ -66,7 +66,6 @@ constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
   X(cuDeviceGetCount, CUresult, (int *))                                       \
   X(cuDeviceGet, CUresult, (CUdevice *, int))                                  \
   X(cuDeviceGetName, CUresult, (char *, int, CUdevice))                        \
-  X(cuDeviceGetAttribute, CUresult, (int *, int, CUdevice))                    \
   X(cuDeviceTotalMem_v2, CUresult, (size_t *, CUdevice))                       \
   X(cuDevicePrimaryCtxRetain, CUresult, (CUcontext *, CUdevice))               \
   X(cuDevicePrimaryCtxRelease_v2, CUresult, (CUdevice))                        \

@@ -18,7 +18,6 @@ struct kuai_runtime_s {
   CUdevice device = 0;
   CUcontext context = nullptr;
   std::string description;
-  int multiprocessors = 0;
   int references = 1; // the caller's, plus one per loaded model
 };
 
@@ -34,14 +33,12 @@ struct kuai_model_s {
   CUdeviceptr weights = 0, arena = 0;
   std::vector<CUfunction> functions; // one per launch
   // Per launch: its kernel waits on the previous grid (griddepcontrol.wait
-  // first), so it can be launched as a programmatic dependent: scheduled
-  // while the kernel before it finishes, its launch and prologue overlapping
-  // that kernel's tail. KUAI_PDL: "0" never, "all" for every such launch,
-  // "small" (the default) only between two grids of at most one block an
-  // SM, where the launches are most of the time.
+  // first), so it is launched as a programmatic dependent: its launch
+  // overlaps the kernel before it rather than following it (off with
+  // KUAI_PDL=0).
   std::vector<char> dependentLaunch;
   std::map<std::string, std::set<std::string>> waitingEntries; // by module
-  enum class Pdl { Off, Small, All } pdl = Pdl::Small;
+  bool usePdl = true;
   // Inputs of the next run: host bytes and dims. The bytes live in
   // page-locked `inputStaging` (one slot per input at its planned size) so
   // that their upload is an asynchronous copy queued before the launches,
@@ -130,9 +127,6 @@ kuai_runtime_create(const kuai_runtime_options *options,
   d.cuDeviceGetName(name, sizeof(name) - 1, runtime->device);
   d.cuDeviceTotalMem_v2(&memory, runtime->device);
   d.cuDriverGetVersion(&version);
-  d.cuDeviceGetAttribute(&runtime->multiprocessors,
-                         16 /* CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT */,
-                         runtime->device);
   char text[400];
   std::snprintf(text, sizeof(text), "%s, %.1f GiB, driver %d.%d", name,
                 memory / double(1ull << 30), version / 1000,
@@ -210,9 +204,7 @@ static kuai_status_t preparePlan(kuai_model_s &model) {
   if (const char *g = std::getenv("KUAI_CUDA_GRAPHS"))
     model.useGraphs = std::string(g) != "0";
   if (const char *p = std::getenv("KUAI_PDL"))
-    model.pdl = std::string(p) == "0"     ? kuai_model_s::Pdl::Off
-                : std::string(p) == "all" ? kuai_model_s::Pdl::All
-                                          : kuai_model_s::Pdl::Small;
+    model.usePdl = std::string(p) != "0";
   return nullptr;
 }
 
@@ -486,7 +478,6 @@ static kuai_status_t enqueueLaunches(kuai_model_s &m,
   std::vector<std::vector<int64_t>> packs;
   std::vector<CUtensorMap> maps;
   std::vector<void *> params;
-  uint64_t previousBlocks = ~uint64_t(0); // none yet: not a dependent
   for (size_t li = 0; li < m.plan.launches.size(); ++li) {
     const PlanLaunch &l = m.plan.launches[li];
     unsigned grid[3];
@@ -553,14 +544,7 @@ static kuai_status_t enqueueLaunches(kuai_model_s &m,
     CUlaunchConfig config{grid[0],       grid[1],    grid[2],       l.block[0],
                           l.block[1],    l.block[2], l.sharedBytes, m.stream,
                           &programmatic, 0};
-    const uint64_t blocks = uint64_t(grid[0]) * grid[1] * grid[2];
-    const uint64_t oneWave = uint64_t(m.runtime->multiprocessors);
-    bool dependent = !events && m.dependentLaunch[li] &&
-                     (m.pdl == kuai_model_s::Pdl::All ||
-                      (m.pdl == kuai_model_s::Pdl::Small && blocks <= oneWave &&
-                       previousBlocks <= oneWave));
-    previousBlocks = blocks;
-    config.numAttrs = dependent ? 1 : 0;
+    config.numAttrs = m.usePdl && !events && m.dependentLaunch[li] ? 1 : 0;
     if (CUresult r = d.cuLaunchKernelEx(&config, m.functions[li], params.data(),
                                         nullptr))
       return makeStatus(KUAI_INTERNAL, "launch " + std::to_string(li) + " (" +
