@@ -5,9 +5,12 @@
 // offset from its strides (sizes known at compile time are constants, the
 // rest kernel arguments), the expression is evaluated in f32 / i64 / i1
 // (floats in f32, rounded to 16 bits only by explicit Casts and the final
-// store), and the result is stored. The gpu.module then goes through
-// convert-gpu-to-nvvm and gpu-module-to-binary (NVVM target, LLVM's NVPTX back
-// end) to PTX.
+// store), and the result is stored. On sm_90 and later a kernel first waits
+// for the grid before it (griddepcontrol.wait), as every template kernel
+// does, so that the runtime can launch it as a programmatic dependent
+// (kuai_types.cuh says why). The gpu.module then goes
+// through convert-gpu-to-nvvm and gpu-module-to-binary (NVVM target, LLVM's
+// NVPTX back end) to PTX.
 //
 //===----------------------------------------------------------------------===//
 
@@ -492,9 +495,26 @@ FailureOr<Value> KernelBuilder::evalOp(const ExprNode &n,
   return Value(r);
 }
 
+/// Whether `target` ("sm_90", "sm_90a", "sm_80") has griddepcontrol.
+static bool hasGridDependencyControl(llvm::StringRef target) {
+  unsigned sm = 0;
+  return target.consume_front("sm_") &&
+         !target.take_while(llvm::isDigit).getAsInteger(10, sm) && sm >= 90;
+}
+
 LogicalResult KernelBuilder::build() {
   Block &entry = func.getBody().front();
   b.setInsertionPointToStart(&entry);
+  if (hasGridDependencyControl(program.options.target)) {
+    // Inline PTX with a memory clobber rather than nvvm.griddepcontrol,
+    // whose LLVM intrinsic is marked as touching no memory: nothing then
+    // keeps a load from moving above the wait.
+    LLVM::InlineAsmOp::create(
+        b, loc, Type(), ValueRange(), "griddepcontrol.wait;", "~{memory}",
+        /*has_side_effects=*/true, /*is_align_stack=*/false,
+        LLVM::tailcallkind::TailCallKind::None, LLVM::AsmDialectAttr(),
+        ArrayAttr());
+  }
   Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value bdim = gpu::BlockDimOp::create(b, loc, gpu::Dimension::x);
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);

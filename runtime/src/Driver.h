@@ -31,6 +31,28 @@ struct alignas(64) CUtensorMap {
   uint64_t opaque[16];
 };
 
+/// The driver's CUlaunchAttribute: an id and a 64-byte value union.
+struct CUlaunchAttribute {
+  int id;
+  char pad[4];
+  union {
+    char bytes[64];
+    int programmaticStreamSerializationAllowed;
+    uint64_t align;
+  } value;
+};
+/// The driver's CUlaunchConfig (cuLaunchKernelEx).
+struct CUlaunchConfig {
+  unsigned gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ;
+  unsigned sharedMemBytes;
+  CUstream hStream;
+  CUlaunchAttribute *attrs;
+  unsigned numAttrs;
+};
+static_assert(sizeof(CUlaunchAttribute) == 72 && sizeof(CUlaunchConfig) == 56,
+              "the driver API's layout");
+constexpr int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_OUT_OF_MEMORY = 2;
 constexpr CUresult CUDA_ERROR_NO_DEVICE = 100;
@@ -55,12 +77,15 @@ constexpr CUjit_option CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6;
   X(cuMemAlloc_v2, CUresult, (CUdeviceptr *, size_t))                          \
   X(cuMemFree_v2, CUresult, (CUdeviceptr))                                     \
   X(cuMemcpyHtoD_v2, CUresult, (CUdeviceptr, const void *, size_t))            \
+  X(cuMemcpyHtoDAsync_v2, CUresult,                                            \
+    (CUdeviceptr, const void *, size_t, CUstream))                             \
+  X(cuMemAllocHost_v2, CUresult, (void **, size_t))                            \
+  X(cuMemFreeHost, CUresult, (void *))                                         \
   X(cuMemcpyDtoH_v2, CUresult, (void *, CUdeviceptr, size_t))                  \
   X(cuModuleGetFunction, CUresult, (CUfunction *, CUmodule, const char *))     \
   X(cuFuncSetAttribute, CUresult, (CUfunction, int, int))                      \
-  X(cuLaunchKernel, CUresult,                                                  \
-    (CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, unsigned,   \
-     unsigned, CUstream, void **, void **))                                    \
+  X(cuLaunchKernelEx, CUresult,                                                \
+    (const CUlaunchConfig *, CUfunction, void **, void **))                    \
   X(cuCtxSynchronize, CUresult, ())                                            \
   X(cuEventCreate, CUresult, (CUevent *, unsigned))                            \
   X(cuEventRecord, CUresult, (CUevent, CUstream))                              \

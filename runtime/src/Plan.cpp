@@ -274,3 +274,25 @@ kuai_status_t kuai::rt::parsePlan(const std::string &text, Plan &out) {
   }
   return nullptr;
 }
+
+std::set<std::string>
+kuai::rt::entriesWaitingOnPreviousGrid(const std::string &ptx) {
+  std::set<std::string> out;
+  const std::string entry = ".entry ";
+  for (size_t at = ptx.find(entry); at != std::string::npos;
+       at = ptx.find(entry, at + entry.size())) {
+    size_t nameBegin = at + entry.size();
+    size_t nameEnd = ptx.find_first_of("( \t\n", nameBegin);
+    // The body: from the first line that is "{" to the next line that is
+    // "}" (PTX as NVRTC and LLVM's NVPTX back end print it).
+    size_t open = ptx.find("\n{", nameEnd);
+    size_t close = open == std::string::npos ? open : ptx.find("\n}", open + 2);
+    if (nameEnd == std::string::npos || close == std::string::npos)
+      break;
+    size_t wait = ptx.find("griddepcontrol.wait", open);
+    if (wait < close)
+      out.insert(ptx.substr(nameBegin, nameEnd - nameBegin));
+    at = close;
+  }
+  return out;
+}

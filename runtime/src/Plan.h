@@ -11,6 +11,7 @@
 #include "Status.h"
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,12 @@ struct Plan {
 
 /// Parses the plan text; errors name the line.
 kuai_status_t parsePlan(const std::string &text, Plan &out);
+
+/// The kernels (`.entry` functions) of a PTX module whose own body holds a
+/// `griddepcontrol.wait`: the kernels written to be launched as programmatic
+/// dependents (they wait for the previous grid before touching memory). The
+/// runtime launches only those with programmatic stream serialization.
+std::set<std::string> entriesWaitingOnPreviousGrid(const std::string &ptx);
 int dtypeBytes(const std::string &dtype);
 
 } // namespace kuai::rt

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <set>
 #include <vector>
 
 using namespace kuai::rt;
@@ -31,8 +32,21 @@ struct kuai_model_s {
   Plan plan;
   CUdeviceptr weights = 0, arena = 0;
   std::vector<CUfunction> functions; // one per launch
-  // Inputs of the next run: host bytes and dims.
+  // Per launch: its kernel waits on the previous grid (griddepcontrol.wait
+  // first), so it is launched as a programmatic dependent: its launch
+  // overlaps the kernel before it rather than following it (off with
+  // KUAI_PDL=0).
+  std::vector<char> dependentLaunch;
+  std::map<std::string, std::set<std::string>> waitingEntries; // by module
+  bool usePdl = true;
+  // Inputs of the next run: host bytes and dims. The bytes live in
+  // page-locked `inputStaging` (one slot per input at its planned size) so
+  // that their upload is an asynchronous copy queued before the launches,
+  // not one synchronous pageable copy per input; in `inputData` where that
+  // memory could not be had.
   std::vector<std::vector<char>> inputData;
+  char *inputStaging = nullptr;
+  std::vector<uint64_t> stagingOffsets, stagedBytes;
   std::vector<std::vector<int64_t>> inputDims;
   std::vector<int64_t> symbolValues;
   bool ran = false;
@@ -163,6 +177,8 @@ static kuai_status_t preparePlan(kuai_model_s &model) {
       d.cuFuncSetAttribute(f, 8 /* MAX_DYNAMIC_SHARED_SIZE_BYTES */,
                            int(l.sharedBytes));
     model.functions.push_back(f);
+    model.dependentLaunch.push_back(
+        model.waitingEntries[l.module].count(l.function) ? 1 : 0);
   }
   uint64_t bytes = model.plan.arenaBytes ? model.plan.arenaBytes : 256;
   if (CUresult r = d.cuMemAlloc_v2(&model.arena, bytes))
@@ -174,10 +190,21 @@ static kuai_status_t preparePlan(kuai_model_s &model) {
   model.poolBytes["arena"] = bytes;
   model.inputData.resize(model.plan.inputs.size());
   model.inputDims.resize(model.plan.inputs.size());
+  uint64_t staging = 0;
+  for (const PlanIO &io : model.plan.inputs) {
+    model.stagingOffsets.push_back(staging);
+    staging += (model.plan.buffers.at(io.buffer).slotBytes + 63) / 64 * 64;
+  }
+  model.stagedBytes.assign(model.plan.inputs.size(), 0);
+  void *pinned = nullptr;
+  if (staging && d.cuMemAllocHost_v2(&pinned, staging) == CUDA_SUCCESS)
+    model.inputStaging = static_cast<char *>(pinned);
   if (CUresult r = d.cuStreamCreate(&model.stream, 0))
     return makeStatus(KUAI_INTERNAL, d.describe("cuStreamCreate", r));
   if (const char *g = std::getenv("KUAI_CUDA_GRAPHS"))
     model.useGraphs = std::string(g) != "0";
+  if (const char *p = std::getenv("KUAI_PDL"))
+    model.usePdl = std::string(p) != "0";
   return nullptr;
 }
 
@@ -230,6 +257,7 @@ extern "C" kuai_status_t kuai_model_load(kuai_runtime_t runtime,
                 d.describe("cuModuleLoadDataEx", r) + "\ndriver log:\n" + log));
       model->modules.push_back(module);
       model->moduleByName[s.name] = module;
+      model->waitingEntries[s.name] = entriesWaitingOnPreviousGrid(ptx);
     }
   }
   if (kuai_status_t s = preparePlan(*model))
@@ -262,6 +290,8 @@ extern "C" void kuai_model_release(kuai_model_t model) {
     d.cuMemFree_v2(p);
   if (model->kv)
     d.cuMemFree_v2(model->kv);
+  if (model->inputStaging)
+    d.cuMemFreeHost(model->inputStaging);
   releaseRuntime(model->runtime);
   delete model;
 }
@@ -330,7 +360,14 @@ extern "C" kuai_status_t kuai_model_set_input(kuai_model_t model, size_t index,
                           "(recompile with larger --max-batch/--max-seq)");
   model->inputDims[index].assign(dims, dims + rank);
   const char *p = static_cast<const char *>(data);
-  model->inputData[index].assign(p, p + bytes);
+  if (model->inputStaging) {
+    // The previous run's upload from this slot finished before it returned.
+    if (bytes)
+      std::memcpy(model->inputStaging + model->stagingOffsets[index], p, bytes);
+    model->stagedBytes[index] = bytes;
+  } else {
+    model->inputData[index].assign(p, p + bytes);
+  }
   return nullptr;
 }
 
@@ -499,12 +536,20 @@ static kuai_status_t enqueueLaunches(kuai_model_s &m,
       }
       params[ai] = &slot;
     }
-    if (CUresult r = d.cuLaunchKernel(
-            m.functions[li], grid[0], grid[1], grid[2], l.block[0], l.block[1],
-            l.block[2], l.sharedBytes, m.stream, params.data(), nullptr))
+    // Not while profiling: the events between launches would serialize
+    // them anyway, and each kernel's time would include its wait.
+    CUlaunchAttribute programmatic{};
+    programmatic.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+    programmatic.value.programmaticStreamSerializationAllowed = 1;
+    CUlaunchConfig config{grid[0],       grid[1],    grid[2],       l.block[0],
+                          l.block[1],    l.block[2], l.sharedBytes, m.stream,
+                          &programmatic, 0};
+    config.numAttrs = m.usePdl && !events && m.dependentLaunch[li] ? 1 : 0;
+    if (CUresult r = d.cuLaunchKernelEx(&config, m.functions[li], params.data(),
+                                        nullptr))
       return makeStatus(KUAI_INTERNAL, "launch " + std::to_string(li) + " (" +
                                            l.function + ", " + l.what + "): " +
-                                           d.describe("cuLaunchKernel", r));
+                                           d.describe("cuLaunchKernelEx", r));
   }
   if (events)
     d.cuEventRecord(events->back(), m.stream);
@@ -522,6 +567,15 @@ static kuai_status_t runLaunches(kuai_model_s &m,
     return s;
   for (size_t i = 0; i < m.plan.inputs.size(); ++i) {
     const PlanBuffer &b = m.plan.buffers.at(m.plan.inputs[i].buffer);
+    if (m.inputStaging) {
+      // On the stream, ahead of the launches that read it.
+      if (m.stagedBytes[i])
+        if (CUresult r = d.cuMemcpyHtoDAsync_v2(
+                m.arena + b.offset, m.inputStaging + m.stagingOffsets[i],
+                m.stagedBytes[i], m.stream))
+          return makeStatus(KUAI_INTERNAL, d.describe("cuMemcpyHtoDAsync", r));
+      continue;
+    }
     const std::vector<char> &data = m.inputData[i];
     if (!data.empty())
       if (CUresult r =

@@ -130,4 +130,40 @@ TEST(Plan, ReadsStates) {
             "plan line 2: buffer pool 'q' is not w, a or s");
 }
 
+// Tests which kernels of a PTX module count as programmatic dependents:
+// those whose own body waits on the previous grid, not a neighbour's.
+TEST(Plan, FindsKernelsWaitingOnPreviousGrid) {
+  const std::string ptx = R"(.version 8.0
+.target sm_90
+.address_size 64
+
+.visible .entry waits(
+	.param .u64 waits_param_0
+)
+{
+	griddepcontrol.wait;
+	griddepcontrol.launch_dependents;
+	ret;
+}
+.visible .entry plain(
+	.param .u64 plain_param_0
+)
+{
+	ret;
+}
+.visible .entry kuai_ew0(.param .u64 p)
+{
+	griddepcontrol.wait;
+	ret;
+}
+)";
+  std::set<std::string> found = entriesWaitingOnPreviousGrid(ptx);
+  EXPECT_EQ(found, (std::set<std::string>{"waits", "kuai_ew0"}));
+  EXPECT_TRUE(entriesWaitingOnPreviousGrid("").empty());
+  // A module cut short inside a body: nothing after the cut.
+  EXPECT_TRUE(
+      entriesWaitingOnPreviousGrid(".entry cut(\n)\n{\ngriddepcontrol.wait;")
+          .empty());
+}
+
 } // namespace

@@ -223,6 +223,7 @@ __device__ void attention_tc(const T *Q, const T *K, const T *V,
       kuai_attention_tc##D##_##SUFFIX(const T *q, const T *k, const T *v,      \
                                       const void *mask, T *o, AttnShape shape, \
                                       float scale) {                           \
+    kuai_grid_dependency_sync();                                               \
     attention_tc<T, D>(q, k, v, mask, o, shape, scale);                        \
   }
 

@@ -392,6 +392,7 @@ __device__ void moe_token(const T *x, const T *router, const T *gate,
   extern "C" __global__ void __launch_bounds__(256) kuai_linear_##SUFFIX(      \
       const T *x, const T *w, const T *bias, const T *residual, T *y, i64 M,   \
       i64 N, i64 K, int w_transposed) {                                        \
+    kuai_grid_dependency_sync();                                               \
     linear_tiled<T, T>(x, w, bias, residual, y, M, N, K, w_transposed);        \
   }                                                                            \
   /* fp32 result from 16-bit operands: logits of a model compiled to fp16 */   \
@@ -399,62 +400,73 @@ __device__ void moe_token(const T *x, const T *router, const T *gate,
       kuai_linear_##SUFFIX##_out_f32(const T *x, const T *w, const T *bias,    \
                                      const float *residual, float *y, i64 M,   \
                                      i64 N, i64 K, int w_transposed) {         \
+    kuai_grid_dependency_sync();                                               \
     linear_tiled<T, float>(x, w, bias, residual, y, M, N, K, w_transposed);    \
   }                                                                            \
   extern "C" __global__ void kuai_norm_##SUFFIX(                               \
       const T *x, const T *weight, const T *bias, T *y, i64 inner, float eps,  \
       int rms) {                                                               \
+    kuai_grid_dependency_sync();                                               \
     norm_rows<T, T>(x, weight, bias, y, inner, eps, rms);                      \
   }                                                                            \
   extern "C" __global__ void kuai_norm_warp_##SUFFIX(                          \
       const T *x, const T *weight, const T *bias, T *y, i64 rows, i64 inner,   \
       float eps, int rms) {                                                    \
+    kuai_grid_dependency_sync();                                               \
     norm_rows_warp<T, T>(x, weight, bias, y, rows, inner, eps, rms);           \
   }                                                                            \
   /* 16-bit rows in 64 registers: 32 warps an SM (fp32 would spill) */         \
   extern "C" __global__ void __launch_bounds__(256, sizeof(T) == 2 ? 4 : 2)    \
       kuai_norm_vec_##SUFFIX(const T *x, const T *weight, const T *bias, T *y, \
                              i64 rows, i64 inner, float eps, int rms) {        \
+    kuai_grid_dependency_sync();                                               \
     norm_rows_vec<T, T>(x, weight, bias, y, rows, inner, eps, rms);            \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(256, sizeof(T) == 2 ? 3 : 2)    \
       kuai_norm_vec_##SUFFIX##_in_f32(const float *x, const T *weight,         \
                                       const T *bias, T *y, i64 rows,           \
                                       i64 inner, float eps, int rms) {         \
+    kuai_grid_dependency_sync();                                               \
     norm_rows_vec<float, T>(x, weight, bias, y, rows, inner, eps, rms);        \
   }                                                                            \
   extern "C" __global__ void kuai_norm_warp_##SUFFIX##_in_f32(                 \
       const float *x, const T *weight, const T *bias, T *y, i64 rows,          \
       i64 inner, float eps, int rms) {                                         \
+    kuai_grid_dependency_sync();                                               \
     norm_rows_warp<float, T>(x, weight, bias, y, rows, inner, eps, rms);       \
   }                                                                            \
   /* fp32 input (the residual stream of a model compiled to 16 bits) */        \
   extern "C" __global__ void kuai_norm_##SUFFIX##_in_f32(                      \
       const float *x, const T *weight, const T *bias, T *y, i64 inner,         \
       float eps, int rms) {                                                    \
+    kuai_grid_dependency_sync();                                               \
     norm_rows<float, T>(x, weight, bias, y, inner, eps, rms);                  \
   }                                                                            \
   extern "C" __global__ void kuai_rotary_##SUFFIX(                             \
       const T *x, T *y, const float *inv_freq, i64 total, i64 seq, i64 d,      \
       i64 rotary_dim, int interleaved, const int *offset, i64 batch_rows) {    \
+    kuai_grid_dependency_sync();                                               \
     rotary_inv_freq<T>(x, y, inv_freq, total, seq, d, rotary_dim, interleaved, \
                        offset, batch_rows);                                    \
   }                                                                            \
   extern "C" __global__ void kuai_attention_##SUFFIX(                          \
       const T *q, const T *k, const T *v, const void *mask, T *o,              \
       AttnShape shape, float scale) {                                          \
+    kuai_grid_dependency_sync();                                               \
     attention_rows<T>(q, k, v, mask, o, shape, scale);                         \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(256)                            \
       kuai_attention_tiled_##SUFFIX(const T *q, const T *k, const T *v,        \
                                     const void *mask, T *o, AttnShape shape,   \
                                     float scale) {                             \
+    kuai_grid_dependency_sync();                                               \
     attention_tiled<T>(q, k, v, mask, o, shape, scale);                        \
   }                                                                            \
   extern "C" __global__ void kuai_moe_##SUFFIX(                                \
       const T *x, const T *router, const T *gate, const T *up, const T *down,  \
       T *y, i64 d, i64 f, i64 experts, i64 top_k, int normalize, int act,      \
       int router_transposed, int experts_transposed) {                         \
+    kuai_grid_dependency_sync();                                               \
     moe_token<T>(x, router, gate, up, down, y, d, f, experts, top_k,           \
                  normalize, act, router_transposed, experts_transposed);       \
   }

@@ -13,6 +13,24 @@ struct kuai_bf16 {
   static constexpr bool is_bf16 = true;
 };
 
+// Programmatic dependent launch (sm_90 and later): every kernel of the
+// compiled templates calls this first, before touching global memory. It
+// waits until the grid launched before it on the stream has completed and
+// its writes are visible, so the runtime (which launches a kernel as a
+// programmatic dependent only when its PTX holds this wait) may launch it
+// before that grid is done: its launch overlaps the previous kernel instead
+// of following it. It does not trigger its own dependents early
+// (griddepcontrol.launch_dependents): measured on the H200, triggering at
+// kernel start sped BERT-base 1x128 up 5% but slowed GPT-2 1x512 by 2.5%;
+// the wait alone gained 1-2% on both and on BERT 32x128
+// (bench/results/pdl-h200-2026-12-04.md). Launched normally, it returns at
+// once.
+__device__ __forceinline__ void kuai_grid_dependency_sync() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ float to_f32(float v) { return v; }
 __device__ __forceinline__ float to_f32(kuai_f16 v) {
   float f;

@@ -79,6 +79,7 @@ __device__ void linear_gemv1(const T *__restrict__ x, const T *__restrict__ w,
   extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)                \
       NAME(const T *x, const T *w, const T *bias, const TO *residual, TO *y,   \
            i64 M, i64 N, i64 K, int act) {                                     \
+    kuai_grid_dependency_sync();                                               \
     linear_gemv1<T, TO>(x, w, bias, residual, y, N, K, act);                   \
   }
 
@@ -196,6 +197,7 @@ linear_gemv_mma(const T *__restrict__ x, const T *__restrict__ w,
   extern "C" __global__ void __launch_bounds__(GEMV_WARPS * 32)                \
       NAME(const T *x, const T *w, const T *bias, const TO *residual, TO *y,   \
            i64 M, i64 N, i64 K, int act) {                                     \
+    kuai_grid_dependency_sync();                                               \
     linear_gemv_mma<T, TO, NT, GEMV_MMA_UNROLL(NT)>(x, w, bias, residual, y,   \
                                                     M, N, K, act);             \
   }

@@ -145,6 +145,7 @@ __device__ void linear_tc_reduce(const float *partial, const T *bias,
   extern "C" __global__ void NAME(const float *partial, const T *unused,       \
                                   const T *bias, const TO *residual, TO *y,    \
                                   i64 M, i64 N, i64 splits, int act) {         \
+    kuai_grid_dependency_sync();                                               \
     linear_tc_reduce<T, TO>(partial, bias, residual, y, M, N, splits, act);    \
   }
 
@@ -152,6 +153,7 @@ __device__ void linear_tc_reduce(const float *partial, const T *bias,
   extern "C" __global__ void __launch_bounds__(WMS *WNS * 32)                  \
       NAME(const T *x, const T *w, const T *bias, const TO *residual, TO *y,   \
            i64 M, i64 N, i64 K, int act) {                                     \
+    kuai_grid_dependency_sync();                                               \
     linear_tc<T, TO, BM, BN, WMS, WNS>(x, w, bias, residual, y, M, N, K, act); \
   }
 

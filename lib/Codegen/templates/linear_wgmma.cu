@@ -483,6 +483,7 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
       NAME(const __grid_constant__ kuai_tensor_map mapX,                       \
            const __grid_constant__ kuai_tensor_map mapW, const T *bias,        \
            const TO *residual, TO *y, i64 M, i64 N, i64 K, int act) {          \
+    kuai_grid_dependency_sync();                                               \
     linear_wgmma<T, TO, BN, STAGES, 1>(&mapX, &mapW, bias, residual, y, M, N,  \
                                        K, act);                                \
   }
@@ -494,6 +495,7 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
       NAME(const __grid_constant__ kuai_tensor_map mapX,                       \
            const __grid_constant__ kuai_tensor_map mapW, const T *bias,        \
            const TO *residual, TO *y, i64 M, i64 N, i64 K, int act) {          \
+    kuai_grid_dependency_sync();                                               \
     linear_wgmma_pingpong<T, TO, 128, STAGES>(&mapX, &mapW, bias, residual, y, \
                                               M, N, K, act);                   \
   }
@@ -504,6 +506,7 @@ linear_wgmma_pingpong(const kuai_tensor_map *mapX, const kuai_tensor_map *mapW,
           NAME(const __grid_constant__ kuai_tensor_map mapX,                   \
                const __grid_constant__ kuai_tensor_map mapW, const T *bias,    \
                const T *residual, T *y, i64 M, i64 N, i64 K, int act) {        \
+    kuai_grid_dependency_sync();                                               \
     linear_wgmma<T, T, 128, 6, SPLITS>(&mapX, &mapW, bias, residual, y, M, N,  \
                                        K, act);                                \
   }

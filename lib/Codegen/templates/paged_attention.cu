@@ -680,16 +680,19 @@ __device__ void sample_rows(const T *x, const float *params, int *ids,
 #define KUAI_PAGED_KERNELS(SUFFIX, T)                                          \
   extern "C" __global__ void __launch_bounds__(ARGMAX_THREADS)                 \
       kuai_argmax_##SUFFIX(const T *x, int *ids, i64 columns) {                \
+    kuai_grid_dependency_sync();                                               \
     argmax_rows<T>(x, ids, columns);                                           \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(ARGMAX_THREADS)                 \
       kuai_sample_##SUFFIX(const T *x, const float *params, int *ids,          \
                            i64 columns, i64 seq) {                             \
+    kuai_grid_dependency_sync();                                               \
     sample_rows<T>(x, params, ids, columns, seq);                              \
   }                                                                            \
   extern "C" __global__ void kuai_kv_append_##SUFFIX(                          \
       const T *k, const T *v, T *kc, T *vc, const int *table, const int *past, \
       PagedShape shape) {                                                      \
+    kuai_grid_dependency_sync();                                               \
     kv_append<T>(k, v, kc, vc, table, past, shape);                            \
   }                                                                            \
   extern "C" __global__ void __launch_bounds__(PAGED_SPLIT_THREADS)            \
@@ -697,16 +700,19 @@ __device__ void sample_rows(const T *x, const float *params, int *ids,
           const T *q, const T *kc, const T *vc, const int *table,              \
           const int *past, float *ws, PagedShape shape, float scale,           \
           i64 pages_per_split) {                                               \
+    kuai_grid_dependency_sync();                                               \
     paged_attention_split<T>(q, kc, vc, table, past, ws, shape, scale,         \
                              pages_per_split);                                 \
   }                                                                            \
   extern "C" __global__ void kuai_paged_attention_combine_##SUFFIX(            \
       const float *ws, T *o, PagedShape shape, i64 pages_per_split) {          \
+    kuai_grid_dependency_sync();                                               \
     paged_attention_combine<T>(ws, o, shape, pages_per_split);                 \
   }                                                                            \
   extern "C" __global__ void kuai_paged_attention_##SUFFIX(                    \
       const T *q, const T *kc, const T *vc, const int *table, const int *past, \
       T *o, PagedShape shape, float scale) {                                   \
+    kuai_grid_dependency_sync();                                               \
     paged_attention_rows<T>(q, kc, vc, table, past, o, shape, scale);          \
   }
 
