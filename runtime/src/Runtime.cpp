@@ -478,6 +478,7 @@ static kuai_status_t enqueueLaunches(kuai_model_s &m,
   std::vector<std::vector<int64_t>> packs;
   std::vector<CUtensorMap> maps;
   std::vector<void *> params;
+  bool afterKernel = false; // the stream's last work is one of these kernels
   for (size_t li = 0; li < m.plan.launches.size(); ++li) {
     const PlanLaunch &l = m.plan.launches[li];
     unsigned grid[3];
@@ -537,14 +538,18 @@ static kuai_status_t enqueueLaunches(kuai_model_s &m,
       params[ai] = &slot;
     }
     // Not while profiling: the events between launches would serialize
-    // them anyway, and each kernel's time would include its wait.
+    // them anyway, and each kernel's time would include its wait. Not for
+    // the first kernel of a run either: what precedes it on the stream is
+    // the inputs' upload, which griddepcontrol.wait does not wait for.
     CUlaunchAttribute programmatic{};
     programmatic.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
     programmatic.value.programmaticStreamSerializationAllowed = 1;
     CUlaunchConfig config{grid[0],       grid[1],    grid[2],       l.block[0],
                           l.block[1],    l.block[2], l.sharedBytes, m.stream,
                           &programmatic, 0};
-    config.numAttrs = m.usePdl && !events && m.dependentLaunch[li] ? 1 : 0;
+    config.numAttrs =
+        m.usePdl && !events && afterKernel && m.dependentLaunch[li] ? 1 : 0;
+    afterKernel = true;
     if (CUresult r = d.cuLaunchKernelEx(&config, m.functions[li], params.data(),
                                         nullptr))
       return makeStatus(KUAI_INTERNAL, "launch " + std::to_string(li) + " (" +
