@@ -47,6 +47,7 @@ struct kuai_model_s {
   std::vector<std::vector<char>> inputData;
   char *inputStaging = nullptr;
   std::vector<uint64_t> stagingOffsets, stagedBytes;
+  bool uploadsQueued = false; // copies from inputStaging not waited for yet
   std::vector<std::vector<int64_t>> inputDims;
   std::vector<int64_t> symbolValues;
   bool ran = false;
@@ -361,7 +362,14 @@ extern "C" kuai_status_t kuai_model_set_input(kuai_model_t model, size_t index,
   model->inputDims[index].assign(dims, dims + rank);
   const char *p = static_cast<const char *>(data);
   if (model->inputStaging) {
-    // The previous run's upload from this slot finished before it returned.
+    // A run waits for its uploads before it returns; one that failed on the
+    // way may not have, and the slot must not change under a copy.
+    if (model->uploadsQueued) {
+      Driver &d = model->runtime->driver;
+      d.cuCtxSetCurrent(model->runtime->context);
+      d.cuStreamSynchronize(model->stream);
+      model->uploadsQueued = false;
+    }
     if (bytes)
       std::memcpy(model->inputStaging + model->stagingOffsets[index], p, bytes);
     model->stagedBytes[index] = bytes;
@@ -579,6 +587,7 @@ static kuai_status_t runLaunches(kuai_model_s &m,
                 m.arena + b.offset, m.inputStaging + m.stagingOffsets[i],
                 m.stagedBytes[i], m.stream))
           return makeStatus(KUAI_INTERNAL, d.describe("cuMemcpyHtoDAsync", r));
+      m.uploadsQueued = true;
       continue;
     }
     const std::vector<char> &data = m.inputData[i];
@@ -619,6 +628,7 @@ static kuai_status_t runLaunches(kuai_model_s &m,
   if (CUresult r = d.cuStreamSynchronize(m.stream))
     return makeStatus(KUAI_INTERNAL, "running the model failed: " +
                                          d.describe("cuStreamSynchronize", r));
+  m.uploadsQueued = false;
   m.ran = true;
   return nullptr;
 }
