@@ -8,9 +8,9 @@
 // store), and the result is stored. On sm_90 and later a kernel first waits
 // for the grid before it (griddepcontrol.wait), as every template kernel
 // does, so that the runtime can launch it as a programmatic dependent
-// (kuai_types.cuh says why). The gpu.module then goes
-// through convert-gpu-to-nvvm and gpu-module-to-binary (NVVM target, LLVM's
-// NVPTX back end) to PTX.
+// (kuai_types.cuh says why). The gpu.module then goes through
+// convert-gpu-to-nvvm and gpu-module-to-binary (NVVM target, LLVM's NVPTX
+// back end) to PTX.
 //
 //===----------------------------------------------------------------------===//
 

@@ -37,7 +37,6 @@ struct kuai_model_s {
   // overlaps the kernel before it rather than following it (off with
   // KUAI_PDL=0).
   std::vector<char> dependentLaunch;
-  std::map<std::string, std::set<std::string>> waitingEntries; // by module
   bool usePdl = true;
   // Inputs of the next run: host bytes and dims. The bytes live in
   // page-locked `inputStaging` (one slot per input at its planned size) so
@@ -145,9 +144,12 @@ extern "C" void kuai_runtime_release(kuai_runtime_t runtime) {
   releaseRuntime(runtime);
 }
 
-/// Parses the plan, resolves every launch's function and allocates the
-/// arena (the pool "arena").
-static kuai_status_t preparePlan(kuai_model_s &model) {
+/// Parses the plan, resolves every launch's function (and whether it is
+/// launched as a programmatic dependent, from `waitingEntries`) and
+/// allocates the arena (the pool "arena").
+static kuai_status_t
+preparePlan(kuai_model_s &model,
+            std::map<std::string, std::set<std::string>> &waitingEntries) {
   const kuai_artifact_s &a = *model.artifact;
   const kuai_artifact_section *planSection = nullptr;
   for (const kuai_artifact_section &s : a.sections)
@@ -179,7 +181,7 @@ static kuai_status_t preparePlan(kuai_model_s &model) {
                            int(l.sharedBytes));
     model.functions.push_back(f);
     model.dependentLaunch.push_back(
-        model.waitingEntries[l.module].count(l.function) ? 1 : 0);
+        waitingEntries[l.module].count(l.function) ? 1 : 0);
   }
   uint64_t bytes = model.plan.arenaBytes ? model.plan.arenaBytes : 256;
   if (CUresult r = d.cuMemAlloc_v2(&model.arena, bytes))
@@ -227,6 +229,8 @@ extern "C" kuai_status_t kuai_model_load(kuai_runtime_t runtime,
   Driver &d = runtime->driver;
   if (CUresult r = d.cuCtxSetCurrent(runtime->context))
     return guard(makeStatus(KUAI_INTERNAL, d.describe("cuCtxSetCurrent", r)));
+  // Per PTX module, its kernels that wait on the previous grid.
+  std::map<std::string, std::set<std::string>> waitingEntries;
   for (const kuai_artifact_section &s : model->artifact->sections) {
     const char *data = model->artifact->base + s.offset;
     if (s.kind == KUAI_SECTION_WEIGHTS) {
@@ -258,10 +262,10 @@ extern "C" kuai_status_t kuai_model_load(kuai_runtime_t runtime,
                 d.describe("cuModuleLoadDataEx", r) + "\ndriver log:\n" + log));
       model->modules.push_back(module);
       model->moduleByName[s.name] = module;
-      model->waitingEntries[s.name] = entriesWaitingOnPreviousGrid(ptx);
+      waitingEntries[s.name] = entriesWaitingOnPreviousGrid(ptx);
     }
   }
-  if (kuai_status_t s = preparePlan(*model))
+  if (kuai_status_t s = preparePlan(*model, waitingEntries))
     return guard(s);
   *out_model = model.release();
   return nullptr;

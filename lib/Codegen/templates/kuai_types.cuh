@@ -23,8 +23,8 @@ struct kuai_bf16 {
 // (griddepcontrol.launch_dependents): measured on the H200, triggering at
 // kernel start sped BERT-base 1x128 up 5% but slowed GPT-2 1x512 by 2.5%;
 // the wait alone gained 1-2% on both and on BERT 32x128
-// (bench/results/pdl-h200-2026-12-04.md). Launched normally, it returns at
-// once.
+// (bench/results/runtime-pdl-h200-2026-12-04.md). Launched normally, it
+// returns at once.
 __device__ __forceinline__ void kuai_grid_dependency_sync() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;\n" ::: "memory");
